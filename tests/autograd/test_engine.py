@@ -1,0 +1,213 @@
+"""The backward engine: accumulation, diamonds, no_grad, graph release, deep chains, errors."""
+import gc
+import weakref
+
+import numpy as np
+import pytest
+import torch
+
+import zerograd as zg
+from tests.oracle import assert_close
+
+
+def test_gradients_accumulate_across_backward_calls():
+    x = zg.tensor([1.0, 2.0], requires_grad=True)
+    for _ in range(3):
+        (x * x).sum().backward()
+    assert_close(x.grad, torch.tensor([6.0, 12.0]))
+
+
+def test_diamond_graph_sums_both_paths():
+    x = zg.tensor(3.0, requires_grad=True)
+    a = x * 2
+    y = a * a + a.exp()
+    y.backward()
+    tx = torch.tensor(3.0, requires_grad=True)
+    ta = tx * 2
+    (ta * ta + ta.exp()).backward()
+    assert_close(x.grad, tx.grad)
+
+
+def test_same_tensor_used_twice_does_not_alias_grads():
+    a = zg.tensor([1.0, 2.0], requires_grad=True)
+    b = zg.tensor([3.0, 4.0], requires_grad=True)
+    (a + b).sum().backward()
+    a.grad.mul_(5)
+    assert b.grad.tolist() == [1.0, 1.0]
+
+
+def test_non_leaf_grad_is_none_unless_retained():
+    x = zg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    z = x * 4
+    z.retain_grad()
+    (y.sum() + z.sum()).backward()
+    assert y.grad is None
+    assert z.grad.tolist() == [1.0, 1.0]
+    assert y.is_leaf is False and x.is_leaf is True
+
+
+def test_no_grad_records_nothing_and_decorator_form():
+    x = zg.ones(2, requires_grad=True)
+    with zg.no_grad():
+        y = x * 2
+    assert not y.requires_grad and y.grad_fn is None
+
+    @zg.no_grad()
+    def f(t):
+        return t * 2
+
+    @zg.no_grad
+    def g(t):
+        return t * 2
+
+    assert not f(x).requires_grad and not g(x).requires_grad
+    with zg.no_grad():
+        with zg.enable_grad():
+            assert (x * 2).requires_grad
+    with zg.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+    assert zg.is_grad_enabled()
+
+
+def test_grad_fn_names_like_torch():
+    x = zg.ones(2, requires_grad=True)
+    assert (x * 2).grad_fn.name() == "MulBackward0"
+    assert "AddBackward0" in repr(x + 1)
+    assert repr(x) == "tensor([1., 1.], requires_grad=True)"
+    (leaf_edge,) = [n for n, _ in (x * x).grad_fn.next_functions][:1]
+    assert leaf_edge.name() == "AccumulateGrad" and leaf_edge.variable is x
+
+
+def test_backward_twice_through_freed_graph_raises():
+    x = zg.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward()
+
+
+def test_retain_graph_allows_second_backward():
+    x = zg.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    assert x.grad.tolist() == [4.0, 8.0]
+
+
+def test_graph_is_freed_after_backward():
+    x = zg.randn(1000, requires_grad=True)
+    y = x.exp()
+    ref = weakref.ref(y.grad_fn)
+    loss = y.sum()
+    del y
+    loss.backward()
+    del loss
+    gc.collect()
+    assert ref() is None
+
+
+def test_deep_chain_has_no_recursion_limit():
+    x = zg.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    y.backward()
+    assert abs(x.grad.item() - 1.0001 ** 10_000) < 1e-2 * 1.0001 ** 10_000
+
+
+def test_non_scalar_backward_needs_gradient():
+    x = zg.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"only for scalar outputs.*shape \(3,\)"):
+        (x * 2).backward()
+    (x * 2).backward(zg.tensor([1.0, 2.0, 3.0]))
+    assert x.grad.tolist() == [2.0, 4.0, 6.0]
+
+
+def test_backward_on_tensor_without_grad_raises():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        zg.ones(2).sum().backward()
+
+
+def test_inplace_on_leaf_requiring_grad_raises_outside_no_grad():
+    w = zg.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        w.add_(1)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        w[0] = 5.0
+    with zg.no_grad():
+        w -= 0.5 * zg.ones(3)
+    assert w.tolist() == [0.5, 0.5, 0.5] and w.requires_grad
+
+
+def test_saved_tensor_modified_inplace_raises():
+    x = zg.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    z = (y * y).sum()
+    y.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.backward()
+
+
+def test_setitem_with_autograd_matches_torch():
+    def run(lib, w):
+        x = lib.zeros(4)
+        x[1:3] = w * 2
+        x[0] = w[0] ** 2
+        return (x * lib.arange(1, 5)).sum()
+
+    w = zg.tensor([1.5, -2.0], requires_grad=True)
+    tw = torch.tensor([1.5, -2.0], requires_grad=True)
+    run(zg, w).backward()
+    run(torch, tw).backward()
+    assert_close(w.grad, tw.grad)
+
+
+def test_inplace_on_non_leaf_is_differentiable():
+    x = zg.tensor([1.0, 2.0], requires_grad=True)
+    tx = torch.tensor([1.0, 2.0], requires_grad=True)
+    for lib, t in ((zg, x), (torch, tx)):
+        y = t * 3
+        y += t * t
+        y.mul_(2)
+        y.sum().backward()
+    assert_close(x.grad, tx.grad)
+
+
+def test_autograd_grad_second_order_and_allow_unused():
+    x = zg.tensor([0.5, -1.0], requires_grad=True)
+    unused = zg.tensor(1.0, requires_grad=True)
+    y = (x ** 3).sum()
+    (g,) = zg.autograd.grad(y, x, create_graph=True)
+    (h,) = zg.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(h.numpy(), 6 * x.detach().numpy())
+    assert x.grad is None  # autograd.grad does not accumulate
+    with pytest.raises(RuntimeError, match="not have been used"):
+        zg.autograd.grad((x * 2).sum(), [x, unused])
+    gx, gu = zg.autograd.grad((x * 2).sum(), [x, unused], allow_unused=True)
+    assert gu is None and gx.tolist() == [2.0, 2.0]
+
+
+def test_grad_wrt_non_leaf_intermediate():
+    x = zg.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2
+    y = (h * h).sum()
+    (gh,) = zg.autograd.grad(y, h)
+    assert gh.tolist() == [4.0, 8.0]
+
+
+def test_broadcast_gradient_summed_to_input_shape():
+    a = zg.ones(3, 1, requires_grad=True)
+    b = zg.ones(4, requires_grad=True)
+    (a * b).sum().backward()
+    assert a.grad.shape == (3, 1) and a.grad.tolist() == [[4.0]] * 3
+    assert b.grad.tolist() == [3.0] * 4
+
+
+def test_float64_float32_mix_gives_grads_in_input_dtype():
+    a = zg.ones(2, dtype=zg.float32, requires_grad=True)
+    b = zg.ones(2, dtype=zg.float64, requires_grad=True)
+    out = a * b
+    assert out.dtype == zg.float64
+    out.sum().backward()
+    assert a.grad.dtype == zg.float32 and b.grad.dtype == zg.float64

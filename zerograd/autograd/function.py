@@ -1,0 +1,207 @@
+"""The node of the backward graph: ``Function`` holds an op's forward and backward together.
+
+An op subclasses ``Function`` and writes two static methods, like PyTorch's custom
+functions::
+
+    class Mul(Function):
+        @staticmethod
+        def forward(ctx, a, b):            # backend arrays in, one array out
+            ctx.save_for_backward(a, b)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, grad_output):    # zerograd Tensors in and out
+            a, b = ctx.saved_tensors
+            return grad_output * b, grad_output * a
+
+``forward`` runs on raw arrays, so it costs what the NumPy call costs. ``backward`` is
+written with zerograd's own differentiable ops, so running it while recording
+(``create_graph=True``) builds the graph of the derivative: grad of grad, Hessians.
+An instance of the class is the graph node (PyTorch's ``ctx``/``grad_fn``): it keeps the
+edges to its inputs' nodes and exactly the tensors ``forward`` chose to save.
+"""
+import weakref
+
+from zerograd.autograd.grad_mode import is_grad_enabled
+from zerograd.backend import xp
+from zerograd.tensor import Tensor
+
+_FREED = object()  # marks saved tensors released by a backward without retain_graph
+
+
+class Function:
+    """Base of every differentiable op; an instance is one node of the backward graph."""
+
+    # When a subclass's output may be a view of its first input (reshape, slicing,
+    # transpose...), in-place changes to one must be seen by version checks on the other.
+    is_view = False
+
+    def __init__(self):
+        self._to_save = ()
+        self._saved = ()
+        self._next = ()
+        self._input_meta = ()
+        self._output_ref = None
+        self.needs_input_grad = ()
+
+    # -- the API an op's forward and backward use -------------------------------------
+    def save_for_backward(self, *items):
+        """Keep arrays (inputs, the output, or intermediates) for backward.
+
+        Inputs and the output come back as the original tensors, so a derivative
+        computed with ``create_graph=True`` stays connected to the graph.
+        """
+        self._to_save = items
+
+    @property
+    def saved_tensors(self):
+        saved = self._saved
+        if saved is _FREED:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access "
+                "saved tensors after they have already been freed). Saved intermediate "
+                "values of the graph are freed when you call .backward() or "
+                "autograd.grad(). Specify retain_graph=True if you need to backward through "
+                "the graph a second time or if you need to access saved tensors after "
+                "calling backward.")
+        return tuple(self._unpack(entry) for entry in saved)
+
+    def mark_non_differentiable(self, *arrays):  # torch API compatibility; outputs here are single
+        pass
+
+    # -- graph bookkeeping ---------------------------------------------------------------
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run ``forward`` on the arrays of ``args`` and record the node if any input needs grad."""
+        ctx = cls()
+        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+        out = cls.forward(ctx, *arrays, **kwargs)
+        if type(out) is not xp.ndarray:
+            out = xp.asarray(out)
+        record = False
+        if is_grad_enabled():
+            for a in args:
+                if isinstance(a, Tensor) and a._requires_grad:
+                    record = True
+                    break
+        result = Tensor._make(out, record, ctx if record else None)
+        if cls.is_view and isinstance(args[0], Tensor) and xp.may_share_memory(out, arrays[0]):
+            result._share_version_with(args[0])
+        if record:
+            ctx._connect(args, arrays, out, result)
+        return result
+
+    def _connect(self, args, arrays, out, result):
+        nexts, meta, needs = [], [], []
+        for a in args:
+            if isinstance(a, Tensor) and a._requires_grad:
+                nexts.append(a.grad_fn if a.grad_fn is not None else a._accumulator())
+                meta.append((a.shape, a.dtype))
+                needs.append(True)
+            else:
+                nexts.append(None)
+                meta.append(None)
+                needs.append(False)
+        self._next = nexts
+        self._input_meta = meta
+        self.needs_input_grad = tuple(needs)
+        self._output_ref = weakref.ref(result)
+        if self._to_save:
+            self._saved = tuple(self._pack(item, args, arrays, out, result) for item in self._to_save)
+            self._to_save = ()
+
+    @staticmethod
+    def _pack(item, args, arrays, out, result):
+        # Entries: ("in", tensor, version) | ("out", weakref, array, version box, version)
+        #          | ("const", array) | None.  The version numbers catch in-place edits.
+        if item is None:
+            return None
+        if isinstance(item, Tensor):
+            return ("in", item, item._version)
+        for a, arr in zip(args, arrays):
+            if arr is item and isinstance(a, Tensor):
+                return ("in", a, a._version)
+        if item is out:
+            return ("out", weakref.ref(result), out, result._version_box, result._version)
+        return ("const", item)
+
+    def _unpack(self, entry):
+        if entry is None:
+            return None
+        kind = entry[0]
+        if kind == "in":
+            tensor, version = entry[1], entry[2]
+            if tensor._version != version:
+                self._raise_modified(tensor.shape, tensor.dtype, version, tensor._version)
+            return tensor
+        if kind == "out":
+            _, ref, array, box, version = entry
+            if box[0] != version:
+                self._raise_modified(array.shape, array.dtype, version, box[0], output=True)
+            tensor = ref()
+            if tensor is None or tensor.grad_fn is not self:
+                # The output tensor is gone (or was rebased by an in-place op): rebuild it,
+                # still pointing at this node so higher-order graphs connect through it.
+                tensor = Tensor._make(array, True, self)
+            return tensor
+        return Tensor._make(entry[1], False, None)
+
+    def _raise_modified(self, shape, dtype, expected, actual, output=False):
+        role = f"which is output 0 of {self.name()}" if output else f"saved by {self.name()}"
+        raise RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: [tensor of shape {list(shape)}, dtype {dtype}], {role}, is at "
+            f"version {actual}; expected version {expected} instead. Hint: replace the "
+            "in-place operation (x += ..., x.add_(...), x[i] = ...) with its out-of-place form, "
+            "or clone() the tensor before changing it.")
+
+    def _release(self):
+        if self._saved:
+            self._saved = _FREED
+
+    # -- what a learner sees --------------------------------------------------------------
+    @classmethod
+    def name(cls):
+        return f"{cls.__name__}Backward0"
+
+    @property
+    def next_functions(self):
+        return tuple((n, 0) for n in self._next)
+
+    def __repr__(self):
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("a Function subclass must define forward")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("a Function subclass must define backward")
+
+
+class AccumulateGrad:
+    """The sink node of a leaf tensor: adds the incoming gradient into ``leaf.grad``."""
+
+    _next = ()
+    _input_meta = ()
+    _saved = ()
+
+    def __init__(self, leaf):
+        self.variable_ref = weakref.ref(leaf)
+
+    @property
+    def variable(self):
+        return self.variable_ref()
+
+    @staticmethod
+    def name():
+        return "AccumulateGrad"
+
+    next_functions = ()
+
+    def _release(self):
+        pass
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {hex(id(self))}>"

@@ -1,0 +1,1 @@
+"""``zerograd.autograd.functional``: jacobian, hessian, vjp, jvp, hvp on plain functions."""

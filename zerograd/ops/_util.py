@@ -1,0 +1,73 @@
+"""Small helpers shared by the op families: operand conversion, dim handling, constants."""
+from zerograd import dtypes
+from zerograd.backend import xp
+from zerograd.tensor import Tensor
+
+
+def const(array):
+    """A tensor that is not part of any graph."""
+    return Tensor._make(array, False, None)
+
+
+def as_tensor_operand(x, dtype=None):
+    """A Tensor for ``x``; Python numbers and arrays become constants (of ``dtype``)."""
+    if isinstance(x, Tensor):
+        return x if dtype is None or x.dtype is dtype else x.to(dtype)
+    if dtype is None:
+        dtype = dtypes.result_type(x) if not hasattr(x, "dtype") else dtypes.from_numpy_dtype(
+            xp.asarray(x).dtype)
+    return const(xp.asarray(x, dtype=dtype.np))
+
+
+def promote(a, b, floating=False):
+    """Both operands as Tensors of PyTorch's result dtype (``floating``: at least float)."""
+    if (isinstance(a, Tensor) and isinstance(b, Tensor) and a._data.dtype == b._data.dtype
+            and (not floating or a._data.dtype.kind == "f")):
+        return a, b
+    d = dtypes.result_type(a, b)
+    if floating and not d.is_floating_point:
+        d = dtypes.get_default_dtype()
+    return as_tensor_operand(a, d), as_tensor_operand(b, d)
+
+
+def float_operand(x):
+    """``x`` as a floating Tensor: integer and bool inputs go to the default float dtype."""
+    if not isinstance(x, Tensor):
+        x = as_tensor_operand(x)
+    if x._data.dtype.kind != "f":
+        x = x.to(dtypes.get_default_dtype())
+    return x
+
+
+def normalize_dim(dim, ndim):
+    """One dim index, negative allowed, checked like torch (0-d tensors accept -1 and 0)."""
+    n = max(ndim, 1)
+    if not isinstance(dim, int):
+        dim = int(dim)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                         f"but got {dim})")
+    return dim % n
+
+
+def normalize_dims(dim, ndim):
+    """``None`` (all dims), an int, or a tuple/list of ints -> a sorted tuple of axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (int,)) or hasattr(dim, "__index__"):
+        dims = (normalize_dim(dim, ndim),)
+    else:
+        dims = tuple(normalize_dim(d, ndim) for d in dim)
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"dim {tuple(dim)} appears multiple times in the list of dims")
+        if not dims:  # torch: an empty dim list means all dims
+            return tuple(range(ndim))
+    return tuple(sorted(dims)) if ndim else ()
+
+
+def shape_arg(shape):
+    """Accept ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` or ``f(Size)`` as a tuple of ints."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)) or (
+            len(shape) == 1 and hasattr(shape[0], "__len__") and not isinstance(shape[0], Tensor)):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)

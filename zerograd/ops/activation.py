@@ -1,0 +1,65 @@
+"""Softmax and log-softmax: the numerically stable building blocks of classification losses.
+
+Both subtract the row maximum before exponentiating, so logits of 1e4 stay finite.
+"""
+from zerograd import dtypes
+from zerograd.autograd.function import Function
+from zerograd.backend import xp
+from zerograd.ops._util import float_operand, normalize_dim
+
+__all__ = ["softmax", "log_softmax"]
+
+
+class Softmax(Function):
+    @staticmethod
+    def forward(ctx, a, dim):
+        shifted = a - a.max(axis=dim, keepdims=True)
+        e = xp.exp(shifted)
+        out = e / e.sum(axis=dim, keepdims=True)
+        ctx.dim = dim
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        # J^T g = y * (g - <g, y>)
+        return out * (grad_output - (grad_output * out).sum(ctx.dim, keepdim=True))
+
+
+class LogSoftmax(Function):
+    @staticmethod
+    def forward(ctx, a, dim):
+        shifted = a - a.max(axis=dim, keepdims=True)
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+        ctx.dim = dim
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output - out.exp() * grad_output.sum(ctx.dim, keepdim=True)
+
+
+def _prepare(input, dim, dtype):
+    if dtype is not None:
+        input = input.to(dtypes.as_dtype(dtype))
+    input = float_operand(input)
+    if dim is None:  # torch's legacy implicit dim: 1 for 2-D and up... 0 for 0/1/3-D
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+    return input, normalize_dim(dim, input.ndim)
+
+
+def softmax(input, dim=None, dtype=None):
+    input, d = _prepare(input, dim, dtype)
+    if input.ndim == 0:
+        return input * 0 + 1
+    return Softmax.apply(input, d)
+
+
+def log_softmax(input, dim=None, dtype=None):
+    input, d = _prepare(input, dim, dtype)
+    if input.ndim == 0:
+        return input * 0
+    return LogSoftmax.apply(input, d)

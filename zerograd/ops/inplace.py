@@ -1,0 +1,158 @@
+"""In-place changes to tensors, with PyTorch's safety rules.
+
+* A leaf that requires grad (or a view of one) may not be changed in place while grad
+  mode is on: that would silently break the gradient of everything computed from it.
+* Every in-place change bumps the version counter shared with the tensor's views, so a
+  backward that needs the old values raises instead of returning a wrong gradient.
+* When the change itself must be differentiated (the tensor or the new values require
+  grad), the op runs out of place on a snapshot of the old values and the tensor is
+  "rebased" onto the result: it takes the new node as its ``grad_fn``.
+"""
+import weakref
+
+from zerograd import dtypes
+from zerograd.autograd.function import Function
+from zerograd.autograd.grad_mode import is_grad_enabled, no_grad
+from zerograd.backend import xp
+from zerograd.ops._util import const
+from zerograd.random import rng_of
+from zerograd.tensor import Tensor
+
+__all__ = ["inplace", "check_inplace", "fill_", "copy_", "random_fill_", "write_inplace",
+           "rebase"]
+
+
+def check_inplace(t):
+    if not is_grad_enabled():
+        return
+    if t._requires_grad and t.grad_fn is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation. Wrap the update in `with zerograd.no_grad():` (as "
+                           "optimizers do), or use an out-of-place operation.")
+    base = t._base
+    if base is not None and base._requires_grad and base.grad_fn is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation. Wrap it in `with zerograd.no_grad():` or clone() "
+                           "first.")
+
+
+def _needs_graph(t, args):
+    if not is_grad_enabled():
+        return False
+    if t._requires_grad:
+        return True
+    return any(isinstance(a, Tensor) and a._requires_grad for a in args)
+
+
+def write_inplace(t, array):
+    """Store ``array`` into ``t``'s memory with torch's cast and shape rules; bump the version."""
+    out_dtype = dtypes.from_numpy_dtype(array.dtype)
+    if out_dtype._category > t.dtype._category:
+        raise RuntimeError(f"result type {out_dtype.name.capitalize()} can't be cast to the "
+                           f"desired output type {t.dtype.name.capitalize()}")
+    if array.shape != t._data.shape:
+        try:
+            array = xp.broadcast_to(array, t._data.shape)
+        except ValueError:
+            raise RuntimeError(f"output with shape {list(t.shape)} doesn't match the broadcast "
+                               f"shape {list(array.shape)}") from None
+    try:
+        xp.copyto(t._data, array, casting="unsafe")
+    except ValueError:
+        raise RuntimeError("unsupported operation: more than one element of the written-to "
+                           "tensor refers to a single memory location (an expanded tensor). "
+                           "Please clone() the tensor before performing the operation.") from None
+    t._bump_version()
+
+
+def rebase(t, result):
+    """Make ``t`` hold ``result``'s values and take ``result``'s place in the graph."""
+    if t._base is not None and (t._base._requires_grad or result._requires_grad):
+        raise RuntimeError("an in-place operation that needs autograd was applied to a view "
+                           "(a slice or reshape) of a tensor that requires grad; zerograd cannot "
+                           "propagate that change to the base tensor. Use an out-of-place "
+                           "operation, or clone() the view first.")
+    write_inplace(t, result._data)
+    t.grad_fn = result.grad_fn
+    t._requires_grad = result._requires_grad
+    if result.grad_fn is not None:
+        result.grad_fn._output_ref = weakref.ref(t)
+
+
+def _snapshot(t):
+    """The old value of ``t`` as a separate tensor at the same place in the graph."""
+    return Tensor._make(t._data.copy(), t._requires_grad, t.grad_fn) if t.grad_fn is not None \
+        else (t if not t._requires_grad else Tensor._make(t._data.copy(), True, None))
+
+
+def inplace(t, op, *args, **kwargs):
+    """``t.<op>_(*args)``: compute ``op(t, *args)`` and store it into ``t``."""
+    check_inplace(t)
+    if _needs_graph(t, args):
+        rebase(t, op(_snapshot(t), *args, **kwargs))
+        return t
+    with no_grad():
+        result = op(t, *args, **kwargs)
+    write_inplace(t, result._data)
+    return t
+
+
+class CopyFrom(Function):
+    """``dst.copy_(src)`` seen by autograd: the old values get no gradient, ``src`` gets it all."""
+
+    @staticmethod
+    def forward(ctx, dst, src):
+        return xp.broadcast_to(src, dst.shape).astype(dst.dtype, copy=True)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return None, grad_output
+
+
+def copy_(t, src):
+    check_inplace(t)
+    if not isinstance(src, Tensor):
+        src = const(xp.asarray(src))
+    if _needs_graph(t, (src,)):
+        rebase(t, CopyFrom.apply(_snapshot(t), src))
+        return t
+    write_inplace(t, src._data)
+    return t
+
+
+def fill_(t, value):
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
+                               f"with {value.ndim} dimensions.")
+        return copy_(t, value)
+    check_inplace(t)
+    if _needs_graph(t, ()):
+        return copy_(t, const(xp.asarray(value, dtype=t._data.dtype)))
+    t._data.fill(value)
+    t._bump_version()
+    return t
+
+
+def random_fill_(t, kind, *params, generator=None):
+    """Fill ``t`` with draws from ``generator`` (uniform, normal, bernoulli, exponential, integers)."""
+    rng = rng_of(generator)
+    shape = t._data.shape
+    if kind == "uniform":
+        values = rng.uniform(params[0], params[1], shape)
+    elif kind == "normal":
+        values = rng.normal(params[0], params[1], shape) if params[1] > 0 else \
+            xp.full(shape, params[0])
+    elif kind == "bernoulli":
+        p = params[0]._data if isinstance(params[0], Tensor) else params[0]
+        values = rng.random(shape) < p
+    elif kind == "exponential":
+        values = rng.exponential(1.0 / params[0], shape)
+    elif kind == "integers":
+        low, high = params
+        if high is None:
+            low, high = 0, low if low else 2 ** 24
+        values = rng.integers(low, high, shape)
+    else:
+        raise ValueError(f"unknown random fill {kind!r}")
+    return copy_(t, const(xp.asarray(values).astype(t._data.dtype, copy=False)))

@@ -1,0 +1,584 @@
+"""The Tensor: a backend array plus what autograd needs to know about it.
+
+A tensor owns ``_data`` (an array of the backend), and for autograd ``requires_grad``,
+``grad``, ``grad_fn`` (the graph node that made it, None for leaves) and a version
+counter shared with its views, bumped by every in-place change so that backward can
+refuse stale saved values. Arithmetic and the PyTorch method surface are one-line
+delegations to ``zerograd.ops``, where each op's forward and backward live together.
+"""
+import builtins
+
+from zerograd import dtypes
+from zerograd.backend import xp
+from zerograd.device import CPU, check_device
+from zerograd.size import Size
+
+
+class Tensor:
+    __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_version_box", "_base",
+                 "_retains_grad", "_grad_accumulator", "_fw_grad", "__weakref__", "__dict__")
+
+    # Let NumPy hand mixed expressions (ndarray * tensor) to our reflected operators.
+    __array_ufunc__ = None
+    __array_priority__ = 1000
+
+    def __init__(self, *args, dtype=None, device=None, requires_grad=False):
+        """``Tensor(data)`` converts like ``tensor(data, dtype=float32)``; ``Tensor(2, 3)``
+        allocates an uninitialized 2x3 float tensor (torch's legacy constructor)."""
+        check_device(device)
+        d = dtypes.as_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
+        if args and all(isinstance(a, builtins.int) for a in args):
+            array = xp.empty(args, dtype=d.np)
+        elif len(args) == 1 and isinstance(args[0], Size):
+            array = xp.empty(tuple(args[0]), dtype=d.np)
+        elif len(args) == 1:
+            src = args[0]._data if isinstance(args[0], Tensor) else args[0]
+            array = xp.array(src, dtype=d.np)
+        elif not args:
+            array = xp.empty((0,), dtype=d.np)
+        else:
+            raise TypeError("Tensor() takes either sizes (ints) or one data argument")
+        self._init(array, requires_grad, None)
+
+    def _init(self, array, requires_grad, grad_fn):
+        self._data = array
+        self._requires_grad = requires_grad
+        self.grad = None
+        self.grad_fn = grad_fn
+        self._version_box = [0]
+        self._base = None
+        self._retains_grad = False
+        self._grad_accumulator = None
+        self._fw_grad = None
+
+    @classmethod
+    def _make(cls, array, requires_grad=False, grad_fn=None):
+        """Wrap an array without copying or checking (the fast path ops use)."""
+        t = object.__new__(cls)
+        t._init(array, requires_grad, grad_fn)
+        return t
+
+    # -- identity and metadata ------------------------------------------------------------
+    @property
+    def dtype(self):
+        return dtypes.from_numpy_dtype(self._data.dtype)
+
+    @property
+    def shape(self):
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[self._wrap_dim(dim)]
+
+    def dim(self):
+        return self._data.ndim
+
+    ndimension = dim
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def numel(self):
+        return int(self._data.size)
+
+    nelement = numel
+
+    def element_size(self):
+        return self._data.itemsize
+
+    @property
+    def device(self):
+        return CPU
+
+    @property
+    def is_cuda(self):
+        return False
+
+    def is_floating_point(self):
+        return self._data.dtype.kind == "f"
+
+    def is_contiguous(self):
+        return bool(self._data.flags["C_CONTIGUOUS"])
+
+    def stride(self, dim=None):
+        strides = tuple(s // self._data.itemsize for s in self._data.strides)
+        return strides if dim is None else strides[self._wrap_dim(dim)]
+
+    def data_ptr(self):
+        return self._data.__array_interface__["data"][0]
+
+    def _wrap_dim(self, dim):
+        n = max(self._data.ndim, 1)
+        if not -n <= dim < n:
+            raise IndexError(f"Dimension out of range (expected to be in range of "
+                             f"[{-n}, {n - 1}], but got {dim})")
+        return dim % n
+
+    # -- autograd attributes --------------------------------------------------------------
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        if self.grad_fn is not None and not value:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If "
+                               "you want to use a computed variable in a subgraph that doesn't "
+                               "require differentiation use var_no_grad = var.detach().")
+        if value and not (self._data.dtype.kind == "f"):
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients "
+                               f"(got {self.dtype}); convert first, e.g. x.float()")
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def _version(self):
+        return self._version_box[0]
+
+    def _bump_version(self):
+        self._version_box[0] += 1
+
+    def _share_version_with(self, base):
+        self._version_box = base._version_box
+        self._base = base._base if base._base is not None else base
+
+    def _accumulator(self):
+        if self._grad_accumulator is None:
+            from zerograd.autograd.function import AccumulateGrad
+            self._grad_accumulator = AccumulateGrad(self)
+        return self._grad_accumulator
+
+    def retain_grad(self):
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is not None:
+            self._retains_grad = True
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
+    def detach(self):
+        """A tensor sharing this one's memory (and version counter), cut from the graph."""
+        t = Tensor._make(self._data, False, None)
+        t._version_box = self._version_box
+        return t
+
+    def detach_(self):
+        if self._base is not None and self._base._requires_grad:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    @property
+    def data(self):
+        """The values without autograd history; changes to it are not tracked (as in torch)."""
+        return Tensor._make(self._data, False, None)
+
+    @data.setter
+    def data(self, value):
+        array = value._data if isinstance(value, Tensor) else xp.asarray(value)
+        self._data = array
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad."""
+        from zerograd.autograd import backward
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    def register_hook(self, hook):
+        raise RuntimeError("tensor hooks are not supported in zerograd; use retain_grad() "
+                           "to read the gradient of a non-leaf tensor")
+
+    # -- conversion ------------------------------------------------------------------------
+    def numpy(self, force=False):
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
+        return self._data
+
+    def item(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "
+                               "to Scalar; item() needs exactly one element")
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def __float__(self):
+        return builtins.float(self.item())
+
+    def __int__(self):
+        return builtins.int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an "
+                            "index")
+        return builtins.int(self.item())
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self._data.size} values is "
+                               "ambiguous; use .any() or .all()")
+        return builtins.bool(self._data.reshape(()).item())
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self):
+        from zerograd._tensor_str import tensor_repr
+        return tensor_repr(self)
+
+    def __format__(self, spec):
+        if self._data.ndim == 0:
+            return self.item().__format__(spec)
+        return builtins.object.__format__(self, spec) if spec else repr(self)
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild, (self._data, self._requires_grad))
+
+    def __deepcopy__(self, memo):
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                               "support the deepcopy protocol at the moment")
+        t = Tensor._make(self._data.copy(), self._requires_grad, None)
+        if self.grad is not None:
+            t.grad = Tensor._make(self.grad._data.copy())
+        memo[id(self)] = t
+        return t
+
+    # -- dtype and device conversion ---------------------------------------------------------
+    def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, (dtypes.dtype, type)) or (isinstance(a, str) and a in dtypes._BY_NAME):
+                dtype = a
+            else:
+                device = a
+        check_device(device)
+        if dtype is None:
+            return self.clone() if copy else self
+        return _ops.to_dtype(self, dtypes.as_dtype(dtype), copy=copy)
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return {"float32": "zerograd.FloatTensor", "float64": "zerograd.DoubleTensor",
+                    "int64": "zerograd.LongTensor", "int32": "zerograd.IntTensor",
+                    "bool": "zerograd.BoolTensor", "uint8": "zerograd.ByteTensor"}.get(
+                        self.dtype.name, f"zerograd.{self.dtype.name}")
+        return self.to(dtype)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def float(self):
+        return self.to(dtypes.float32)
+
+    def double(self):
+        return self.to(dtypes.float64)
+
+    def half(self):
+        return self.to(dtypes.float16)
+
+    def long(self):
+        return self.to(dtypes.int64)
+
+    def int(self):
+        return self.to(dtypes.int32)
+
+    def short(self):
+        return self.to(dtypes.int16)
+
+    def byte(self):
+        return self.to(dtypes.uint8)
+
+    def bool(self):
+        return self.to(dtypes.bool_)
+
+    def cpu(self):
+        return self
+
+    def cuda(self, device=None):
+        check_device("cuda")
+
+    # -- operators -----------------------------------------------------------------------
+    def __add__(self, other): return _ops.add(self, other)
+    def __radd__(self, other): return _ops.add(other, self)
+    def __sub__(self, other): return _ops.sub(self, other)
+    def __rsub__(self, other): return _ops.sub(other, self)
+    def __mul__(self, other): return _ops.mul(self, other)
+    def __rmul__(self, other): return _ops.mul(other, self)
+    def __truediv__(self, other): return _ops.div(self, other)
+    def __rtruediv__(self, other): return _ops.div(other, self)
+    def __floordiv__(self, other): return _ops.floor_divide(self, other)
+    def __rfloordiv__(self, other): return _ops.floor_divide(other, self)
+    def __mod__(self, other): return _ops.remainder(self, other)
+    def __rmod__(self, other): return _ops.remainder(other, self)
+    def __pow__(self, other): return _ops.pow(self, other)
+    def __rpow__(self, other): return _ops.pow(other, self)
+    def __matmul__(self, other): return _ops.matmul(self, other)
+    def __rmatmul__(self, other): return _ops.matmul(other, self)
+    def __neg__(self): return _ops.neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return _ops.abs(self)
+    def __invert__(self): return _ops.bitwise_not(self)
+    def __and__(self, other): return _ops.bitwise_and(self, other)
+    def __rand__(self, other): return _ops.bitwise_and(other, self)
+    def __or__(self, other): return _ops.bitwise_or(self, other)
+    def __ror__(self, other): return _ops.bitwise_or(other, self)
+    def __xor__(self, other): return _ops.bitwise_xor(self, other)
+    def __rxor__(self, other): return _ops.bitwise_xor(other, self)
+    def __eq__(self, other): return _ops.eq(self, other)
+    def __ne__(self, other): return _ops.ne(self, other)
+    def __lt__(self, other): return _ops.lt(self, other)
+    def __le__(self, other): return _ops.le(self, other)
+    def __gt__(self, other): return _ops.gt(self, other)
+    def __ge__(self, other): return _ops.ge(self, other)
+    def __iadd__(self, other): return self.add_(other)
+    def __isub__(self, other): return self.sub_(other)
+    def __imul__(self, other): return self.mul_(other)
+    def __itruediv__(self, other): return self.div_(other)
+    def __getitem__(self, index): return _ops.getitem(self, index)
+    def __setitem__(self, index, value): _ops.setitem_(self, index, value)
+
+    # -- in-place operations (all through ops.inplace, which checks leaves and versions) --
+    def add_(self, other, alpha=1): return _ops.inplace(self, _ops.add, other, alpha=alpha)
+    def sub_(self, other, alpha=1): return _ops.inplace(self, _ops.sub, other, alpha=alpha)
+    def mul_(self, other): return _ops.inplace(self, _ops.mul, other)
+    def div_(self, other, rounding_mode=None):
+        return _ops.inplace(self, _ops.div, other, rounding_mode=rounding_mode)
+    def pow_(self, exponent): return _ops.inplace(self, _ops.pow, exponent)
+    def clamp_(self, min=None, max=None): return _ops.inplace(self, _ops.clamp, min, max)
+    clip_ = clamp_
+    def neg_(self): return _ops.inplace(self, _ops.neg)
+    def abs_(self): return _ops.inplace(self, _ops.abs)
+    def exp_(self): return _ops.inplace(self, _ops.exp)
+    def log_(self): return _ops.inplace(self, _ops.log)
+    def sqrt_(self): return _ops.inplace(self, _ops.sqrt)
+    def sigmoid_(self): return _ops.inplace(self, _ops.sigmoid)
+    def tanh_(self): return _ops.inplace(self, _ops.tanh)
+    def relu_(self): return _ops.inplace(self, _ops.relu)
+    def masked_fill_(self, mask, value): return _ops.inplace(self, _ops.masked_fill, mask, value)
+    def addcmul_(self, t1, t2, value=1): return _ops.inplace(self, _ops.addcmul, t1, t2, value=value)
+    def addcdiv_(self, t1, t2, value=1): return _ops.inplace(self, _ops.addcdiv, t1, t2, value=value)
+    def lerp_(self, end, weight): return _ops.inplace(self, _ops.lerp, end, weight)
+    def copy_(self, src, non_blocking=False): return _ops.copy_(self, src)
+    def zero_(self): return _ops.fill_(self, 0)
+    def fill_(self, value): return _ops.fill_(self, value)
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        return _ops.random_fill_(self, "uniform", a, b, generator=generator)
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        return _ops.random_fill_(self, "normal", mean, std, generator=generator)
+    def bernoulli_(self, p=0.5, generator=None):
+        return _ops.random_fill_(self, "bernoulli", p, generator=generator)
+    def exponential_(self, lambd=1.0, generator=None):
+        return _ops.random_fill_(self, "exponential", lambd, generator=generator)
+    def random_(self, low=0, high=None, generator=None):
+        return _ops.random_fill_(self, "integers", low, high, generator=generator)
+    def scatter_(self, dim, index, src=None, value=None, reduce=None):
+        return _ops.inplace(self, _ops.scatter, dim, index, src, value=value, reduce=reduce)
+    def scatter_add_(self, dim, index, src): return _ops.inplace(self, _ops.scatter_add, dim, index, src)
+    def index_add_(self, dim, index, source, alpha=1):
+        return _ops.inplace(self, _ops.index_add, dim, index, source, alpha=alpha)
+
+    # -- elementwise math --------------------------------------------------------------------
+    def add(self, other, alpha=1): return _ops.add(self, other, alpha=alpha)
+    def sub(self, other, alpha=1): return _ops.sub(self, other, alpha=alpha)
+    subtract = sub
+    def mul(self, other): return _ops.mul(self, other)
+    multiply = mul
+    def div(self, other, rounding_mode=None): return _ops.div(self, other, rounding_mode=rounding_mode)
+    divide = true_divide = div
+    def floor_divide(self, other): return _ops.floor_divide(self, other)
+    def remainder(self, other): return _ops.remainder(self, other)
+    fmod = remainder
+    def pow(self, exponent): return _ops.pow(self, exponent)
+    def neg(self): return _ops.neg(self)
+    negative = neg
+    def abs(self): return _ops.abs(self)
+    absolute = abs
+    def exp(self): return _ops.exp(self)
+    def log(self): return _ops.log(self)
+    def log1p(self): return _ops.log1p(self)
+    def expm1(self): return _ops.expm1(self)
+    def log2(self): return _ops.log2(self)
+    def log10(self): return _ops.log10(self)
+    def sqrt(self): return _ops.sqrt(self)
+    def rsqrt(self): return _ops.rsqrt(self)
+    def sin(self): return _ops.sin(self)
+    def cos(self): return _ops.cos(self)
+    def tan(self): return _ops.tan(self)
+    def tanh(self): return _ops.tanh(self)
+    def sigmoid(self): return _ops.sigmoid(self)
+    def relu(self): return _ops.relu(self)
+    def square(self): return _ops.square(self)
+    def reciprocal(self): return _ops.reciprocal(self)
+    def erf(self): return _ops.erf(self)
+    def sign(self): return _ops.sign(self)
+    def floor(self): return _ops.floor(self)
+    def ceil(self): return _ops.ceil(self)
+    def round(self, decimals=0): return _ops.round(self, decimals=decimals)
+    def trunc(self): return _ops.trunc(self)
+    def clamp(self, min=None, max=None): return _ops.clamp(self, min, max)
+    clip = clamp
+    def maximum(self, other): return _ops.maximum(self, other)
+    def minimum(self, other): return _ops.minimum(self, other)
+    def lerp(self, end, weight): return _ops.lerp(self, end, weight)
+    def addcmul(self, t1, t2, value=1): return _ops.addcmul(self, t1, t2, value=value)
+    def addcdiv(self, t1, t2, value=1): return _ops.addcdiv(self, t1, t2, value=value)
+    def eq(self, other): return _ops.eq(self, other)
+    def ne(self, other): return _ops.ne(self, other)
+    def lt(self, other): return _ops.lt(self, other)
+    def le(self, other): return _ops.le(self, other)
+    def gt(self, other): return _ops.gt(self, other)
+    def ge(self, other): return _ops.ge(self, other)
+    def equal(self, other): return _ops.equal(self, other)
+    def allclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False):
+        return _ops.allclose(self, other, rtol, atol, equal_nan)
+    def isclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False):
+        return _ops.isclose(self, other, rtol, atol, equal_nan)
+    def logical_and(self, other): return _ops.logical_and(self, other)
+    def logical_or(self, other): return _ops.logical_or(self, other)
+    def logical_not(self): return _ops.logical_not(self)
+    def logical_xor(self, other): return _ops.logical_xor(self, other)
+    def isnan(self): return _ops.isnan(self)
+    def isinf(self): return _ops.isinf(self)
+    def isfinite(self): return _ops.isfinite(self)
+    def where(self, condition, other): return _ops.where(condition, self, other)
+    def sum_to_size(self, *size): return _ops.sum_to_size(self, *size)
+
+    # -- reductions ------------------------------------------------------------------------
+    def sum(self, dim=None, keepdim=False, dtype=None): return _ops.sum(self, dim, keepdim, dtype=dtype)
+    def mean(self, dim=None, keepdim=False, dtype=None): return _ops.mean(self, dim, keepdim, dtype=dtype)
+    def prod(self, dim=None, keepdim=False, dtype=None): return _ops.prod(self, dim, keepdim, dtype=dtype)
+    def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        return _ops.var(self, dim, unbiased, keepdim, correction=correction)
+    def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        return _ops.std(self, dim, unbiased, keepdim, correction=correction)
+    def max(self, dim=None, keepdim=False): return _ops.max(self, dim, keepdim)
+    def min(self, dim=None, keepdim=False): return _ops.min(self, dim, keepdim)
+    def amax(self, dim=(), keepdim=False): return _ops.amax(self, dim, keepdim)
+    def amin(self, dim=(), keepdim=False): return _ops.amin(self, dim, keepdim)
+    def argmax(self, dim=None, keepdim=False): return _ops.argmax(self, dim, keepdim)
+    def argmin(self, dim=None, keepdim=False): return _ops.argmin(self, dim, keepdim)
+    def all(self, dim=None, keepdim=False): return _ops.all(self, dim, keepdim)
+    def any(self, dim=None, keepdim=False): return _ops.any(self, dim, keepdim)
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        return _ops.norm(self, p, dim, keepdim, dtype=dtype)
+    def cumsum(self, dim, dtype=None): return _ops.cumsum(self, dim, dtype=dtype)
+    def cumprod(self, dim, dtype=None): return _ops.cumprod(self, dim, dtype=dtype)
+    def logsumexp(self, dim, keepdim=False): return _ops.logsumexp(self, dim, keepdim)
+    def softmax(self, dim, dtype=None): return _ops.softmax(self, dim, dtype=dtype)
+    def log_softmax(self, dim, dtype=None): return _ops.log_softmax(self, dim, dtype=dtype)
+
+    # -- shape -----------------------------------------------------------------------------
+    def reshape(self, *shape): return _ops.reshape(self, *shape)
+    def view(self, *shape):
+        if len(shape) == 1 and not isinstance(shape[0], (builtins.int, tuple, list, Size)):
+            return self.to(shape[0])  # view(dtype) — only same-size reinterpretation in torch
+        return _ops.view(self, *shape)
+    def view_as(self, other): return _ops.view(self, other.shape)
+    def reshape_as(self, other): return _ops.reshape(self, other.shape)
+    def flatten(self, start_dim=0, end_dim=-1): return _ops.flatten(self, start_dim, end_dim)
+    def unflatten(self, dim, sizes): return _ops.unflatten(self, dim, sizes)
+    def squeeze(self, dim=None): return _ops.squeeze(self, dim)
+    def unsqueeze(self, dim): return _ops.unsqueeze(self, dim)
+    def transpose(self, dim0, dim1): return _ops.transpose(self, dim0, dim1)
+    swapaxes = swapdims = transpose
+    def permute(self, *dims): return _ops.permute(self, *dims)
+    def movedim(self, source, destination): return _ops.movedim(self, source, destination)
+    def expand(self, *sizes): return _ops.expand(self, *sizes)
+    def expand_as(self, other): return _ops.expand(self, other.shape)
+    def broadcast_to(self, shape): return _ops.broadcast_to(self, shape)
+    def repeat(self, *sizes): return _ops.repeat(self, *sizes)
+    def tile(self, *dims): return _ops.tile(self, *dims)
+    def flip(self, *dims): return _ops.flip(self, *dims)
+    def roll(self, shifts, dims=None): return _ops.roll(self, shifts, dims)
+    def split(self, split_size, dim=0): return _ops.split(self, split_size, dim)
+    def chunk(self, chunks, dim=0): return _ops.chunk(self, chunks, dim)
+    def unbind(self, dim=0): return _ops.unbind(self, dim)
+    def narrow(self, dim, start, length): return _ops.narrow(self, dim, start, length)
+    def contiguous(self, memory_format=None): return _ops.contiguous(self)
+    def clone(self, memory_format=None): return _ops.clone(self)
+    def t(self): return _ops.t(self)
+    @property
+    def T(self): return _ops.permute(self, *reversed(range(self._data.ndim)))
+    @property
+    def mT(self): return _ops.transpose(self, -2, -1)
+
+    # -- indexing ---------------------------------------------------------------------------
+    def gather(self, dim, index): return _ops.gather(self, dim, index)
+    def scatter(self, dim, index, src=None, value=None, reduce=None):
+        return _ops.scatter(self, dim, index, src, value=value, reduce=reduce)
+    def scatter_add(self, dim, index, src): return _ops.scatter_add(self, dim, index, src)
+    def index_select(self, dim, index): return _ops.index_select(self, dim, index)
+    def index_add(self, dim, index, source, alpha=1): return _ops.index_add(self, dim, index, source, alpha=alpha)
+    def masked_fill(self, mask, value): return _ops.masked_fill(self, mask, value)
+    def masked_select(self, mask): return _ops.masked_select(self, mask)
+    def take(self, index): return _ops.take(self, index)
+    def nonzero(self, as_tuple=False): return _ops.nonzero(self, as_tuple=as_tuple)
+    def sort(self, dim=-1, descending=False, stable=False): return _ops.sort(self, dim, descending, stable=stable)
+    def argsort(self, dim=-1, descending=False, stable=False): return _ops.argsort(self, dim, descending, stable=stable)
+    def topk(self, k, dim=-1, largest=True, sorted=True): return _ops.topk(self, k, dim, largest, sorted)
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        return _ops.unique(self, sorted, return_inverse, return_counts, dim)
+
+    # -- linear algebra -----------------------------------------------------------------------
+    def matmul(self, other): return _ops.matmul(self, other)
+    def mm(self, other): return _ops.mm(self, other)
+    def bmm(self, other): return _ops.bmm(self, other)
+    def mv(self, vec): return _ops.mv(self, vec)
+    def dot(self, other): return _ops.dot(self, other)
+    def outer(self, other): return _ops.outer(self, other)
+    ger = outer
+    def inverse(self): return _ops.inv(self)
+    def det(self): return _ops.det(self)
+    def pinverse(self): return _ops.pinv(self)
+
+    # -- creation helpers as methods -----------------------------------------------------------
+    def new_zeros(self, *size, dtype=None, requires_grad=False):
+        return _ops.zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    def new_ones(self, *size, dtype=None, requires_grad=False):
+        return _ops.ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    def new_full(self, size, fill_value, dtype=None, requires_grad=False):
+        return _ops.full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    def new_empty(self, *size, dtype=None, requires_grad=False):
+        return _ops.empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    def new_tensor(self, data, dtype=None, requires_grad=False):
+        return _ops.tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def _rebuild(array, requires_grad):
+    return Tensor._make(array, requires_grad, None)
+
+
+# ops need the Tensor class defined above, and Tensor's methods delegate to ops: the late
+# import closes that loop without patching methods onto the class from elsewhere.
+from zerograd import ops as _ops  # noqa: E402
