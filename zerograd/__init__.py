@@ -15,7 +15,7 @@ from zerograd.autograd.grad_mode import (  # noqa: F401
 from zerograd.random import (  # noqa: F401
     Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state)
 from zerograd.ops import *  # noqa: F401,F403
-from zerograd import autograd, cuda, linalg  # noqa: F401
+from zerograd import autograd, cuda, linalg, nn, optim, utils  # noqa: F401
 from zerograd.dtypes import result_type as _result_type
 
 __version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""``zerograd.datasets``: real datasets that work offline."""

@@ -1,0 +1,1 @@
+"""``nn.init``: in-place initializers with PyTorch's names and distributions."""

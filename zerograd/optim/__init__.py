@@ -1,0 +1,1 @@
+"""``zerograd.optim``: optimizers that update parameters in place."""

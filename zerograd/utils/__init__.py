@@ -1,0 +1,1 @@
+"""``zerograd.utils``: data loading."""
