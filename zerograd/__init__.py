@@ -15,7 +15,9 @@ from zerograd.autograd.grad_mode import (  # noqa: F401
 from zerograd.random import (  # noqa: F401
     Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state)
 from zerograd.ops import *  # noqa: F401,F403
-from zerograd import autograd, cuda, linalg, nn, optim, utils  # noqa: F401
+from zerograd import autograd, cuda, nn, optim, utils  # noqa: F401
+# Not `from zerograd import linalg`: the ops star-import already bound the name to ops.linalg.
+import zerograd.linalg as linalg  # noqa: E402,F401
 from zerograd.dtypes import result_type as _result_type
 
 __version__ = "0.1.0"
@@ -40,3 +42,6 @@ def is_floating_point(input):
 def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None,
                      profile=None, sci_mode=None):
     """Accepted for compatibility with torch code; zerograd's repr uses fixed settings."""
+
+
+from zerograd.io.checkpoint import save, load  # noqa: E402,F401  (no pickle: safetensors + JSON)

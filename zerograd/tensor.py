@@ -55,7 +55,15 @@ class Tensor:
     def _make(cls, array, requires_grad=False, grad_fn=None):
         """Wrap an array without copying or checking (the fast path ops use)."""
         t = object.__new__(cls)
-        t._init(array, requires_grad, grad_fn)
+        t._data = array
+        t._requires_grad = requires_grad
+        t.grad = None
+        t.grad_fn = grad_fn
+        t._version_box = [0]
+        t._base = None
+        t._retains_grad = False
+        t._grad_accumulator = None
+        t._fw_grad = None
         return t
 
     # -- identity and metadata ------------------------------------------------------------
@@ -525,6 +533,7 @@ class Tensor:
     def chunk(self, chunks, dim=0): return _ops.chunk(self, chunks, dim)
     def unbind(self, dim=0): return _ops.unbind(self, dim)
     def narrow(self, dim, start, length): return _ops.narrow(self, dim, start, length)
+    def select(self, dim, index): return _ops.select(self, dim, index)
     def contiguous(self, memory_format=None): return _ops.contiguous(self)
     def clone(self, memory_format=None): return _ops.clone(self)
     def t(self): return _ops.t(self)

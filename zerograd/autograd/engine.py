@@ -9,6 +9,7 @@ is summed back to its input's shape and cast to its input's dtype.
 from zerograd.autograd.function import AccumulateGrad
 from zerograd.autograd.grad_mode import is_grad_enabled, _set_enabled
 from zerograd.backend import xp
+from zerograd.dtypes import from_numpy_dtype
 from zerograd.tensor import Tensor
 
 
@@ -20,7 +21,7 @@ def _make_root_grads(outputs, grad_outputs):
     grads = []
     for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
         if g is None:
-            if out.numel() != 1:
+            if out._data.size != 1:
                 raise RuntimeError(
                     "grad can be implicitly created only for scalar outputs; output "
                     f"{i} has shape {tuple(out.shape)}. Pass gradient= (a tensor of that shape) "
@@ -118,7 +119,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
 
     pending = {}
     for node, g in zip(roots, grads):
-        pending[node] = _add(pending.get(node), g)
+        old = pending.get(node)
+        pending[node] = g if old is None else old + g
     ready = [n for n in dict.fromkeys(roots) if deps.get(n, 0) == 0]
     captured = [None] * (len(inputs) if inputs is not None else 0)
 
@@ -150,12 +152,13 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
                 if nxt is None:
                     continue
                 if g is not None and (needed is None or nxt in needed):
-                    shape, dtype = meta
-                    if g.shape != shape:
+                    shape, np_dtype = meta
+                    if g._data.shape != shape:
                         g = g.sum_to_size(shape)
-                    if g.dtype is not dtype:
-                        g = g.to(dtype)
-                    pending[nxt] = _add(pending.get(nxt), g)
+                    if g._data.dtype != np_dtype:
+                        g = g.to(from_numpy_dtype(np_dtype))
+                    old = pending.get(nxt)
+                    pending[nxt] = g if old is None else old + g
                 deps[nxt] -= 1
                 if deps[nxt] == 0:
                     ready.append(nxt)
@@ -165,10 +168,6 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
     if not create_graph:
         captured = [None if g is None else g.detach() for g in captured]
     return captured
-
-
-def _add(acc, g):
-    return g if acc is None else acc + g
 
 
 def _accumulate_into_leaf(node, grad, create_graph):

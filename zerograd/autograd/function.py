@@ -22,8 +22,9 @@ edges to its inputs' nodes and exactly the tensors ``forward`` chose to save.
 """
 import weakref
 
+from zerograd.autograd import forward_ad
 from zerograd.autograd.grad_mode import is_grad_enabled
-from zerograd.backend import xp
+from zerograd.backend import ndarray, xp
 from zerograd.tensor import Tensor
 
 _FREED = object()  # marks saved tensors released by a backward without retain_graph
@@ -35,14 +36,18 @@ class Function:
     # When a subclass's output may be a view of its first input (reshape, slicing,
     # transpose...), in-place changes to one must be seen by version checks on the other.
     is_view = False
+    # Forward mode: a linear op's JVP is the op applied to the tangents; other ops define
+    # ``jvp(ctx, *tangents)`` using ``ctx.fw_inputs`` / ``ctx.fw_output``.
+    jvp_linear = False
 
-    def __init__(self):
-        self._to_save = ()
-        self._saved = ()
-        self._next = ()
-        self._input_meta = ()
-        self._output_ref = None
-        self.needs_input_grad = ()
+    # Class-level defaults: a node that is never recorded (no_grad, or no input needs
+    # grad) costs nothing beyond its creation.
+    _to_save = ()
+    _saved = ()
+    _next = ()
+    _input_meta = ()
+    _output_ref = None
+    needs_input_grad = ()
 
     # -- the API an op's forward and backward use -------------------------------------
     def save_for_backward(self, *items):
@@ -73,20 +78,27 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run ``forward`` on the arrays of ``args`` and record the node if any input needs grad."""
-        ctx = cls()
-        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
-        out = cls.forward(ctx, *arrays, **kwargs)
-        if type(out) is not xp.ndarray:
-            out = xp.asarray(out)
+        ctx = object.__new__(cls)
         record = False
-        if is_grad_enabled():
-            for a in args:
-                if isinstance(a, Tensor) and a._requires_grad:
+        arrays = []
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a._data)
+                if a._requires_grad:
                     record = True
-                    break
+            else:
+                arrays.append(a)
+        out = cls.forward(ctx, *arrays, **kwargs)
+        if type(out) is not ndarray:
+            out = xp.asarray(out)
+        if record:
+            # Only floating outputs carry gradients (argmax-like results never do).
+            record = out.dtype.kind == "f" and is_grad_enabled()
         result = Tensor._make(out, record, ctx if record else None)
         if cls.is_view and isinstance(args[0], Tensor) and xp.may_share_memory(out, arrays[0]):
             result._share_version_with(args[0])
+        if forward_ad.is_active():
+            forward_ad.push_tangent(cls, ctx, args, kwargs, result)
         if record:
             ctx._connect(args, arrays, out, result)
         return result
@@ -96,7 +108,7 @@ class Function:
         for a in args:
             if isinstance(a, Tensor) and a._requires_grad:
                 nexts.append(a.grad_fn if a.grad_fn is not None else a._accumulator())
-                meta.append((a.shape, a.dtype))
+                meta.append((a._data.shape, a._data.dtype))
                 needs.append(True)
             else:
                 nexts.append(None)
@@ -107,12 +119,14 @@ class Function:
         self.needs_input_grad = tuple(needs)
         self._output_ref = weakref.ref(result)
         if self._to_save:
-            self._saved = tuple(self._pack(item, args, arrays, out, result) for item in self._to_save)
+            self._saved = tuple([self._pack(item, args, arrays, out, result)
+                                 for item in self._to_save])
             self._to_save = ()
 
     @staticmethod
     def _pack(item, args, arrays, out, result):
-        # Entries: ("in", tensor, version) | ("out", weakref, array, version box, version)
+        # Entries: ("in", tensor, version)
+        #          | ("out", weakref, array, version box, version, forward-mode tangent)
         #          | ("const", array) | None.  The version numbers catch in-place edits.
         if item is None:
             return None
@@ -122,7 +136,8 @@ class Function:
             if arr is item and isinstance(a, Tensor):
                 return ("in", a, a._version)
         if item is out:
-            return ("out", weakref.ref(result), out, result._version_box, result._version)
+            return ("out", weakref.ref(result), out, result._version_box, result._version,
+                    result._fw_grad)
         return ("const", item)
 
     def _unpack(self, entry):
@@ -135,14 +150,16 @@ class Function:
                 self._raise_modified(tensor.shape, tensor.dtype, version, tensor._version)
             return tensor
         if kind == "out":
-            _, ref, array, box, version = entry
+            _, ref, array, box, version, fw_grad = entry
             if box[0] != version:
                 self._raise_modified(array.shape, array.dtype, version, box[0], output=True)
             tensor = ref()
             if tensor is None or tensor.grad_fn is not self:
                 # The output tensor is gone (or was rebased by an in-place op): rebuild it,
-                # still pointing at this node so higher-order graphs connect through it.
+                # still pointing at this node so higher-order graphs connect through it,
+                # and with the tangent it had in forward mode.
                 tensor = Tensor._make(array, True, self)
+                tensor._fw_grad = fw_grad
             return tensor
         return Tensor._make(entry[1], False, None)
 

@@ -1,4 +1,8 @@
-"""``nn.Parameter``: a leaf tensor that a Module registers as trainable."""
+"""``nn.Parameter`` and ``nn.Buffer``: tensors a Module registers by assignment.
+
+A Parameter is trainable state (``Module.parameters()`` yields it); a Buffer is
+non-trainable state that still belongs in ``state_dict`` (running statistics, masks).
+"""
 from zerograd.tensor import Tensor
 
 
@@ -29,3 +33,28 @@ class Parameter(Tensor):
             out.grad = Tensor._make(self.grad._data.copy())
         memo[id(self)] = out
         return out
+
+
+class _BufferMeta(type):
+    # A Buffer is a plain Tensor marked ``_is_buffer``; isinstance must see the mark.
+    def __instancecheck__(cls, instance):
+        if cls is Buffer and isinstance(instance, Tensor) and \
+                getattr(instance, "_is_buffer", False):
+            return True
+        return super().__instancecheck__(instance)
+
+
+class Buffer(Tensor, metaclass=_BufferMeta):
+    """Mark a tensor as a buffer: assigning it to a Module attribute registers it.
+
+    ``persistent=False`` keeps it out of ``state_dict`` (as ``register_buffer`` does).
+    """
+
+    def __new__(cls, data=None, *, persistent=True):
+        from zerograd.ops.creation import empty
+        if data is None:
+            data = empty(0)
+        t = data.detach().requires_grad_(data.requires_grad)
+        t.persistent = persistent
+        t._is_buffer = True
+        return t

@@ -23,9 +23,10 @@ def _kept_shape(shape, dims):
 
 def _expand_back(grad, in_shape, dims, keepdim):
     """A reduced gradient broadcast back over the reduced dims of the input."""
-    if not keepdim:
-        grad = grad.reshape(_kept_shape(in_shape, dims))
-    return grad.expand(in_shape)
+    from zerograd.ops.shape import Expand, Reshape
+    if not keepdim and grad.ndim:  # a 0-d gradient broadcasts as it is
+        grad = Reshape.apply(grad, _kept_shape(in_shape, dims))
+    return Expand.apply(grad, in_shape)
 
 
 class Sum(Function):
