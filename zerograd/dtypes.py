@@ -54,6 +54,16 @@ def _from_name(name):
     return _BY_NAME[name]
 
 
+_SCALAR_TYPE_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double",
+                      "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
+                      "int64": "Long", "bool": "Bool"}
+
+
+def scalar_type_name(d) -> str:
+    """The name torch's error messages use for a dtype ("Long" for int64, "Float"...)."""
+    return _SCALAR_TYPE_NAMES[d.name]
+
+
 _default_float = [float32]
 
 
@@ -104,12 +114,18 @@ def promote_types(a: dtype, b: dtype) -> dtype:
 
 
 def scalar_dtype(value) -> dtype:
-    """The dtype a Python number takes when it stands alone (torch.tensor(value))."""
-    if isinstance(value, bool):
+    """The dtype a Python number takes when it stands alone (torch.tensor(value)).
+
+    NumPy scalars count as Python numbers of their kind, as in torch (``np.float64(1.5)``
+    is a float scalar, not a float64 tensor).
+    """
+    if isinstance(value, (bool, xp.bool_)):
         return bool_
-    if isinstance(value, builtins.int):
+    if isinstance(value, (builtins.int, xp.integer)):
         return int64
-    return get_default_dtype()
+    if isinstance(value, (builtins.float, xp.floating)):
+        return get_default_dtype()
+    raise TypeError(f"expected a Tensor or a Python number, got {type(value).__name__}")
 
 
 def _combine(higher, lower):
@@ -125,10 +141,15 @@ def _combine(higher, lower):
 
 
 def result_type(*operands) -> dtype:
-    """PyTorch's result dtype for tensors (dims > 0, then 0-dim) and Python scalars."""
+    """PyTorch's result dtype for tensors (dims > 0, then 0-dim) and Python scalars.
+
+    NumPy arrays are treated as tensors of their dtype; NumPy scalars as Python numbers.
+    """
     dim_result = zero_result = scalar_result = None
     for op in operands:
         d = getattr(op, "dtype", None)
+        if not isinstance(d, dtype) and isinstance(op, xp.ndarray):
+            d = from_numpy_dtype(op.dtype)
         if isinstance(d, dtype):
             if op.ndim > 0:
                 dim_result = d if dim_result is None else promote_types(dim_result, d)

@@ -4,6 +4,7 @@ Every random op in zerograd draws from a ``Generator`` (the default one unless a
 ``generator=`` is given), never from NumPy's global state, so runs are repeatable and
 the state can be saved in a checkpoint and restored.
 """
+import contextlib
 import json
 
 from zerograd.backend import xp
@@ -15,8 +16,15 @@ class Generator:
     """A random number generator (PCG64 underneath) with torch's seeding methods."""
 
     def __init__(self, device="cpu"):
+        from zerograd.device import check_device
+        check_device(device)
         self._seed = _DEFAULT_SEED
         self._rng = xp.random.Generator(xp.random.PCG64(self._seed))
+
+    @property
+    def device(self):
+        from zerograd.device import CPU
+        return CPU
 
     def manual_seed(self, seed: int) -> "Generator":
         seed = int(seed)
@@ -77,4 +85,22 @@ def set_rng_state(state) -> None:
 
 
 def rng_of(generator=None):
-    return (generator or default_generator).rng
+    """The backend random generator of ``generator`` (the default one when None)."""
+    if generator is None:
+        return default_generator.rng
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a zerograd.Generator, got {type(generator).__name__}")
+    return generator.rng
+
+
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled=True):
+    """Run a block with the default generator's state saved before and restored after."""
+    if not enabled:
+        yield
+        return
+    state = default_generator.get_state()
+    try:
+        yield
+    finally:
+        default_generator.set_state(state)

@@ -90,16 +90,21 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     outputs = _flat_outputs(func(*inputs))
     if grad_outputs is None:
-        grad_outputs = tuple(randn(*o.shape, dtype=o.dtype, requires_grad=True) for o in outputs)
+        grad_outputs = tuple(randn(tuple(o.shape), dtype=o.dtype, requires_grad=True)
+                             for o in outputs)
     grad_outputs = tuple(grad_outputs)
     wrt = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x._requires_grad]
     n_in = len(inputs)
 
     def first_derivatives(*args):
+        from zerograd.autograd.grad_mode import enable_grad
         ins, gos = args[:n_in], args[n_in:]
-        outs = _flat_outputs(func(*ins))
-        diff_in = [ins[i] for i in wrt]
-        grads = grad(outs, diff_in, grad_outputs=gos, create_graph=True, allow_unused=True)
+        # the numerical Jacobian calls this under no_grad; the derivative needs a graph
+        with enable_grad():
+            outs = _flat_outputs(func(*ins))
+            diff_in = [ins[i] for i in wrt]
+            grads = grad(outs, diff_in, grad_outputs=gos, create_graph=True,
+                         allow_unused=True)
         return tuple(g for g in grads if g is not None)
 
     return gradcheck(first_derivatives, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,

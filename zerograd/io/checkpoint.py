@@ -62,8 +62,7 @@ class _Encoder:
             raise TypeError(f"zerograd.save cannot store complex arrays (at '{'.'.join(path)}'); "
                             "safetensors has no complex dtype")
         name = self._name(path)
-        # A view (transpose, slice) has no contiguous bytes of its own; copy it out.
-        self.arrays[name] = xp.ascontiguousarray(to_numpy(array))
+        self.arrays[name] = _contiguous(to_numpy(array))
         return name
 
     def encode(self, obj, path=()):
@@ -133,11 +132,17 @@ def _hashable(key):
     return tuple(key) if isinstance(key, list) else key
 
 
+def _contiguous(array):
+    # A view (transpose, slice) has no contiguous bytes of its own: copy it out. (Not
+    # ascontiguousarray, which turns 0-d arrays into 1-d ones.)
+    return array if array.flags.c_contiguous else array.copy(order="C")
+
+
 def _digest(arrays):
     h = hashlib.sha256()
     for name in sorted(arrays):
         h.update(name.encode())
-        h.update(memoryview(xp.ascontiguousarray(arrays[name])).cast("B"))
+        h.update(memoryview(_contiguous(arrays[name])).cast("B"))
     return h.hexdigest()
 
 

@@ -4,19 +4,28 @@ Both subtract the row maximum before exponentiating, so logits of 1e4 stay finit
 """
 from zerograd import dtypes
 from zerograd.autograd.function import Function
-from zerograd.backend import xp
+from zerograd.backend import xp, errstate
 from zerograd.ops._util import float_operand, normalize_dim
 
 __all__ = ["softmax", "log_softmax"]
 
 
+def _shifted(a, dim):
+    # a - max(a) along dim; an all -inf row stays -inf - (-inf) = nan, as in torch
+    with errstate(invalid="ignore"):
+        return a - a.max(axis=dim, keepdims=True)
+
+
 class Softmax(Function):
     @staticmethod
     def forward(ctx, a, dim):
-        shifted = a - a.max(axis=dim, keepdims=True)
-        e = xp.exp(shifted)
-        out = e / e.sum(axis=dim, keepdims=True)
         ctx.dim = dim
+        if a.size == 0:  # no row to normalize (NumPy's max would refuse an empty axis)
+            out = a.copy()
+        else:
+            e = xp.exp(_shifted(a, dim))
+            with errstate(invalid="ignore"):
+                out = e / e.sum(axis=dim, keepdims=True)
         ctx.save_for_backward(out)
         return out
 
@@ -30,9 +39,13 @@ class Softmax(Function):
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, a, dim):
-        shifted = a - a.max(axis=dim, keepdims=True)
-        out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
         ctx.dim = dim
+        if a.size == 0:
+            out = a.copy()
+        else:
+            shifted = _shifted(a, dim)
+            with errstate(divide="ignore", invalid="ignore"):
+                out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
         ctx.save_for_backward(out)
         return out
 
@@ -46,12 +59,13 @@ def _prepare(input, dim, dtype):
     if dtype is not None:
         input = input.to(dtypes.as_dtype(dtype))
     input = float_operand(input)
-    if dim is None:  # torch's legacy implicit dim: 1 for 2-D and up... 0 for 0/1/3-D
+    if dim is None:  # torch's legacy implicit dim: 0 for 0-, 1- and 3-D input, else 1
         dim = 0 if input.ndim in (0, 1, 3) else 1
     return input, normalize_dim(dim, input.ndim)
 
 
 def softmax(input, dim=None, dtype=None):
+    """exp(x) / sum(exp(x)) along ``dim``, computed without overflow."""
     input, d = _prepare(input, dim, dtype)
     if input.ndim == 0:
         return input * 0 + 1
@@ -59,6 +73,7 @@ def softmax(input, dim=None, dtype=None):
 
 
 def log_softmax(input, dim=None, dtype=None):
+    """x - logsumexp(x) along ``dim``, computed without overflow."""
     input, d = _prepare(input, dim, dtype)
     if input.ndim == 0:
         return input * 0

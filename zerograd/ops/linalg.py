@@ -1,21 +1,28 @@
-"""Linear algebra: matmul and friends, einsum, and ``zerograd.linalg`` (inv, solve, det, pinv, norms).
+"""Products of tensors (matmul and friends) and triangular/diagonal parts of matrices.
 
 Backward formulas are written with matmul itself, so second derivatives come for free.
+``einsum`` lives in ``ops.einsum`` and the matrix functions (inv, solve, det, pinv,
+norms) in ``ops.decompositions``; both are re-exported here.
 """
-from zerograd import dtypes
 from zerograd.autograd.function import Function
 from zerograd.backend import xp
-from zerograd.ops._util import const
+from zerograd.ops._util import normalize_dim
+from zerograd.ops.decompositions import (det, inv, matrix_norm, pinv, pinverse, slogdet, solve,
+                                         svdvals)
+from zerograd.ops.einsum import einsum
+
+inverse = inv  # torch.inverse
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "einsum",
-           "inv", "solve", "det", "pinv", "matrix_norm", "tril", "triu", "diag", "trace",
-           "addmm", "baddbmm", "slogdet"]
+           "inv", "inverse", "solve", "det", "pinv", "pinverse", "matrix_norm", "svdvals", "tril", "triu",
+           "diag", "diagonal", "trace", "addmm", "baddbmm", "slogdet"]
 
 
 def _check_same_dtype(a, b, name):
     if a.dtype is not b.dtype:
         raise RuntimeError(f"{name}: expected both operands to have the same dtype, but got "
-                           f"{a.dtype} and {b.dtype}; convert one, e.g. b.to(a.dtype)")
+                           f"{a.dtype.name} != {b.dtype.name}; convert one, e.g. "
+                           "b.to(a.dtype)")
 
 
 class Matmul(Function):
@@ -28,27 +35,16 @@ class Matmul(Function):
     def backward(ctx, grad_output):
         a, b = ctx.saved_tensors
         g = grad_output
-        grad_a = grad_b = None
-        if a.ndim == 1 and b.ndim == 1:
-            return (g * b if ctx.needs_input_grad[0] else None,
-                    g * a if ctx.needs_input_grad[1] else None)
-        if a.ndim == 1:  # (k) @ (..., k, n) -> (..., n)
-            if ctx.needs_input_grad[0]:
-                grad_a = matmul(g.unsqueeze(-2), b.mT).squeeze(-2)
-            if ctx.needs_input_grad[1]:
-                grad_b = matmul(a.unsqueeze(-1), g.unsqueeze(-2))
-            return grad_a, grad_b
+        need_a, need_b = ctx.needs_input_grad
+        if a.ndim == 1 and b.ndim == 1:  # dot product: g is a scalar
+            return g * b if need_a else None, g * a if need_b else None
+        if a.ndim == 1:  # (k) @ (..., k, n) -> (..., n); the engine sums batch dims away
+            return (matmul(g.unsqueeze(-2), b.mT).squeeze(-2) if need_a else None,
+                    matmul(a.unsqueeze(-1), g.unsqueeze(-2)) if need_b else None)
         if b.ndim == 1:  # (..., m, k) @ (k) -> (..., m)
-            if ctx.needs_input_grad[0]:
-                grad_a = matmul(g.unsqueeze(-1), b.unsqueeze(-2))
-            if ctx.needs_input_grad[1]:
-                grad_b = matmul(a.mT, g.unsqueeze(-1)).squeeze(-1)
-            return grad_a, grad_b
-        if ctx.needs_input_grad[0]:
-            grad_a = matmul(g, b.mT)
-        if ctx.needs_input_grad[1]:
-            grad_b = matmul(a.mT, g)
-        return grad_a, grad_b
+            return (matmul(g.unsqueeze(-1), b.unsqueeze(-2)) if need_a else None,
+                    matmul(a.mT, g.unsqueeze(-1)).squeeze(-1) if need_b else None)
+        return matmul(g, b.mT) if need_a else None, matmul(a.mT, g) if need_b else None
 
 
 def _shape_str(t):
@@ -56,6 +52,7 @@ def _shape_str(t):
 
 
 def matmul(input, other):
+    """Matrix product with NumPy/torch rules: 1-D operands are vectors, batch dims broadcast."""
     if input.ndim == 0 or other.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
                            f"{input.ndim}D and {other.ndim}D")
@@ -63,6 +60,10 @@ def matmul(input, other):
     k_a = input.shape[-1]
     k_b = other.shape[0] if other.ndim == 1 else other.shape[-2]
     if k_a != k_b:
+        if input.ndim == 1 and other.ndim == 1:
+            raise RuntimeError(f"inconsistent tensor size, expected tensor [{k_a}] and src "
+                               f"[{k_b}] to have the same number of elements, but got {k_a} and "
+                               f"{k_b} elements respectively")
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({_shape_str(input)} and "
                            f"{_shape_str(other)}): the last dim of the first ({k_a}) must equal "
                            f"the {'first' if other.ndim == 1 else 'second-to-last'} dim of the "
@@ -71,40 +72,53 @@ def matmul(input, other):
         try:
             xp.broadcast_shapes(input.shape[:-2], other.shape[:-2])
         except ValueError:
-            raise RuntimeError(f"matmul: batch dimensions {list(input.shape[:-2])} and "
-                               f"{list(other.shape[:-2])} cannot be broadcast") from None
+            raise RuntimeError(f"matmul: the batch dimensions {list(input.shape[:-2])} and "
+                               f"{list(other.shape[:-2])} of shapes {list(input.shape)} and "
+                               f"{list(other.shape)} cannot be broadcast together") from None
     return Matmul.apply(input, other)
 
 
 def mm(input, mat2):
-    if input.ndim != 2 or mat2.ndim != 2:
-        raise RuntimeError(f"mm: expected 2D tensors, got {input.ndim}D and {mat2.ndim}D")
+    """Product of two matrices (no broadcasting)."""
+    if input.ndim != 2:
+        raise RuntimeError(f"self must be a matrix (got a {input.ndim}-D tensor)")
+    if mat2.ndim != 2:
+        raise RuntimeError(f"mat2 must be a matrix (got a {mat2.ndim}-D tensor)")
     return matmul(input, mat2)
 
 
 def bmm(input, mat2):
-    if input.ndim != 3 or mat2.ndim != 3:
-        raise RuntimeError(f"bmm: expected 3D tensors, got {input.ndim}D and {mat2.ndim}D")
-    if input.shape[0] != mat2.shape[0]:
-        raise RuntimeError(f"bmm: batch sizes differ: {input.shape[0]} and {mat2.shape[0]}")
+    """Batched matrix product of (b, n, m) and (b, m, p) tensors (no broadcasting)."""
+    if input.ndim != 3:
+        raise RuntimeError(f"batch1 must be a 3D tensor (got {input.ndim}D)")
+    if mat2.ndim != 3:
+        raise RuntimeError(f"batch2 must be a 3D tensor (got {mat2.ndim}D)")
+    if mat2.shape[:2] != (input.shape[0], input.shape[2]):
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{input.shape[0]}, {input.shape[2]}] but got: "
+                           f"[{mat2.shape[0]}, {mat2.shape[1]}].")
     return matmul(input, mat2)
 
 
 def mv(input, vec):
+    """Matrix-vector product."""
     if input.ndim != 2 or vec.ndim != 1:
-        raise RuntimeError(f"mv: expected a 2D matrix and a 1D vector, got {input.ndim}D and "
-                           f"{vec.ndim}D")
+        raise RuntimeError(f"vector + matrix @ vector expected, got input of {input.ndim}D and "
+                           f"vec of {vec.ndim}D")
+    if input.shape[1] != vec.shape[0]:
+        raise RuntimeError(f"size mismatch, got input ({input.shape[0]}), mat "
+                           f"({_shape_str(input)}), vec ({vec.shape[0]})")
     return matmul(input, vec)
 
 
 def dot(input, other):
+    """Inner product of two 1-D tensors of the same dtype."""
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D "
                            "tensors")
-    if input.shape[0] != other.shape[0]:
-        raise RuntimeError(f"inconsistent tensor size, expected tensor [{input.shape[0]}] and "
-                           f"src [{other.shape[0]}] to have the same number of elements, but got "
-                           f"{input.shape[0]} and {other.shape[0]} elements respectively")
+    if input.dtype is not other.dtype:
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                           f"{input.dtype.name} and {other.dtype.name}")
     return matmul(input, other)
 
 
@@ -112,193 +126,45 @@ vdot = dot
 
 
 def inner(input, other):
+    """Sum over the last dims: result shape is ``input.shape[:-1] + other.shape[:-1]``."""
     if input.ndim == 0 or other.ndim == 0:
         return input * other
-    return matmul(input, other.mT if other.ndim > 1 else other) if other.ndim <= 2 else \
-        einsum("...i,...ji->...j", input, other)
+    if input.shape[-1] != other.shape[-1]:
+        raise RuntimeError(f"inner() the last dimension must match on both input tensors but "
+                           f"got shapes {list(input.shape)} and {list(other.shape)}")
+    k = input.shape[-1]
+    out = matmul(input.reshape(-1, k), other.reshape(-1, k).mT)
+    return out.reshape(tuple(input.shape[:-1]) + tuple(other.shape[:-1]))
 
 
 def outer(input, vec2):
+    """``out[i, j] = input[i] * vec2[j]`` for 1-D tensors."""
+    for name, v in (("self", input), ("vec2", vec2)):
+        if v.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {v.ndim}-D")
     return input.reshape(-1, 1) * vec2.reshape(1, -1)
 
 
 ger = outer
 
 
+def _scaled(t, factor):
+    return t if factor == 1 else t * factor
+
+
 def addmm(input, mat1, mat2, beta=1, alpha=1):
-    return beta * input + alpha * mm(mat1, mat2)
+    """``beta * input + alpha * (mat1 @ mat2)``."""
+    product = _scaled(mm(mat1, mat2), alpha)
+    return product if beta == 0 else _scaled(input, beta) + product
 
 
 def baddbmm(input, batch1, batch2, beta=1, alpha=1):
-    return beta * input + alpha * bmm(batch1, batch2)
+    """``beta * input + alpha * bmm(batch1, batch2)``."""
+    product = _scaled(bmm(batch1, batch2), alpha)
+    return product if beta == 0 else _scaled(input, beta) + product
 
 
-class Einsum(Function):
-    @staticmethod
-    def forward(ctx, *arrays, equation):
-        ctx.equation = equation
-        ctx.save_for_backward(*arrays)
-        return xp.einsum(equation, *arrays, optimize=len(arrays) > 2)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        operands = ctx.saved_tensors
-        inputs, output = ctx.equation.split("->")
-        specs = inputs.split(",")
-        grads = []
-        for i, need in enumerate(ctx.needs_input_grad):
-            if not need:
-                grads.append(None)
-                continue
-            # d/d(operand i): contract the gradient with every other operand, producing the
-            # subscripts of operand i; letters it repeats (a diagonal) are handled by einsum.
-            others = [s for j, s in enumerate(specs) if j != i]
-            target = specs[i]
-            if len(set(target)) != len(target):
-                raise RuntimeError("einsum backward does not support repeated subscripts within "
-                                   f"one operand ({target!r})")
-            missing = [c for c in target if c not in output and all(c not in o for o in others)]
-            eq = ",".join([output] + others) + "->" + "".join(c for c in target if c not in missing)
-            g = einsum(eq, grad_output, *[operands[j] for j in range(len(specs)) if j != i])
-            if missing:  # summed-out letters found only in this operand: broadcast back
-                kept = [k for k, c in enumerate(target) if c not in missing]
-                g = g.reshape([operands[i].shape[k] if k in kept else 1
-                               for k in range(len(target))]).expand(*operands[i].shape)
-            grads.append(g)
-        return tuple(grads)
-
-
-def _normalize_equation(equation, operands):
-    eq = equation.replace(" ", "")
-    if "->" not in eq:  # implicit output: letters seen exactly once, alphabetically
-        letters = eq.replace(",", "").replace(".", "")
-        eq += "->" + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
-    if "." in eq:
-        inputs, out = eq.split("->")
-        specs = inputs.split(",")
-        max_ell = max((op.ndim - (len(s) - 3) for s, op in zip(specs, operands) if "..." in s),
-                      default=0)
-        free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in eq][:max_ell]
-        new_specs = []
-        for s, op in zip(specs, operands):
-            if "..." in s:
-                n = op.ndim - (len(s) - 3)
-                s = s.replace("...", "".join(free[max_ell - n:]))
-            new_specs.append(s)
-        out = out.replace("...", "".join(free))
-        eq = ",".join(new_specs) + "->" + out
-    return eq
-
-
-def einsum(equation, *operands):
-    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
-        operands = tuple(operands[0])
-    eq = _normalize_equation(equation, operands)
-    specs = eq.split("->")[0].split(",")
-    if len(specs) != len(operands):
-        raise RuntimeError(f"einsum(): {len(specs)} operands in the equation but "
-                           f"{len(operands)} given")
-    for s, op in zip(specs, operands):
-        if len(s) != op.ndim:
-            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(s)}) "
-                               f"does not match the number of dimensions ({op.ndim}) for operand "
-                               f"{specs.index(s)}")
-    common = dtypes.result_type(*operands)
-    operands = [op if op.dtype is common else op.to(common) for op in operands]
-    return Einsum.apply(*operands, equation=eq)
-
-
-# -- zerograd.linalg -----------------------------------------------------------------------------
-def _check_square(a, name):
-    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
-        raise RuntimeError(f"linalg.{name}: A must be batches of square matrices, but they are "
-                           f"{a.shape[-2] if a.ndim >= 2 else '?'} by "
-                           f"{a.shape[-1] if a.ndim else '?'} matrices")
-    if not a.is_floating_point():
-        raise RuntimeError(f"linalg.{name}: Expected a floating point tensor, got {a.dtype}")
-
-
-class Inv(Function):
-    @staticmethod
-    def forward(ctx, a):
-        try:
-            out = xp.linalg.inv(a)
-        except xp.linalg.LinAlgError:
-            raise RuntimeError("linalg.inv: The diagonal element of the LU factorization is "
-                               "zero: the input matrix is singular (not invertible).") from None
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        (inv_a,) = ctx.saved_tensors
-        # d(A^-1) = -A^-1 dA A^-1  =>  grad_A = -A^-T G A^-T
-        return -matmul(matmul(inv_a.mT, grad_output), inv_a.mT)
-
-
-def inv(input):
-    _check_square(input, "inv")
-    return Inv.apply(input)
-
-
-def solve(A, B, left=True):
-    """x with A x = B, differentiable through ``inv`` (small matrices, as in textbooks)."""
-    _check_square(A, "solve")
-    if B.ndim == A.ndim - 1:
-        return matmul(inv(A), B.unsqueeze(-1)).squeeze(-1)
-    if not left:
-        return matmul(B, inv(A))
-    return matmul(inv(A), B)
-
-
-class Det(Function):
-    @staticmethod
-    def forward(ctx, a):
-        out = xp.linalg.det(a)
-        ctx.save_for_backward(a, out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        a, out = ctx.saved_tensors
-        # d det(A) / dA = det(A) A^-T (Jacobi's formula)
-        return (grad_output * out).unsqueeze(-1).unsqueeze(-1) * inv(a).mT
-
-
-def det(input):
-    _check_square(input, "det")
-    return Det.apply(input)
-
-
-def slogdet(input):
-    _check_square(input, "slogdet")
-    sign, _ = xp.linalg.slogdet(input._data)
-    return const(sign), det(input).abs().log()
-
-
-def pinv(input, rcond=None, hermitian=False, atol=None, rtol=None):
-    """Moore-Penrose pseudo-inverse, differentiable for full-rank inputs via its normal-equation
-    formula: (A^T A)^-1 A^T for tall A, A^T (A A^T)^-1 for wide A."""
-    if input.ndim < 2:
-        raise RuntimeError("linalg.pinv: The input tensor A must have at least 2 dimensions.")
-    if not input._requires_grad:
-        return const(xp.linalg.pinv(input._data).astype(input._data.dtype))
-    at = input.mT
-    if input.shape[-2] >= input.shape[-1]:
-        return matmul(inv(matmul(at, input)), at)
-    return matmul(at, inv(matmul(input, at)))
-
-
-def matrix_norm(input, ord="fro", dim=(-2, -1), keepdim=False):
-    if ord == "fro":
-        from zerograd.ops.reduce import norm
-        return norm(input, 2, dim, keepdim)
-    if ord == "nuc":
-        raise RuntimeError("linalg.matrix_norm: ord='nuc' needs an SVD with gradient, which "
-                           "zerograd does not provide; use ord='fro'")
-    raise RuntimeError(f"linalg.matrix_norm: unsupported ord {ord!r}; use 'fro'")
-
-
+# -- triangular and diagonal parts ------------------------------------------------------------
 class _TriMask(Function):
     @staticmethod
     def forward(ctx, a, diagonal, upper):
@@ -311,32 +177,53 @@ class _TriMask(Function):
 
 
 def tril(input, diagonal=0):
-    return _TriMask.apply(input, diagonal, False)
+    """Lower triangle of the last two dims (entries with ``col - row <= diagonal``)."""
+    if input.ndim < 2:
+        raise RuntimeError("tril: input tensor must have at least 2 dimensions")
+    return _TriMask.apply(input, int(diagonal), False)
 
 
 def triu(input, diagonal=0):
-    return _TriMask.apply(input, diagonal, True)
+    """Upper triangle of the last two dims (entries with ``col - row >= diagonal``)."""
+    if input.ndim < 2:
+        raise RuntimeError("triu: input tensor must have at least 2 dimensions")
+    return _TriMask.apply(input, int(diagonal), True)
+
+
+def _diag_positions(rows, cols, offset):
+    n = max(min(rows - max(-offset, 0), cols - max(offset, 0)), 0)
+    return xp.arange(n) + max(-offset, 0), xp.arange(n) + max(offset, 0)
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    """The diagonal of the (dim1, dim2) planes, as the last dim of the result."""
+    from zerograd.ops.indexing import Index
+    from zerograd.ops.shape import movedim
+    d1, d2 = normalize_dim(dim1, input.ndim), normalize_dim(dim2, input.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    planes = movedim(input, (d1, d2), (-2, -1))
+    rows, cols = _diag_positions(planes.shape[-2], planes.shape[-1], offset)
+    return Index.apply(planes, (Ellipsis, rows, cols))
 
 
 def diag(input, diagonal=0):
+    """A 1-D input becomes a square matrix with it on the ``diagonal``-th diagonal; a 2-D
+    input gives that diagonal as a vector."""
+    from zerograd.ops.indexing import IndexAddInto
     if input.ndim == 1:
         n = input.shape[0] + abs(diagonal)
-        eye = const(xp.eye(n, k=diagonal, dtype=input._data.dtype))
-        rows = xp.arange(input.shape[0]) + max(-diagonal, 0)
-        cols = xp.arange(input.shape[0]) + max(diagonal, 0)
-        from zerograd.ops.indexing import index_put
-        zeros = eye * 0
-        return index_put(zeros, (const(rows), const(cols)), input)
+        rows, cols = _diag_positions(n, n, diagonal)
+        return IndexAddInto.apply(input, (n, n), (rows, cols))
     if input.ndim == 2:
-        n = min(input.shape[0] - max(-diagonal, 0), input.shape[1] - max(diagonal, 0))
-        rows = xp.arange(max(n, 0)) + max(-diagonal, 0)
-        cols = xp.arange(max(n, 0)) + max(diagonal, 0)
-        return input[const(rows), const(cols)]
+        from zerograd.ops.indexing import Index
+        rows, cols = _diag_positions(input.shape[0], input.shape[1], diagonal)
+        return Index.apply(input, (rows, cols))
     raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D")
 
 
 def trace(input):
+    """Sum of the main diagonal of a matrix."""
     if input.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
     return diag(input).sum()
-

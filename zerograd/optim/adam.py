@@ -1,17 +1,15 @@
 """Adam and AdamW: adaptive moment estimation, with L2 or decoupled weight decay."""
 from zerograd.autograd.grad_mode import no_grad
 from zerograd.backend import xp
-from zerograd.optim.optimizer import Optimizer, _scalar, _step_tensor
+from zerograd.optim._functional import ema_square_, lerp_, prepare_grad
+from zerograd.optim.optimizer import Optimizer, _check_lr, _scalar, _step_tensor
 from zerograd.tensor import Tensor
 
 __all__ = ["Adam", "AdamW"]
 
 
 def _check_adam_args(lr, betas, eps, weight_decay):
-    if isinstance(lr, Tensor) and lr.numel() != 1:
-        raise ValueError("Tensor lr must be 1-element")
-    if not 0.0 <= _scalar(lr):
-        raise ValueError(f"Invalid learning rate: {lr}")
+    _check_lr(lr)
     if not 0.0 <= eps:
         raise ValueError(f"Invalid epsilon value: {eps}")
     if not 0.0 <= _scalar(betas[0]) < 1.0:
@@ -86,10 +84,11 @@ class Adam(Optimizer):
                 state = self._state_for(p, amsgrad)
                 step_t = state["step"]._data
                 step_t += 1
-                _adam_update(
-                    p._data, p.grad._data, state["exp_avg"]._data, state["exp_avg_sq"]._data,
-                    state["max_exp_avg_sq"]._data if amsgrad else None,
-                    self._scratch(p._data, 2), step=float(step_t), beta1=beta1, beta2=beta2,
+                self._apply_update(
+                    _adam_update, (p._data, p.grad._data, state["exp_avg"]._data,
+                                   state["exp_avg_sq"]._data,
+                                   state["max_exp_avg_sq"]._data if amsgrad else None), 2,
+                    step=float(step_t), beta1=beta1, beta2=beta2,
                     lr=_scalar(group["lr"]), weight_decay=group["weight_decay"],
                     eps=group["eps"], maximize=group["maximize"],
                     decoupled_weight_decay=group["decoupled_weight_decay"])
@@ -115,45 +114,13 @@ class AdamW(Adam):
             group["decoupled_weight_decay"] = True
 
 
-def _prepare_grad(param, grad, work, weight_decay, maximize, lr=None, decoupled=False):
-    """The gradient with maximize and L2 weight decay applied (written to ``work`` if changed).
-
-    With ``decoupled`` the weights are decayed in place instead: ``p *= 1 - lr * wd``.
-    """
-    if weight_decay != 0:
-        if decoupled:
-            param *= 1 - lr * weight_decay
-        else:
-            xp.multiply(param, weight_decay, out=work)
-            return (xp.subtract if maximize else xp.add)(work, grad, out=work)
-    if maximize:
-        return xp.negative(grad, out=work)
-    return grad
-
-
-def _lerp_(start, end, weight, work):
-    """``start += weight * (end - start)`` in place, with torch's two-sided lerp formula."""
-    diff = xp.subtract(end, start, out=work)
-    if weight < 0.5:
-        start += xp.multiply(diff, weight, out=diff)
-    else:
-        xp.subtract(end, xp.multiply(diff, 1 - weight, out=diff), out=start)
-
-
-def _ema_square_(avg, grad, decay, work):
-    """``avg = decay * avg + (1 - decay) * grad**2`` in place (torch's mul_ then addcmul_)."""
-    avg *= decay
-    xp.multiply(grad, 1 - decay, out=work)
-    avg += xp.multiply(work, grad, out=work)
-
-
 def _adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, work, *, step, beta1,
                  beta2, lr, weight_decay, eps, maximize, decoupled_weight_decay):
     """One Adam step on arrays, in place; ``work`` holds two scratch arrays like ``param``."""
     t0, t1 = work
-    grad = _prepare_grad(param, grad, t1, weight_decay, maximize, lr, decoupled_weight_decay)
-    _lerp_(exp_avg, grad, 1 - beta1, t0)
-    _ema_square_(exp_avg_sq, grad, beta2, t0)
+    grad = prepare_grad(param, grad, t1, weight_decay, maximize, lr, decoupled_weight_decay)
+    lerp_(exp_avg, grad, 1 - beta1, t0)
+    ema_square_(exp_avg_sq, grad, beta2, t0)
     if max_exp_avg_sq is not None:
         xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
         exp_avg_sq = max_exp_avg_sq

@@ -20,6 +20,10 @@ from zerograd.tensor import Tensor
 
 __all__ = ["Optimizer", "required"]
 
+# Elements per block of an update (128 KiB of float32): the handful of arrays an update
+# touches fit together in a core's L2 cache.
+_BLOCK = 1 << 15
+
 
 class _RequiredParameter:
     """Marks an option that has no default and must be given per group (torch's ``required``)."""
@@ -79,6 +83,13 @@ def _with_step_hooks(step):
 def _scalar(value):
     """A Python number from a float or a one-element tensor (torch accepts a Tensor lr)."""
     return value.item() if isinstance(value, Tensor) else value
+
+
+def _check_lr(lr):
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    if not 0.0 <= _scalar(lr):
+        raise ValueError(f"Invalid learning rate: {lr}")
 
 
 def _step_tensor(value=0.0):
@@ -220,18 +231,36 @@ class Optimizer:
         with enable_grad():
             return closure()
 
-    def _scratch(self, like, count=1):
-        """``count`` reusable work arrays shaped like ``like``, so updates allocate nothing.
+    def _scratch(self, dtype, size, count):
+        """``count`` reusable flat work arrays of ``size`` elements (not part of the state)."""
+        bufs = self._scratch_buffers.get(dtype)
+        if bufs is None or len(bufs) < count or bufs[0].size < size:
+            size_needed = max(size, bufs[0].size if bufs else 0)
+            bufs = [xp.empty(size_needed, dtype=dtype)
+                    for _ in range(max(count, len(bufs or ())))]
+            self._scratch_buffers[dtype] = bufs
+        return [b[:size] for b in bufs[:count]]
 
-        One set per dtype, sized for the largest parameter seen; not part of the state.
+    def _apply_update(self, kernel, arrays, n_work, **kwargs):
+        """Run the elementwise ``kernel(*arrays, work, **kwargs)``, which updates the
+        parameter and state arrays in place using the ``n_work`` scratch arrays ``work``.
+
+        Large contiguous arrays go through in blocks of ``_BLOCK`` elements: the arrays of
+        one block stay in cache across the kernel's ~10 passes, instead of each pass
+        streaming the whole parameter through memory. (None entries are absent states.)
         """
-        bufs = self._scratch_buffers.get(like.dtype)
-        if bufs is None or len(bufs) < count or bufs[0].size < like.size:
-            size = max(like.size, bufs[0].size if bufs else 0)
-            bufs = [xp.empty(size, dtype=like.dtype) for _ in range(max(count, len(bufs or ())))]
-            self._scratch_buffers[like.dtype] = bufs
-        n = like.size
-        return [b[:n].reshape(like.shape) for b in bufs[:count]]
+        first = arrays[0]
+        n = first.size
+        if n > _BLOCK and all(a is None or a.flags.c_contiguous for a in arrays):
+            flat = [None if a is None else a.reshape(-1) for a in arrays]
+            work = self._scratch(first.dtype, _BLOCK, n_work)
+            for start in range(0, n, _BLOCK):
+                stop = min(start + _BLOCK, n)
+                kernel(*[None if a is None else a[start:stop] for a in flat],
+                       [w[:stop - start] for w in work], **kwargs)
+        else:
+            work = [w.reshape(first.shape) for w in self._scratch(first.dtype, n, n_work)]
+            kernel(*arrays, work, **kwargs)
 
     @staticmethod
     def _check_supported(differentiable):

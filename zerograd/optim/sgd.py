@@ -1,7 +1,8 @@
 """Stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay."""
 from zerograd.autograd.grad_mode import no_grad
 from zerograd.backend import xp
-from zerograd.optim.optimizer import Optimizer, _scalar
+from zerograd.optim._functional import prepare_grad
+from zerograd.optim.optimizer import Optimizer, _check_lr, _scalar
 from zerograd.tensor import Tensor
 
 __all__ = ["SGD"]
@@ -31,10 +32,7 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
                  *, maximize=False, foreach=None, differentiable=False, fused=None):
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if _scalar(lr) < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_lr(lr)
         if momentum < 0.0:
             raise ValueError(f"Invalid momentum value: {momentum}")
         if weight_decay < 0.0:
@@ -56,40 +54,35 @@ class SGD(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                buf = None
+                buf, first = None, False
                 if momentum != 0:
                     state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                new_buf = _sgd_update(
-                    p._data, p.grad._data, None if buf is None else buf._data,
-                    self._scratch(p._data, 2), lr=lr, momentum=momentum,
-                    dampening=group["dampening"], weight_decay=group["weight_decay"],
-                    nesterov=group["nesterov"], maximize=group["maximize"])
-                if new_buf is not None:
-                    state["momentum_buffer"] = Tensor._make(new_buf)
+                    if "momentum_buffer" not in state:  # torch starts it at the gradient
+                        state["momentum_buffer"] = Tensor._make(xp.empty_like(p._data))
+                        first = True
+                    buf = state["momentum_buffer"]._data
+                self._apply_update(
+                    _sgd_update, (p._data, p.grad._data, buf), 2, first=first, lr=lr,
+                    momentum=momentum, dampening=group["dampening"],
+                    weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+                    maximize=group["maximize"])
                 p._bump_version()
         return loss
 
 
-def _sgd_update(param, grad, buf, work, *, lr, momentum, dampening, weight_decay, nesterov,
-                maximize):
-    """One SGD update of ``param`` in place; returns a new momentum buffer on the first step.
+def _sgd_update(param, grad, buf, work, *, first, lr, momentum, dampening, weight_decay,
+                nesterov, maximize):
+    """One SGD update of ``param`` (and the momentum buffer ``buf``) in place.
 
     ``work`` holds two scratch arrays shaped like ``param``: every operation writes into
     ``param``, the buffer or scratch (``out=``), so the update allocates nothing.
+    On the ``first`` step the buffer is set to the gradient.
     """
     t0, t1 = work
-    d_p = grad
-    if weight_decay != 0:
-        xp.multiply(param, weight_decay, out=t0)
-        (xp.subtract if maximize else xp.add)(t0, grad, out=t0)
-        d_p = t0
-    elif maximize:
-        d_p = xp.negative(grad, out=t0)
-    new_buf = None
+    d_p = prepare_grad(param, grad, t0, weight_decay, maximize)
     if momentum != 0:
-        if buf is None:
-            buf = new_buf = d_p.copy()
+        if first:
+            xp.copyto(buf, d_p)
         else:
             buf *= momentum
             if dampening == 0:
@@ -101,4 +94,3 @@ def _sgd_update(param, grad, buf, work, *, lr, momentum, dampening, weight_decay
         else:
             d_p = buf
     param += xp.multiply(d_p, -lr, out=t1 if d_p is buf else t0 if d_p is grad else d_p)
-    return new_buf

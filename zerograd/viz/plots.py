@@ -58,6 +58,7 @@ def plot_curves(rows, path=None, title=None):
             if pts:
                 ax.plot(*zip(*pts), style, markersize=3, label=split)
         ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_ylabel("accuracy" if metric == "acc" else "loss")
         ax.grid(True, alpha=0.3)
         ax.legend()
@@ -72,7 +73,7 @@ def plot_confusion(matrix, class_names=None, path=None, title="confusion matrix 
     k = m.shape[0]
     names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
     size = min(max(4.0, 0.45 * k + 2.0), 14.0)
-    fig = _figure(size + 1.0, size)
+    fig = _figure(size + 1.5, size)
     ax = fig.subplots()
     image = ax.imshow(m, cmap="Blues")
     fig.colorbar(image, ax=ax)

@@ -8,5 +8,3 @@ from zerograd.nn.functional.padding import *  # noqa: F401,F403
 from zerograd.ops.conv import *  # noqa: F401,F403
 from zerograd.ops.pooling import *  # noqa: F401,F403
 from zerograd.ops.normalization import *  # noqa: F401,F403
-from zerograd.ops.activation import softmax, log_softmax  # noqa: F401
-from zerograd.ops.elementwise import relu, sigmoid, tanh  # noqa: F401

@@ -1,1 +1,422 @@
-__all__ = []
+"""Loss functions of ``nn.functional``, with PyTorch's reductions and edge semantics.
+
+Every loss takes ``reduction`` = 'none' | 'mean' | 'sum' (and the deprecated
+``size_average`` / ``reduce`` pair). Regression losses and the binary / KL losses are
+compositions of differentiable ops, so gradients reach targets too. Class-index
+cross-entropy is one fused op: log-softmax (max-shifted log-sum-exp, finite for logits
+of 1e4) and the weighted, label-smoothed NLL in one pass, with the direct backward
+``softmax - target distribution``.
+"""
+import math
+import warnings
+
+from zerograd.autograd.function import Function
+from zerograd.autograd.grad_mode import is_grad_enabled
+from zerograd.backend import errstate, xp
+from zerograd.nn.functional.activation import Softplus
+from zerograd import ops as E
+from zerograd.ops._util import const
+from zerograd.ops import log_softmax, softmax
+from zerograd.tensor import Tensor
+
+__all__ = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "cross_entropy",
+           "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div"]
+
+
+# -- reduction helpers -----------------------------------------------------------------------
+def _legacy_reduction(size_average, reduce, reduction):
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    ret = "none" if not reduce else ("mean" if size_average else "sum")
+    warnings.warn(f"size_average and reduce args will be deprecated, please use "
+                  f"reduction='{ret}' instead.", stacklevel=3)
+    return ret
+
+
+def _check_reduction(reduction):
+    if reduction == "elementwise_mean":
+        warnings.warn("reduction='elementwise_mean' is deprecated. Please use "
+                      "reduction='mean' instead.", stacklevel=3)
+        return "mean"
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction "
+                         "(use 'none', 'mean' or 'sum')")
+    return reduction
+
+
+def _reduce(loss, reduction):
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else loss.mean()
+
+
+def _shape(t):
+    return tuple(t.shape)
+
+
+def _check_tensors(name, input, target):
+    for arg, value in (("input", input), ("target", target)):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' must be a Tensor, not "
+                            f"{type(value).__name__}")
+
+
+def _pointwise_operands(name, input, target):
+    """Check that ``input`` and ``target`` broadcast (warning when they differ, as torch)."""
+    _check_tensors(name, input, target)
+    if _shape(target) != _shape(input):
+        try:
+            xp.broadcast_shapes(_shape(input), _shape(target))
+        except ValueError:
+            raise RuntimeError(f"{name}(): input shape {_shape(input)} and target shape "
+                               f"{_shape(target)} are not broadcastable; give the target the "
+                               f"input's shape, e.g. target.reshape{_shape(input)}") from None
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input "
+                      f"size ({input.shape}). This will likely lead to incorrect results due "
+                      "to broadcasting. Please ensure they have the same size.", stacklevel=3)
+
+
+def _weighted(loss, weight, input, reduction, mean_by_weight):
+    if weight.shape != input.shape:
+        raise ValueError("Weights and input must have the same size.")
+    loss = loss * weight
+    if reduction == "mean" and mean_by_weight:
+        return loss.sum() / weight.sum()
+    return _reduce(loss, reduction)
+
+
+# -- regression losses ------------------------------------------------------------------------
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """(input - target)^2, reduced; with ``weight``, 'mean' is sum(w l) / sum(w)."""
+    _pointwise_operands("mse_loss", input, target)
+    reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    loss = E.square(input - target)
+    if weight is not None:
+        return _weighted(loss, weight, input, reduction, True)
+    return _reduce(loss, reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """|input - target|, reduced."""
+    _pointwise_operands("l1_loss", input, target)
+    reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    loss = E.abs(input - target)
+    if weight is not None:
+        return _weighted(loss, weight, input, reduction, True)
+    return _reduce(loss, reduction)
+
+
+def _huber(diff, delta):
+    ad = E.abs(diff)
+    return E.where(ad < delta, diff * diff * 0.5, (ad - 0.5 * delta) * delta)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """0.5 d^2 where |d| < delta, else delta (|d| - delta/2)."""
+    _pointwise_operands("huber_loss", input, target)
+    reduction = _check_reduction(reduction)
+    if delta <= 0:
+        raise RuntimeError(f"huber_loss does not support non-positive values for delta "
+                           f"(got {delta}).")
+    loss = _huber(input - target, delta)
+    if weight is not None:
+        return _weighted(loss, weight, input, reduction, False)
+    return _reduce(loss, reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, else |d| - beta/2 (= huber / beta)."""
+    _pointwise_operands("smooth_l1_loss", input, target)
+    reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    if beta < 0:
+        raise RuntimeError(f"smooth_l1_loss does not support negative values for beta "
+                           f"(got {beta}).")
+    diff = input - target
+    if beta == 0:
+        return _reduce(E.abs(diff), reduction)
+    ad = E.abs(diff)
+    loss = E.where(ad < beta, diff * diff * (0.5 / beta), ad - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+# -- binary and KL losses ---------------------------------------------------------------------
+class BinaryCrossEntropy(Function):
+    """-(t log x + (1 - t) log(1 - x)) elementwise, logs clamped at -100 as torch does."""
+
+    @staticmethod
+    def forward(ctx, x, t):
+        if x.size and (x.min() < 0 or x.max() > 1):
+            raise RuntimeError("all elements of input should be between 0 and 1 (binary "
+                               "cross-entropy takes probabilities; for raw scores use "
+                               "binary_cross_entropy_with_logits / BCEWithLogitsLoss)")
+        with errstate(divide="ignore"):
+            log_x = xp.maximum(xp.log(x), -100)
+            log_1mx = xp.maximum(xp.log1p(-x), -100)
+        ctx.save_for_backward(x, t)
+        return -(t * log_x + (1 - t) * log_1mx)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, t = ctx.saved_tensors
+        grad_x = grad_t = None
+        with errstate(divide="ignore", invalid="ignore"):
+            if ctx.needs_input_grad[0]:
+                grad_x = grad_output * (x - t) / E.clamp(x * (1 - x), min=1e-12)
+            if ctx.needs_input_grad[1]:
+                grad_t = grad_output * (E.log1p(-x) - E.log(x))
+        return grad_x, grad_t
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction="mean"):
+    """BCE of probabilities ``input`` in [0, 1] against ``target`` of the same shape."""
+    _check_tensors("binary_cross_entropy", input, target)
+    reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    if _shape(target) != _shape(input):
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
+                         f"size ({input.shape}) is deprecated. Please ensure they have the "
+                         "same size.")
+    if target.dtype is not input.dtype:
+        target = target.to(input.dtype)
+    loss = BinaryCrossEntropy.apply(input, target)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
+                                     reduce=None, reduction="mean", pos_weight=None):
+    """BCE of sigmoid(input), computed from logits without overflow:
+    (1 - t) x + (1 + (pos_weight - 1) t) softplus(-x)."""
+    _check_tensors("binary_cross_entropy_with_logits", input, target)
+    reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    if _shape(target) != _shape(input):
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size "
+                         f"({input.shape})")
+    softplus_neg = Softplus.apply(-input, 1.0, math.inf)
+    if pos_weight is not None:
+        log_weight = (pos_weight - 1) * target + 1
+        loss = (1 - target) * input + log_weight * softplus_neg
+    else:
+        loss = (1 - target) * input + softplus_neg
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """KL(target || exp(input)) pointwise: target (log target - input).
+
+    ``input`` holds log-probabilities; 'batchmean' divides the sum by the batch size
+    (the mathematical KL divergence), 'mean' by the number of elements.
+    """
+    _check_tensors("kl_div", input, target)
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce, reduction)
+    elif reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", stacklevel=2)
+    if reduction != "batchmean":
+        reduction = _check_reduction(reduction)
+    if log_target:
+        loss = E.exp(target) * (target - input)
+    else:
+        # xlogy(t, t): 0 where t == 0 instead of 0 * log 0 = nan
+        safe = E.where(const(target._data > 0), target, 1.0)
+        loss = target * E.log(safe) - target * input
+    if reduction == "batchmean":
+        total = loss.sum()
+        return total / input.shape[0] if input.ndim else total
+    return _reduce(loss, reduction)
+
+
+# -- classification: NLL and cross-entropy ---------------------------------------------------
+def _class_targets(name, input, target, weight, ignore_index):
+    """Validate class-index targets; return (C, flat targets, flat valid mask, weight array)."""
+    _check_tensors(name, input, target)
+    if input.ndim == 0:
+        raise RuntimeError(f"{name}(): input must have at least 1 dimension (classes), got a "
+                           "scalar")
+    if target._data.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}(): expected target of an integer dtype holding class "
+                           f"indices (Long), but got {target.dtype}; convert with "
+                           "target.long() (floating targets are class probabilities and "
+                           "must have the input's shape)")
+    batched = input.ndim >= 2
+    classes = input.shape[1] if batched else input.shape[0]
+    expected = (input.shape[0],) + _shape(input)[2:] if batched else ()
+    if _shape(target) != expected:
+        if batched and target.ndim >= 1 and target.shape[0] != input.shape[0] \
+                and input.ndim == 2:
+            raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
+                             f"batch_size ({target.shape[0]}).")
+        raise RuntimeError(f"{name}(): for input of shape {_shape(input)} (classes in dim "
+                           f"{1 if batched else 0}) the class-index target must have shape "
+                           f"{expected}, got {_shape(target)}")
+    t = target._data.reshape(-1).astype(xp.int64, copy=False)
+    valid = t != ignore_index
+    bad = valid & ((t < 0) | (t >= classes))
+    if bad.any():
+        raise IndexError(f"Target {int(t[bad][0])} is out of bounds: class indices must lie "
+                         f"in [0, {classes - 1}] (or equal ignore_index={ignore_index})")
+    w = None
+    if weight is not None:
+        if _shape(weight) != (classes,):
+            raise RuntimeError(f"weight tensor should be defined either for all {classes} "
+                               f"classes or no classes but got weight tensor of shape: "
+                               f"{list(weight.shape)}")
+        w = weight._data.astype(input._data.dtype, copy=False)
+    return classes, xp.where(valid, t, 0), valid, w
+
+
+def _class_last(a, batched):
+    """(N, C, d1, ...) -> (N*d1*..., C); unbatched (C,) -> (1, C)."""
+    if not batched:
+        return a.reshape(1, -1)
+    return xp.moveaxis(a, 1, -1).reshape(-1, a.shape[1])
+
+
+class CrossEntropy(Function):
+    @staticmethod
+    def forward(ctx, x, t, valid, w, reduction, label_smoothing):
+        batched = x.ndim >= 2
+        x2 = _class_last(x, batched)
+        rows, classes = x2.shape
+        shifted = x2 - x2.max(axis=1, keepdims=True)
+        logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        dt = x.dtype.type
+        w_i = (w[t] if w is not None else xp.ones(rows, x.dtype)) * valid
+        loss = -logp[xp.arange(rows), t] * w_i
+        eps = label_smoothing
+        if eps > 0:
+            smooth = -(logp * w).sum(axis=1) if w is not None else -logp.sum(axis=1)
+            loss = (1 - eps) * loss + (eps / classes) * smooth * valid
+        ctx.meta = (x.shape, batched, reduction, eps, classes)
+        ctx.t, ctx.valid, ctx.w, ctx.w_i, ctx.logp = t, valid, w, w_i, logp
+        ctx.save_for_backward(x)
+        if reduction == "none":
+            return loss.astype(x.dtype, copy=False).reshape(x.shape[:1] + x.shape[2:]
+                                                            if batched else ())
+        if reduction == "sum":
+            return xp.asarray(loss.sum(), dtype=x.dtype)
+        ctx.denom = w_i.sum()
+        with errstate(divide="ignore", invalid="ignore"):  # all targets ignored: nan, as torch
+            return xp.asarray(dt(loss.sum()) / dt(ctx.denom), dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        shape, batched, reduction, eps, classes = ctx.meta
+        w, w_i, valid, t = ctx.w, ctx.w_i, ctx.valid, ctx.t
+        rows = t.shape[0]
+        dt = ctx.logp.dtype
+        # d loss_i / d x_i = coef_i * softmax(x_i) - target_i, with target_i the (smoothed,
+        # weighted) label distribution and coef_i its total mass
+        w_total = w.sum() if w is not None else classes
+        coef = ((1 - eps) * w_i + (eps / classes) * w_total * valid).astype(dt)
+        smooth_row = (w if w is not None else xp.ones(classes, dt)) * (eps / classes)
+        if reduction == "mean":
+            with errstate(divide="ignore", invalid="ignore"):
+                scale = 1 / dt.type(ctx.denom)
+        else:
+            scale = 1
+        if not is_grad_enabled():
+            g = grad_output._data.reshape(-1) * scale if reduction == "none" else \
+                grad_output._data * scale
+            grad = xp.exp(ctx.logp) * coef[:, None]
+            if eps > 0:
+                grad -= smooth_row[None, :] * valid[:, None]
+            grad[xp.arange(rows), t] -= (1 - eps) * w_i
+            grad *= g[:, None] if reduction == "none" else g
+            return const(_class_first(grad, shape, batched)), None, None, None, None, None
+        (x,) = ctx.saved_tensors
+        target = (smooth_row[None, :] * valid[:, None]).astype(dt)
+        target[xp.arange(rows), t] += (1 - eps) * w_i
+        x2 = x.reshape(1, -1) if not batched else x.movedim(1, -1).reshape(-1, classes)
+        g = grad_output.reshape(-1, 1) if reduction == "none" else grad_output
+        grad = (softmax(x2, 1) * const(coef[:, None]) - const(target)) * (g * scale)
+        grad = grad.reshape(shape) if not batched else \
+            grad.reshape(*(shape[:1] + shape[2:]), classes).movedim(-1, 1)
+        return grad, None, None, None, None, None
+
+
+def _class_first(a, shape, batched):
+    if not batched:
+        return a.reshape(shape)
+    return xp.moveaxis(a.reshape(shape[:1] + shape[2:] + shape[1:2]), -1, 1)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
+    """-input[i, target_i] * weight[target_i]; 'mean' divides by the summed weights of the
+    targets that are not ``ignore_index``. ``input`` holds log-probabilities."""
+    reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    classes, t, valid, w = _class_targets("nll_loss", input, target, weight, ignore_index)
+    batched = input.ndim >= 2
+    w_i = (w[t] if w is not None else xp.ones(t.shape, input._data.dtype)) * valid
+    index = const(t.reshape(_shape(target) if batched else (1,)))
+    picked = input.gather(1 if batched else 0, index.unsqueeze(1) if batched else index)
+    picked = picked.squeeze(1) if batched else picked.reshape(())
+    loss = -picked * const(w_i.reshape(picked._data.shape).astype(input._data.dtype))
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / const(xp.asarray(w_i.sum(), dtype=input._data.dtype))
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
+                  reduce=None, reduction="mean", label_smoothing=0.0):
+    """log_softmax over dim 1 (dim 0 for an unbatched input) followed by the NLL.
+
+    ``target`` is either class indices (integer, shape ``(N, d1, ...)``) or class
+    probabilities (floating, the input's shape). ``weight`` rescales classes;
+    ``label_smoothing`` mixes the target with the uniform distribution.
+    """
+    reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: "
+                           f"{label_smoothing}")
+    _check_tensors("cross_entropy", input, target)
+    if target.is_floating_point():
+        return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
+    if _shape(target) == _shape(input) and input.ndim >= 2:
+        raise RuntimeError(f"cross_entropy(): a target of the input's shape {_shape(input)} "
+                           f"holds class probabilities and must be floating point, got "
+                           f"{target.dtype}; pass class indices of shape {_shape(input)[:1]} "
+                           f"+ {_shape(input)[2:]} or convert with target.float()")
+    if not input.is_floating_point():
+        raise RuntimeError(f"cross_entropy(): input must hold floating-point logits, got "
+                           f"{input.dtype}")
+    _, t, valid, w = _class_targets("cross_entropy", input, target, weight, ignore_index)
+    return CrossEntropy.apply(input, t, valid, w, reduction, float(label_smoothing))
+
+
+def _cross_entropy_probs(input, target, weight, reduction, label_smoothing):
+    if _shape(target) != _shape(input):
+        raise RuntimeError(f"cross_entropy(): a floating-point target is read as class "
+                           f"probabilities and must have the input's shape {_shape(input)}, "
+                           f"got {_shape(target)}; for class indices pass an integer tensor "
+                           "(target.long())")
+    class_dim = 1 if input.ndim >= 2 else 0
+    classes = input.shape[class_dim]
+    logp = log_softmax(input, class_dim)
+    if label_smoothing > 0:
+        target = target * (1 - label_smoothing) + label_smoothing / classes
+    terms = logp * target
+    if weight is not None:
+        if _shape(weight) != (classes,):
+            raise RuntimeError(f"weight tensor should be defined either for all {classes} "
+                               f"classes or no classes but got weight tensor of shape: "
+                               f"{list(weight.shape)}")
+        terms = terms * (weight.reshape(-1, *([1] * (input.ndim - 2))) if input.ndim > 1
+                         else weight)
+    if reduction == "none":
+        return -terms.sum(class_dim)
+    if reduction == "sum":
+        return -terms.sum()
+    return -terms.sum() / (input.numel() // classes) if input.numel() else -terms.sum() * \
+        float("nan")

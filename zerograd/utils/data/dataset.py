@@ -18,8 +18,8 @@ from zerograd.backend import xp
 from zerograd.random import rng_of
 from zerograd.tensor import Tensor
 
-__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
-           "ChainDataset", "random_split"]
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "Subset",
+           "ConcatDataset", "ChainDataset", "random_split"]
 
 
 class Dataset:
@@ -90,6 +90,44 @@ class TensorDataset(Dataset):
 
     def __len__(self):
         return self.tensors[0].shape[0]
+
+
+class StackDataset(Dataset):
+    """Zip datasets of equal length: ``StackDataset(a, b)[i] == (a[i], b[i])`` and
+    ``StackDataset(x=a, y=b)[i] == {"x": a[i], "y": b[i]}``."""
+
+    def __init__(self, *args, **kwargs):
+        if args and kwargs:
+            raise ValueError("Supported either ``tuple``- (via ``args``) or``dict``- (via "
+                             "``kwargs``) like input/output, but both types are given.")
+        parts = list(args) or list(kwargs.values())
+        if not parts:
+            raise ValueError("StackDataset needs at least one dataset")
+        sizes = [len(d) for d in parts]
+        if len(set(sizes)) > 1:
+            raise ValueError(f"Size mismatch between datasets: lengths {sizes}")
+        self.datasets = args if args else kwargs
+        self._length = sizes[0]
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    @property
+    def __getbatch__(self):
+        """The batch protocol, present when every stacked dataset has it."""
+        named = self.datasets if isinstance(self.datasets, dict) else dict(
+            enumerate(self.datasets))
+        gathers = {k: getattr(d, "__getbatch__", None) for k, d in named.items()}
+        if any(g is None for g in gathers.values()):
+            raise AttributeError("not every stacked dataset has __getbatch__")
+        if isinstance(self.datasets, dict):
+            return lambda indices: {k: g(indices) for k, g in gathers.items()}
+        return lambda indices: [g(indices) for g in gathers.values()]
+
+    def __len__(self):
+        return self._length
 
 
 class Subset(Dataset):

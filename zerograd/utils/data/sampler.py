@@ -75,6 +75,8 @@ class RandomSampler(Sampler):
 
     def _index_array(self):
         n, k = len(self.data_source), self.num_samples
+        if n == 0:
+            raise ValueError("RandomSampler cannot draw from an empty dataset")
         rng = _fresh_rng(self.generator)
         if self.replacement:
             return rng.integers(0, n, k)

@@ -1,0 +1,225 @@
+"""The textbook examples run in quick mode and reproduce the textbook's numbers; their
+notebooks are generated from the current scripts and run cell by cell without error."""
+import importlib.util
+import json
+import math
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+SCRIPTS = sorted(p.name for p in EXAMPLES.glob("[0-9][0-9]_*.py"))
+
+
+def _make_notebooks():
+    spec = importlib.util.spec_from_file_location("make_notebooks", EXAMPLES / "make_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def quick(tmp_path, monkeypatch):
+    """Quick settings through the environment, pictures into tmp_path, no stray argv."""
+    monkeypatch.setenv("ZEROGRAD_EXAMPLES_QUICK", "1")
+    monkeypatch.setenv("ZEROGRAD_EXAMPLES_OUT", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["example"])
+    return tmp_path
+
+
+def run_script(name):
+    """Run examples/<name> as __main__ (as `python examples/<name>` would); its results."""
+    namespace = runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+    return namespace["results"]
+
+
+def test_every_listing_is_there():
+    assert SCRIPTS == [
+        "01_gradient_descent_log.py", "02_two_layer_forward.py",
+        "03_linear_and_quadratic_fit.py", "04_cat_brain_least_squares.py",
+        "05_gradient_field_contours.py", "06_taylor_and_convexity.py",
+        "07_linear_regression_d2l.py", "08_logistic_and_softmax_regression.py",
+        "09_mnist_style_training.py", "10_forward_vs_reverse.py"]
+
+
+def test_01_gradient_descent_log(quick, capsys):
+    r = run_script("01_gradient_descent_log.py")
+    assert r["max_slope_error"] < 1e-12  # autograd == p'/p, the chain rule
+    for x, auto, correct, textbook in r["slopes"]:
+        p = x ** 4 + x ** 3 + 2
+        assert auto == pytest.approx((4 * x ** 3 + 3 * x ** 2) / p, abs=1e-12)
+        assert textbook == pytest.approx(auto * p / math.log(p), abs=1e-9)
+    for name, x in r["minimum"].items():
+        assert x == pytest.approx(-0.75, abs=1e-5), name
+    np.testing.assert_allclose(r["autograd_path"], r["correct_path"], atol=1e-12)
+    assert r["steps"]["textbook"] < r["steps"]["correct"]  # its slope is p/log p too big
+    assert abs(r["lr_0.1_textbook_end"]) > 1e3
+    assert r["lr_0.1_correct_end"] == pytest.approx(-0.75, abs=1e-5)
+    out = capsys.readouterr().out
+    assert "autograd: x = -0.750000" in out
+    assert (quick / "01_gradient_descent_log.png").stat().st_size > 0
+
+
+def test_02_two_layer_forward(quick):
+    r = run_script("02_two_layer_forward.py")
+    assert r["output_shape"] == (8, 10)
+    assert r["forward_max_diff"] < 1e-12
+    assert max(r["grad_max_diff"].values()) < 1e-12
+    np.testing.assert_allclose(r["row_sums"], 1.0, atol=1e-12)
+    assert r["loss"] == pytest.approx(math.log(10), rel=0.05)  # near-uniform outputs
+
+
+def test_03_linear_and_quadratic_fit(quick):
+    r = run_script("03_linear_and_quadratic_fit.py")
+    assert r["trajectory_gap"] < 1e-10
+    assert r["linear_w"] == pytest.approx(1.5, abs=0.02)
+    assert r["linear_b"] == pytest.approx(2.73, abs=0.05)
+    np.testing.assert_allclose(r["quadratic_coef"], [2.0, -1.0, 1.0], atol=0.05)
+    assert r["quadratic_loss"] < 0.02
+    assert r["linear_on_quadratic_loss"] > 1.0  # a line cannot follow the parabola
+
+
+def test_04_cat_brain(quick):
+    r = run_script("04_cat_brain_least_squares.py")
+    ns = runpy.run_path(str(EXAMPLES / "04_cat_brain_least_squares.py"))
+    table = np.array(ns["TABLE"])
+    A = np.c_[table[:, :2], np.ones(len(table))]
+    expected = np.linalg.lstsq(A, table[:, 2], rcond=None)[0]
+    np.testing.assert_allclose(r["pinv"], expected, atol=1e-10)
+    np.testing.assert_allclose(r["gradient_descent"], expected, atol=1e-6)
+    assert r["new_threat"][0] > 0.5 > -0.5 > r["new_threat"][1]
+
+
+def test_05_gradient_field(quick):
+    r = run_script("05_gradient_field_contours.py")
+    assert r["bowl_grad"] == [12.0, 24.0]
+    np.testing.assert_allclose(r["cone_grad"], [0.6, 0.8], atol=1e-12)
+    values = [2 * a ** 2 + 3 * b ** 2 for a, b in r["path"]]
+    assert all(v1 < v0 for v0, v1 in zip(values, values[1:])) and values[-1] < 1e-4
+    assert r["path"][1] == pytest.approx((3 - 0.1 * 12, 4 - 0.1 * 24))
+    for picture in r["pictures"]:
+        assert Path(picture).parent == quick and Path(picture).stat().st_size > 0
+
+
+def test_06_taylor_and_convexity(quick):
+    import torch
+    r = run_script("06_taylor_and_convexity.py")
+    assert r["order1"] == pytest.approx(2, abs=0.1)
+    assert r["order2"] == pytest.approx(3, abs=0.1)
+    errors2 = [row[3] for row in r["rows"]]
+    assert all(b < a for a, b in zip(errors2, errors2[1:]))
+    ns = runpy.run_path(str(EXAMPLES / "06_taylor_and_convexity.py"))
+    X, Y = torch.tensor(ns["X"].numpy()), torch.tensor(ns["Y"].numpy())
+    oracle = torch.autograd.functional.hessian(
+        lambda w: torch.log(1 + torch.exp(-Y * (X @ w))).mean(),
+        torch.tensor([0.5, -0.3], dtype=torch.float64))
+    np.testing.assert_allclose(r["hessian"], oracle.numpy(), atol=1e-12)
+    if r["hessian_fwd_rev"] is not None:  # once every op here has a JVP rule
+        np.testing.assert_allclose(r["hessian_fwd_rev"], oracle.numpy(), atol=1e-12)
+    d2 = r["min_second_derivative"]
+    assert d2["x^2"] == pytest.approx(2) and d2["x^3"] == pytest.approx(-18)
+    assert d2["exp(x)"] == pytest.approx(math.exp(-3)) and d2["-log(x)"] == pytest.approx(1 / 9)
+    eig = r["hessian_eigenvalues"]
+    np.testing.assert_allclose(eig["2 w0^2 + 3 w1^2"], [4, 6])
+    np.testing.assert_allclose(eig["w0^2 - w1^2"], [-2, 2])
+    assert min(eig["logistic loss"]) > 0
+
+
+def test_07_linear_regression_d2l(quick, capsys):
+    r = run_script("07_linear_regression_d2l.py")
+    for name, run in r["runs"].items():
+        np.testing.assert_allclose(run["w"], [2, -3.4], atol=0.01, err_msg=name)
+        assert run["b"] == pytest.approx(4.2, abs=0.01), name
+    assert r["synthetic_linear_identical"]
+    out = capsys.readouterr().out
+    assert out.count("error in estimating w:") == 3 and "epoch 3, loss" in out
+
+
+def test_08_logistic_and_softmax(quick):
+    r = run_script("08_logistic_and_softmax_regression.py")
+    bc = r["breast_cancer"]
+    assert r["bce_check"] < 1e-6
+    for name, run in bc.items():
+        assert run["test_acc"] > 0.93, name
+    assert bc["L2 (lambda=0.01)"]["l2_norm"] < bc["plain"]["l2_norm"]
+    assert bc["L1 (lambda=0.01)"]["l1_norm"] < bc["plain"]["l1_norm"]
+    assert bc["L1 (lambda=0.01)"]["small_weights"] > bc["L2 (lambda=0.01)"]["small_weights"]
+    assert r["lbfgs_evals"] <= 70
+    assert r["digits_acc"] > 0.9
+    assert r["fashion_mnist_acc"] > 0.6
+
+
+def test_09_mnist_style_training(quick):
+    r = run_script("09_mnist_style_training.py")
+    acc = r["accuracy"]
+    assert set(acc) == {"from scratch, SGD", "logistic, Adam", "MLP, Adam", "CNN, Adam"}
+    for name, a in acc.items():
+        assert a > 0.4, name  # chance is 0.1; one epoch on 2,000 images
+    assert all(math.isfinite(v) for v in r["final_loss"].values())
+
+
+def test_10_forward_vs_reverse(quick):
+    r = run_script("10_forward_vs_reverse.py")
+    y = math.log(2) + 10 - math.sin(5)
+    dx1, dx2 = 1 / 2 + 5, 2 - math.cos(5)
+    assert r["y"] == pytest.approx(y) and r["autograd_y"] == pytest.approx(y)
+    assert r["forward_dx1"]["v5"] == pytest.approx(dx1)
+    assert r["forward_dx2"]["v5"] == pytest.approx(dx2)
+    assert r["adjoints"]["v-1"] == pytest.approx(dx1)
+    assert r["adjoints"]["v0"] == pytest.approx(dx2)
+    for name, g in r["autograd_adjoints"].items():
+        assert g == pytest.approx(r["adjoints"][name]), name
+    if r["forward_ad"] is not None:
+        assert r["forward_ad"] == pytest.approx((dx1, dx2))
+    for op in ("LogBackward0", "MulBackward0", "SinBackward0", "SubBackward0", "x1", "x2"):
+        assert op in r["dot"]
+    assert Path(r["graph_file"]).exists()
+
+
+def test_script_runs_from_the_command_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZEROGRAD_EXAMPLES")}
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "10_forward_vs_reverse.py"), "--quick",
+         "--out-dir", str(tmp_path)], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "dy/dx1 = 5.5000, dy/dx2 = 1.7163 from one backward pass" in proc.stdout
+    assert (tmp_path / "10_forward_vs_reverse_graph.dot").exists()
+
+
+# -- notebooks ----------------------------------------------------------------------------
+def test_split_cells():
+    nbm = _make_notebooks()
+    source = ('"""Title line.\n\nMore text.\n"""\n\n# %%\nimport os\n\n\n'
+              '# %% [markdown]\n# ## Part\n#\n# words\n\n# %%\nx = 1\n')
+    assert nbm.split_cells(source) == [
+        ("markdown", "# Title line.\n\nMore text."), ("code", "import os"),
+        ("markdown", "## Part\n\nwords"), ("code", "x = 1")]
+    nb = nbm.notebook(source)
+    assert nb["nbformat"] == 4
+    assert nb["cells"][1] == {"cell_type": "code", "metadata": {}, "source": ["import os"],
+                              "execution_count": None, "outputs": []}
+
+
+def test_notebooks_are_up_to_date():
+    nbm = _make_notebooks()
+    assert [s.name for s in nbm.stale()] == [], "run: python examples/make_notebooks.py"
+    names = sorted(p.name for p in (EXAMPLES / "notebooks").glob("*.ipynb"))
+    assert names == [s.replace(".py", ".ipynb") for s in SCRIPTS]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_notebook_cells_run_in_order(script, quick):
+    nb = json.loads((EXAMPLES / "notebooks" / script.replace(".py", ".ipynb")).read_text())
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    assert len(code) >= 3
+    namespace = {"__name__": "__main__"}  # as in a kernel: no __file__
+    for k, cell in enumerate(code):
+        exec(compile(cell, f"{script}[cell {k}]", "exec"), namespace)
+    assert isinstance(namespace["results"], dict) and namespace["results"]
+    assert any(quick.iterdir())  # pictures went to ZEROGRAD_EXAMPLES_OUT

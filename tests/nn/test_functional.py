@@ -1,0 +1,126 @@
+"""nn.functional: pad, one_hot, embedding, dropout, linear, bilinear against torch; the
+namespace has every name the d2l code and the losses need."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import zerograd as zg
+import zerograd.nn.functional as F
+from zerograd.autograd import gradcheck, gradgradcheck
+from tests.oracle import assert_close, check
+
+RNG = np.random.default_rng(0)
+
+
+def randn(*shape, dtype=np.float32):
+    return RNG.standard_normal(shape).astype(dtype)
+
+
+REQUIRED = ["linear", "bilinear", "relu", "gelu", "softmax", "log_softmax", "one_hot", "pad",
+            "embedding", "dropout", "dropout2d", "leaky_relu", "elu", "silu", "softplus",
+            "hardtanh", "sigmoid", "tanh", "mse_loss", "l1_loss", "huber_loss",
+            "smooth_l1_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
+            "binary_cross_entropy_with_logits", "kl_div"]
+
+
+def test_functional_namespace_has_required_names():
+    missing = [n for n in REQUIRED if not callable(getattr(F, n, None))]
+    assert not missing
+
+
+@pytest.mark.parametrize("pad_", [(1, 2), (0, 1, 2, 0), (1, 1, 1, 1, 1, 1), (-1, 2),
+                                  (2, -1, -1, 1), (0, 0, 0, 0, 0, 0, 1, 0)])
+@pytest.mark.parametrize("value", [None, 0.5])
+def test_constant_pad_any_dims_and_negative_crop(pad_, value):
+    x = randn(2, 3, 4, 5)
+    check(lambda a: F.pad(a, pad_, value=value),
+          lambda a: TF.pad(a, pad_, value=value if value is not None else 0.0), x)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("shape,pad_", [((2, 3, 6), (2, 1)), ((3, 6), (1, 3)),
+                                        ((2, 3, 5, 6), (1, 2, 3, 0)), ((3, 5, 6), (2, 2, 1, 1)),
+                                        ((1, 2, 4, 4, 5), (1, 1, 2, 0, 3, 1))])
+def test_reflect_replicate_circular_pad_match_torch(mode, shape, pad_):
+    check(lambda a: F.pad(a, pad_, mode=mode), lambda a: TF.pad(a, pad_, mode=mode),
+          randn(*shape))
+
+
+def test_pad_double_backward_and_errors():
+    x = zg.tensor(randn(2, 3, 3, dtype=np.float64), requires_grad=True)
+    assert gradgradcheck(lambda a: F.pad(a, (1, -1, 2, 0)) ** 2, (x,))
+    assert gradgradcheck(lambda a: F.pad(a, (2, 1), mode="reflect") ** 2, (x,))
+    with pytest.raises(ValueError, match="divisible by 2"):
+        F.pad(zg.ones(2, 2), (1,))
+    with pytest.raises(ValueError, match="too large"):
+        F.pad(zg.ones(2), (1, 1, 1, 1))
+    with pytest.raises(RuntimeError, match="less than the corresponding input dimension"):
+        F.pad(zg.ones(1, 2, 3), (3, 0), mode="reflect")
+    with pytest.raises(ValueError, match="unrecognised padding mode"):
+        F.pad(zg.ones(1, 2, 3), (1, 0), mode="mirror")
+    with pytest.raises(RuntimeError, match="negative size"):
+        F.pad(zg.ones(2, 3), (-2, -2))
+
+
+def test_one_hot_matches_torch_and_rejects_bad_input():
+    t = np.array([[0, 2], [3, 1]])
+    assert_close(F.one_hot(zg.tensor(t)), TF.one_hot(torch.tensor(t)))
+    assert_close(F.one_hot(zg.tensor(t), 6), TF.one_hot(torch.tensor(t), 6))
+    assert F.one_hot(zg.tensor(t)).dtype is zg.int64
+    with pytest.raises(RuntimeError, match="LongTensor"):
+        F.one_hot(zg.tensor([1, 2], dtype=zg.int32))
+    with pytest.raises(RuntimeError, match="smaller than num_classes"):
+        F.one_hot(zg.tensor([1, 5]), 3)
+    with pytest.raises(RuntimeError, match="non-negative"):
+        F.one_hot(zg.tensor([-1, 0]), 3)
+    # d2l's RNN input: one_hot(X.T, vocab) then float
+    X = zg.randint(0, 28, (2, 5))
+    assert tuple(F.one_hot(X.T, 28).float().shape) == (5, 2, 28)
+
+
+def test_embedding_functional_matches_torch():
+    idx = np.array([[0, 3, 3], [2, 1, 0]])
+    check(lambda w: F.embedding(zg.tensor(idx), w, padding_idx=3),
+          lambda w: TF.embedding(torch.tensor(idx), w, padding_idx=3), randn(5, 4))
+    check(lambda w: F.embedding(zg.tensor(idx), w, scale_grad_by_freq=True),
+          lambda w: TF.embedding(torch.tensor(idx), w, scale_grad_by_freq=True), randn(5, 4))
+
+
+def test_dropout_functional_training_flag_and_p_validation():
+    x = zg.ones(1000)
+    assert F.dropout(x, 0.5, training=False) is x
+    zg.manual_seed(0)
+    y = F.dropout(x, 0.3).numpy()
+    assert set(np.unique(y)).issubset({0.0, np.float32(1 / 0.7)})
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        F.dropout(x, -0.1)
+    zg.manual_seed(1)
+    z = F.alpha_dropout(zg.randn(20000), 0.2, training=True).numpy()
+    assert abs(z.mean()) < 0.05 and abs(z.std() - 1) < 0.05  # self-normalizing
+    d3 = F.dropout3d(zg.ones(2, 4, 2, 2, 2), 0.5).numpy().reshape(2, 4, -1)
+    assert np.all((d3 == d3[..., :1]).all(-1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_and_bilinear_functional(dtype):
+    check(F.linear, TF.linear, randn(3, 2, 5, dtype=dtype), randn(4, 5, dtype=dtype),
+          randn(4, dtype=dtype))
+    check(F.linear, TF.linear, randn(5, dtype=dtype), randn(4, 5, dtype=dtype))
+    check(F.bilinear, TF.bilinear, randn(3, 2, dtype=dtype), randn(3, 4, dtype=dtype),
+          randn(5, 2, 4, dtype=dtype), randn(5, dtype=dtype))
+
+
+def test_linear_create_graph_gradient_of_gradient():
+    x = zg.tensor(randn(4, 3, dtype=np.float64), requires_grad=True)
+    w = zg.tensor(randn(2, 3, dtype=np.float64), requires_grad=True)
+    b = zg.tensor(randn(2, dtype=np.float64), requires_grad=True)
+    assert gradgradcheck(lambda x, w, b: F.linear(x, w, b) ** 2, (x, w, b))
+    tx, tw, tb = (torch.tensor(a.detach().numpy(), requires_grad=True) for a in (x, w, b))
+    (gx,) = zg.autograd.grad((F.linear(x, w, b) ** 3).sum(), x, create_graph=True)
+    (tgx,) = torch.autograd.grad((TF.linear(tx, tw, tb) ** 3).sum(), tx, create_graph=True)
+    gx.sum().backward()
+    tgx.sum().backward()
+    assert_close(w.grad, tw.grad)
+    assert_close(b.grad, tb.grad)
+    assert gradcheck(lambda a: F.softmax(a, dim=0), (x,))

@@ -1,0 +1,234 @@
+"""The ``zerograd`` command: train, eval, predict, resume, info.
+
+``zerograd train`` with no arguments trains an MLP on scikit-learn's bundled digits
+(offline, a few seconds) and prints the test accuracy. Progress and per-epoch lines go
+to stderr, results to stdout (``--json`` makes stdout one JSON object). Every expected
+failure -- unknown model or dataset, missing files, a bad CSV, an unreadable or
+mismatched checkpoint -- is one line on stderr and a non-zero exit, never a traceback.
+"""
+import argparse
+import json
+import os
+import sys
+
+__all__ = ["main", "build_parser"]
+
+EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one line (no usage block)."""
+
+    def error(self, message):
+        raise _CommandLineError(f"{message} (see `{self.prog} --help`)")
+
+
+class _CommandLineError(Exception):
+    pass
+
+
+def _common(p):
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or epoch lines")
+
+
+def _progress(p):
+    p.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="always show the progress bar (default: only on a terminal)")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+
+
+def build_parser():
+    from zerograd.train.config import DATASET_NAMES, MODEL_NAMES, OPTIMIZERS, SCHEDULERS
+    parser = _Parser(prog="zerograd", description="Train and use models with zerograd.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a model (default: an MLP on digits)",
+                       description="Train a model and write a run folder. Options may also "
+                                   "come from a TOML file (--config); flags override it.")
+    t.add_argument("--config", metavar="FILE", help="TOML file with any of these options")
+    t.add_argument("--model", help=f"one of: {', '.join(MODEL_NAMES)} (default mlp)")
+    t.add_argument("--data", help=f"one of: {', '.join(DATASET_NAMES)} (default digits)")
+    t.add_argument("--epochs", type=int, help="passes over the training set")
+    t.add_argument("--batch-size", type=int, dest="batch_size")
+    t.add_argument("--lr", type=float, help="learning rate (default depends on the optimizer)")
+    t.add_argument("--optimizer", help=f"one of: {', '.join(OPTIMIZERS)} (default adam)")
+    t.add_argument("--momentum", type=float, help="for sgd/momentum/nesterov/rmsprop")
+    t.add_argument("--weight-decay", type=float, dest="weight_decay")
+    t.add_argument("--scheduler", help=f"one of: {', '.join(SCHEDULERS)} (default none)")
+    t.add_argument("--seed", type=int, help="random seed (default 0): same seed, same numbers")
+    t.add_argument("--limit", type=int, help="use at most N samples of each split")
+    t.add_argument("--data-dir", dest="data_dir", help="folder of the MNIST/Fashion-MNIST files")
+    t.add_argument("--out", help="run folder (default runs/MODEL-DATA[-N])")
+    t.add_argument("--keep-checkpoints", type=int, dest="keep_checkpoints",
+                   help="per-epoch checkpoints to keep (default 2)")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    t.add_argument("--show-graph", action="store_true", dest="show_graph",
+                   help="save the autograd graph of one batch (graph.dot, graph.svg)")
+    _progress(t)
+    _common(t)
+
+    r = sub.add_parser("resume", help="continue a run from its newest good checkpoint")
+    r.add_argument("run_dir", metavar="RUN_DIR")
+    r.add_argument("--epochs", type=int, help="train up to this many epochs in total")
+    _progress(r)
+    _common(r)
+
+    e = sub.add_parser("eval", help="score a checkpoint on a dataset's test split")
+    e.add_argument("checkpoint", metavar="CKPT", help="checkpoint file or run folder")
+    e.add_argument("--data", help="dataset (default: the one it was trained on)")
+    e.add_argument("--limit", type=int, help="use at most N test samples")
+    e.add_argument("--data-dir", dest="data_dir")
+    e.add_argument("--batch-size", type=int, default=256, dest="batch_size")
+    _common(e)
+
+    p = sub.add_parser("predict", help="classify PNG/NPY images or CSV rows")
+    p.add_argument("checkpoint", metavar="CKPT", help="checkpoint file or run folder")
+    p.add_argument("files", metavar="FILE", nargs="+")
+    p.add_argument("--top", type=int, default=3, help="probabilities to show per input")
+    _common(p)
+
+    i = sub.add_parser("info", help="architecture, parameter count and metrics of a checkpoint")
+    i.add_argument("checkpoint", metavar="CKPT", help="checkpoint file or run folder")
+    _common(i)
+    return parser
+
+
+# -- commands ------------------------------------------------------------------------------------
+def _emit(args, data, lines):
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        for line in lines:
+            print(line)
+
+
+def _cmd_train(args):
+    from zerograd.train.config import TrainConfig, load_toml, resolve
+    from zerograd.train.trainer import fit
+    fields = TrainConfig.__dataclass_fields__
+    flags = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    cfg = resolve(load_toml(args.config) if args.config else {}, flags)
+    summary = fit(cfg, overwrite=args.overwrite, quiet=args.quiet, progress=args.progress,
+                  show_graph=args.show_graph)
+    _emit(args, summary, _result_lines(summary))
+    return 0
+
+
+def _cmd_resume(args):
+    from zerograd.train.trainer import resume
+    summary = resume(args.run_dir, epochs=args.epochs, quiet=args.quiet, progress=args.progress)
+    _emit(args, summary, _result_lines(summary))
+    return 0
+
+
+def _result_lines(s):
+    if s.get("test_acc") is not None:
+        head = f"test accuracy: {s['test_acc']:.4f}"
+    else:
+        head = f"test R^2: {s['test_r2']:.4f}  RMSE: {s['test_rmse']:.4g}"
+    return [head + f"  (loss {s['test_loss']:.4f}, {s['epochs']} epochs, {s['seconds']:.1f}s)",
+            f"run folder: {s['run_dir']}"]
+
+
+def _cmd_eval(args):
+    from zerograd.train.inference import evaluate_checkpoint, load_trained
+    if args.limit is not None and args.limit < 1:
+        raise _usage(f"--limit must be at least 1, got {args.limit}")
+    trained = load_trained(args.checkpoint)
+    report = evaluate_checkpoint(trained, args.data, args.limit, args.data_dir, args.batch_size)
+    lines = [f"checkpoint: {report['checkpoint']}", f"data: {report['data']} "
+             f"({report['samples']} test samples)", f"loss: {report['loss']:.4f}"]
+    if "accuracy" in report:
+        names = report["class_names"]
+        width = max(len(n) for n in names)
+        lines.append(f"accuracy: {report['accuracy']:.4f}")
+        lines.append("per-class accuracy:")
+        for n, v in report["per_class_accuracy"].items():
+            lines.append(f"  {n:>{width}}  " + ("n/a" if v is None else f"{v:.4f}"))
+        lines.append("confusion matrix (rows: true, columns: predicted):")
+        cell = max(len(str(c)) for row in report["confusion_matrix"] for c in row)
+        for n, row in zip(names, report["confusion_matrix"]):
+            lines.append(f"  {n:>{width}}  " + " ".join(f"{c:>{cell}}" for c in row))
+    else:
+        lines.append(f"R^2: {report['r2']:.4f}  RMSE: {report['rmse']:.4g}")
+    _emit(args, report, lines)
+    return 0
+
+
+def _cmd_predict(args):
+    from zerograd.train.inference import load_trained, predict
+    trained = load_trained(args.checkpoint)
+    results = predict(trained, args.files, top=args.top)
+    lines = []
+    for r in results:
+        if "prediction" in r:
+            lines.append(f"{r['input']}: {r['prediction']:.6g}")
+        else:
+            top = ", ".join(f"{name} {p:.3f}" for name, p in r["top"])
+            lines.append(f"{r['input']}: {r['class']} ({r['probability']:.3f})  [{top}]")
+    _emit(args, results, lines)
+    return 0
+
+
+def _cmd_info(args):
+    from zerograd.train.inference import describe, load_trained
+    d = describe(load_trained(args.checkpoint))
+    m = d["metrics"] or {}
+    lines = [f"checkpoint: {d['checkpoint']}",
+             f"model: {d['model']} ({d['class']}), {d['parameters']:,} parameters",
+             f"data: {d['data']} ({d['task']}), input shape {tuple(d['input_shape'])}"
+             + (f", {len(d['classes'])} classes" if d["classes"] else ""),
+             f"epoch: {d['epoch']}"]
+    if m:
+        acc = "" if m.get("test_acc") is None else f", test acc {m['test_acc']:.4f}"
+        lines.append(f"metrics: test loss {m['test_loss']:.4f}{acc}")
+    lines += ["architecture:", d["architecture"]]
+    _emit(args, d, lines)
+    return 0
+
+
+_COMMANDS = {"train": _cmd_train, "resume": _cmd_resume, "eval": _cmd_eval,
+             "predict": _cmd_predict, "info": _cmd_info}
+
+
+def _usage(text):
+    from zerograd.train.config import UsageError
+    return UsageError(text)
+
+
+def main(argv=None):
+    """Entry point of the ``zerograd`` console script; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:
+        argv = ["train"]  # the README's main job: `zerograd` alone trains the default model
+    from zerograd.io import CheckpointError
+    from zerograd.train.config import UsageError
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            raise _CommandLineError("choose a command: train, eval, predict, resume, info")
+        return _COMMANDS[args.command](args)
+    except _CommandLineError as err:
+        return _fail(str(err), EXIT_USAGE)
+    except UsageError as err:
+        return _fail(str(err), EXIT_USAGE)
+    except CheckpointError as err:
+        return _fail(str(err), EXIT_ERROR)
+    except KeyboardInterrupt:
+        return _fail("interrupted; a run continues from its last checkpoint with "
+                     "`zerograd resume RUN_DIR`", EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        return EXIT_ERROR
+    except (MemoryError, OSError) as err:
+        return _fail(f"{type(err).__name__}: {err}", EXIT_ERROR)
+    except Exception as err:  # a bug: one line, and the traceback on request
+        if os.environ.get("ZEROGRAD_DEBUG"):
+            raise
+        return _fail(f"internal error: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+                     " (set ZEROGRAD_DEBUG=1 to see the traceback)", EXIT_ERROR)
+
+
+def _fail(message, code):
+    print(f"zerograd: error: {message}", file=sys.stderr)
+    return code

@@ -1,0 +1,226 @@
+"""NumPy kernels of 2-D convolution: im2col + one GEMM per block of samples, col2im by offsets.
+
+Three array functions make a closed family (each one's derivatives are the other two, so
+``zerograd.ops.conv`` can differentiate any number of times):
+
+* ``conv_forward(x, w, b, g)``        y  = conv(x, w) + b
+* ``conv_transpose_forward(gy, w, b, g)``  x-shaped: the adjoint of conv(., w) applied to gy
+* ``conv_weight_forward(x, gy, g)``   w-shaped: the adjoint of conv(x, .) applied to gy
+
+Why the code looks the way it does:
+
+* **Blocks of samples.** The column matrix of a whole batch is large (a 32-channel 3x3
+  layer on 28x28 images at batch 256 needs ~250 MB); writing it out and reading it back
+  is memory-bound and page-faults on every fresh allocation. Processing ``nb`` samples at a
+  time keeps the columns in cache (``_BLOCK_BYTES``), and the scratch buffers are reused
+  from block to block. Each block is still one GEMM (a batched one over groups).
+* **Wide rows for stride 1.** With the input zero-padded to ``Hp x Wp``, output ``(oh, ow)``
+  reads pixel ``(oh*Wp + ow) + (i*dh*Wp + j*dw)`` of the flattened plane: one shift per
+  kernel offset. Computing outputs on the full padded width (``Wp`` columns per row, the
+  last ``Wp - Wo`` of them discarded) turns every column copy and every col2im add into a
+  long contiguous run, several times faster than rows of ``Wo`` strided elements.
+  The discarded columns of an upstream gradient are kept at zero, so they add nothing.
+* **col2im = a loop over the ``kh*kw`` kernel offsets**, each adding one strided slice: no
+  ``add.at``, no per-pixel work.
+"""
+from zerograd.backend import xp
+
+_as_strided = xp.lib.stride_tricks.as_strided
+_BLOCK_BYTES = 4 << 20  # column-matrix bytes per block of samples: fits in L2/L3
+
+
+class ConvGeometry:
+    """Everything about one convolution x (N, C, H, W) -> y (N, O, Ho, Wo) except the arrays.
+
+    Padding is per side (``pt, pb, pl, pr``) because ``padding='same'`` with an even
+    kernel pads one more row at the bottom than at the top, like torch.
+    """
+
+    __slots__ = ("H", "W", "kh", "kw", "sh", "sw", "dh", "dw", "pt", "pb", "pl", "pr",
+                 "groups", "Hp", "Wp", "Ho", "Wo", "wide")
+
+    def __init__(self, H, W, kh, kw, stride, dilation, padding, groups, out_size=None):
+        self.H, self.W, self.kh, self.kw = H, W, kh, kw
+        (self.sh, self.sw), (self.dh, self.dw) = stride, dilation
+        self.pt, self.pb, self.pl, self.pr = padding
+        self.groups = groups
+        self.Hp, self.Wp = H + self.pt + self.pb, W + self.pl + self.pr
+        if out_size is None:
+            out_size = ((self.Hp - self.dh * (kh - 1) - 1) // self.sh + 1,
+                        (self.Wp - self.dw * (kw - 1) - 1) // self.sw + 1)
+        self.Ho, self.Wo = out_size
+        self.wide = self.sh == 1 and self.sw == 1
+
+    @property
+    def _cols_w(self):
+        """Columns per output row in the column matrix: the padded width for wide rows."""
+        return self.Wp if self.wide else self.Wo
+
+    @property
+    def _tail(self):
+        # Wide windows of the last row run (kw-1)*dw elements past the end of a plane.
+        return (self.kw - 1) * self.dw if self.wide else 0
+
+    def block(self, n, channels):
+        """How many samples to process at once so one block's columns stay in cache."""
+        per_sample = channels * self.kh * self.kw * self.Ho * self._cols_w * 4
+        return max(1, min(n, _BLOCK_BYTES // max(per_sample, 1)))
+
+
+def _padded_buffer(nb, C, g, dtype):
+    """Zeroed (nb, C, Hp, Wp) plane buffer (plus tail) and the view to write samples into."""
+    plane = g.Hp * g.Wp
+    flat = xp.zeros(nb * C * plane + g._tail, dtype=dtype)
+    padded = flat[:nb * C * plane].reshape(nb, C, g.Hp, g.Wp)
+    inner = padded[:, :, g.pt:g.pt + g.H, g.pl:g.pl + g.W]
+    return flat, inner
+
+
+def _im2col(flat, nb, C, g, out):
+    """Copy the windows of ``nb`` padded samples into ``out`` (G, C/G*kh*kw, nb*Ho*cols_w)."""
+    s = flat.itemsize
+    plane = g.Hp * g.Wp
+    G = g.groups
+    Cg = C // G
+    view = _as_strided(
+        flat, (G, Cg, g.kh, g.kw, nb, g.Ho, g._cols_w),
+        (Cg * plane * s, plane * s, g.dh * g.Wp * s, g.dw * s, C * plane * s,
+         g.sh * g.Wp * s, g.sw * s), writeable=False)
+    xp.copyto(out.reshape(view.shape), view)
+    return out
+
+
+def _blocks(n, nb):
+    for n0 in range(0, n, nb):
+        yield n0, min(n0 + nb, n)
+
+
+def _gy_block(gy, n0, n1, g, buf):
+    """Upstream gradient of samples n0:n1 as (G, O/G, m*Ho*cols_w); discarded columns stay 0."""
+    m = n1 - n0
+    O = gy.shape[1]
+    if buf is None or buf.shape[1] != m:
+        buf = xp.zeros((O, m, g.Ho, g._cols_w), dtype=gy.dtype)
+    buf[:, :, :, :g.Wo] = gy[n0:n1].transpose(1, 0, 2, 3)
+    return buf
+
+
+def conv_forward(x, w, b, g):
+    """y = conv2d(x, w) + b for NCHW ``x`` and OIHW ``w`` (C/groups input channels per O)."""
+    N, C = x.shape[:2]
+    O = w.shape[0]
+    G = g.groups
+    wmat = w.reshape(G, O // G, -1)
+    y = xp.empty((N, O, g.Ho, g.Wo), dtype=x.dtype)
+    nb = g.block(N, C)
+    flat, inner = _padded_buffer(nb, C, g, x.dtype)
+    cols = xp.empty((G, wmat.shape[2], nb * g.Ho * g._cols_w), dtype=x.dtype)
+    bias = None if b is None else b.reshape(O, 1, 1)
+    for n0, n1 in _blocks(N, nb):
+        m = n1 - n0
+        if m != nb:  # last, smaller block
+            flat, inner = _padded_buffer(m, C, g, x.dtype)
+            cols = xp.empty((G, wmat.shape[2], m * g.Ho * g._cols_w), dtype=x.dtype)
+        inner[...] = x[n0:n1]
+        _im2col(flat, m, C, g, cols)
+        out = xp.matmul(wmat, cols).reshape(O, m, g.Ho, g._cols_w)[:, :, :, :g.Wo]
+        out = out.transpose(1, 0, 2, 3)
+        if bias is None:
+            y[n0:n1] = out
+        else:
+            xp.add(out, bias, out=y[n0:n1])
+    return y
+
+
+def _flipped_geometry(g):
+    """For stride 1, the adjoint of a conv is a conv of gy with the flipped kernel ("full"
+    correlation): the geometry of that conv, or None when it would need negative padding."""
+    extra_h = g.Hp - (g.Ho + g.dh * (g.kh - 1))  # rows no window reaches (output_padding)
+    extra_w = g.Wp - (g.Wo + g.dw * (g.kw - 1))
+    pads = (g.dh * (g.kh - 1) - g.pt, g.dh * (g.kh - 1) - g.pb + extra_h,
+            g.dw * (g.kw - 1) - g.pl, g.dw * (g.kw - 1) - g.pr + extra_w)
+    if min(pads) < 0:
+        return None
+    return ConvGeometry(g.Ho, g.Wo, g.kh, g.kw, (1, 1), (g.dh, g.dw), pads, g.groups)
+
+
+def conv_transpose_forward(gy, w, b, g):
+    """The adjoint of ``conv_forward(., w)``: (N, O, Ho, Wo) -> (N, C, H, W), plus bias on C.
+
+    Stride 1 with many channels runs as a forward conv with the flipped, channel-swapped
+    kernel: its GEMM has the long O*kh*kw reduction and needs no col2im adds. The rest
+    use col2im.
+    """
+    # Few output channels make the flipped GEMM thin (M = C/groups): col2im wins there.
+    g2 = _flipped_geometry(g) if g.wide and w.shape[1] >= 16 else None
+    if g2 is not None:
+        G, O = g.groups, w.shape[0]
+        Og, Cg = O // G, w.shape[1]
+        w2 = w[:, :, ::-1, ::-1].reshape(G, Og, Cg, g.kh, g.kw).transpose(0, 2, 1, 3, 4)
+        w2 = xp.ascontiguousarray(w2).reshape(G * Cg, Og, g.kh, g.kw)
+        return conv_forward(gy, w2, b, g2)
+    return _col2im_transpose(gy, w, b, g)
+
+
+def _col2im_transpose(gy, w, b, g):
+    N, O = gy.shape[:2]
+    G = g.groups
+    Cg = w.shape[1]
+    C = Cg * G
+    wmat_t = w.reshape(G, O // G, -1).transpose(0, 2, 1)  # (G, Cg*kh*kw, O/G)
+    x = xp.empty((N, C, g.H, g.W), dtype=gy.dtype)
+    nb = g.block(N, C)
+    plane = g.Hp * g.Wp
+    span = g.Ho * g.Wp if g.wide else None
+    gbuf = None
+    bias = None if b is None else b.reshape(C, 1, 1)
+    for n0, n1 in _blocks(N, nb):
+        m = n1 - n0
+        gbuf = _gy_block(gy, n0, n1, g, gbuf)
+        dcols = xp.matmul(wmat_t, gbuf.reshape(G, O // G, -1))
+        dcols = dcols.reshape(C, g.kh, g.kw, m, g.Ho, g._cols_w)
+        if g.wide:
+            acc = xp.zeros((C, m, plane + g._tail), dtype=gy.dtype)
+            dcols = dcols.reshape(C, g.kh, g.kw, m, span)
+            for i in range(g.kh):
+                for j in range(g.kw):
+                    o = i * g.dh * g.Wp + j * g.dw
+                    acc[:, :, o:o + span] += dcols[:, i, j]
+            acc = acc[:, :, :plane].reshape(C, m, g.Hp, g.Wp)
+        else:
+            acc = xp.zeros((C, m, g.Hp, g.Wp), dtype=gy.dtype)
+            hs, ws = g.sh * (g.Ho - 1) + 1, g.sw * (g.Wo - 1) + 1
+            for i in range(g.kh):
+                for j in range(g.kw):
+                    r, c = i * g.dh, j * g.dw
+                    acc[:, :, r:r + hs:g.sh, c:c + ws:g.sw] += dcols[:, i, j]
+        out = acc[:, :, g.pt:g.pt + g.H, g.pl:g.pl + g.W].transpose(1, 0, 2, 3)
+        if bias is None:
+            x[n0:n1] = out
+        else:
+            xp.add(out, bias, out=x[n0:n1])
+    return x
+
+
+def conv_weight_forward(x, gy, g):
+    """The adjoint of ``conv_forward(x, .)``: sum over samples of gy (x) windows of x."""
+    N, C = x.shape[:2]
+    O = gy.shape[1]
+    G = g.groups
+    K = C // G * g.kh * g.kw
+    gw = xp.zeros((G, K, O // G), dtype=x.dtype)
+    nb = g.block(N, C)
+    flat, inner = _padded_buffer(nb, C, g, x.dtype)
+    cols = xp.empty((G, K, nb * g.Ho * g._cols_w), dtype=x.dtype)
+    gbuf = None
+    for n0, n1 in _blocks(N, nb):
+        m = n1 - n0
+        if m != nb:
+            flat, inner = _padded_buffer(m, C, g, x.dtype)
+            cols = xp.empty((G, K, m * g.Ho * g._cols_w), dtype=x.dtype)
+        inner[...] = x[n0:n1]
+        _im2col(flat, m, C, g, cols)
+        gbuf = _gy_block(gy, n0, n1, g, gbuf)
+        # (K, cols) @ (cols, O/G) runs faster in OpenBLAS than the transposed product
+        gw += xp.matmul(cols, gbuf.reshape(G, O // G, -1).transpose(0, 2, 1))
+    return gw.transpose(0, 2, 1).reshape(O, C // G, g.kh, g.kw)

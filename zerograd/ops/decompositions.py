@@ -1,0 +1,258 @@
+"""Matrix functions: inverse, solve, determinant, pseudo-inverse, singular values, matrix norms.
+
+All work on batches (the last two dims are the matrix) and are differentiable; the
+backward formulas use matmul/solve/inv themselves, so second derivatives work too
+(except through singular values, whose derivative needs the singular vectors' own).
+"""
+from collections import namedtuple
+
+from zerograd.autograd.function import Function
+from zerograd.autograd.grad_mode import is_grad_enabled
+from zerograd.backend import xp
+from zerograd.ops._util import const, normalize_dim
+
+__all__ = ["inv", "solve", "det", "slogdet", "pinv", "pinverse", "svdvals", "matrix_norm"]
+
+slogdet_result = namedtuple("slogdet", ["sign", "logabsdet"])
+
+
+def _check_square(a, name):
+    if a.ndim < 2:
+        raise RuntimeError(f"linalg.{name}: The input tensor A must have at least 2 dimensions.")
+    if a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"linalg.{name}: A must be batches of square matrices, but they are "
+                           f"{a.shape[-2]} by {a.shape[-1]} matrices")
+    _check_float(a, name)
+
+
+def _check_float(a, name):
+    if not a.is_floating_point():
+        raise RuntimeError(f"linalg.{name}: Expected a floating point or complex tensor as "
+                           f"input. Got {a.dtype.name}; convert first, e.g. A.double()")
+
+
+def _matmul(a, b):
+    from zerograd.ops.linalg import matmul
+    return matmul(a, b)
+
+
+class Inv(Function):
+    @staticmethod
+    def forward(ctx, a):
+        try:
+            out = xp.linalg.inv(a)
+        except xp.linalg.LinAlgError:
+            raise RuntimeError("linalg.inv: The input matrix is singular (its LU factorization "
+                               "has a zero on the diagonal), so it has no inverse; consider "
+                               "linalg.pinv or linalg.solve") from None
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (inv_a,) = ctx.saved_tensors
+        # d(A^-1) = -A^-1 dA A^-1  =>  grad_A = -A^-T G A^-T
+        return -_matmul(_matmul(inv_a.mT, grad_output), inv_a.mT)
+
+
+def inv(input):
+    """The inverse of a square matrix (or of each in a batch)."""
+    _check_square(input, "inv")
+    return Inv.apply(input)
+
+
+class Solve(Function):
+    """X with A X = B for a matrix right-hand side B of shape (..., n, k)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        try:
+            x = xp.linalg.solve(a, b)
+        except xp.linalg.LinAlgError:
+            raise RuntimeError("linalg.solve: The solver failed because the input matrix is "
+                               "singular.") from None
+        ctx.save_for_backward(a, x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        a, x = ctx.saved_tensors
+        # A X = B: dX = A^-1 (dB - dA X)  =>  grad_B = A^-T G, grad_A = -grad_B X^T
+        grad_b = Solve.apply(a.mT, grad_output)
+        grad_a = -_matmul(grad_b, x.mT) if ctx.needs_input_grad[0] else None
+        return grad_a, grad_b if ctx.needs_input_grad[1] else None
+
+
+def solve(A, B, *, left=True):
+    """X with ``A @ X = B`` (``X @ A = B`` when ``left=False``); B may be a (batch of) vectors."""
+    _check_square(A, "solve")
+    if A.dtype is not B.dtype:
+        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A "
+                           f"of type {A.dtype.name} and B of type {B.dtype.name} instead")
+    if not left:
+        return solve(A.mT, B.mT).mT
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
+    rhs = B.unsqueeze(-1) if vector else B
+    n = A.shape[-1]
+    if rhs.shape[-2] != n:
+        raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
+                           f"AX = B ({n}x{n} and {rhs.shape[-2]}x{rhs.shape[-1]})")
+    try:
+        xp.broadcast_shapes(tuple(A.shape[:-2]), tuple(rhs.shape[:-2]))
+    except ValueError:
+        raise RuntimeError(f"linalg.solve: the batch dimensions of A {list(A.shape)} and B "
+                           f"{list(B.shape)} cannot be broadcast together") from None
+    x = Solve.apply(A, rhs)
+    return x.squeeze(-1) if vector else x
+
+
+def _cofactor(a):
+    """The cofactor matrix (transposed adjugate) of possibly singular matrices, from the SVD."""
+    u, s, vh = xp.linalg.svd(a)
+    n = s.shape[-1]
+    others = xp.stack([xp.prod(xp.delete(s, i, axis=-1), axis=-1) for i in range(n)], axis=-1)
+    sign = xp.linalg.det(u) * xp.linalg.det(vh)
+    return sign[..., None, None] * ((u * others[..., None, :]) @ vh)
+
+
+class Det(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = xp.linalg.det(a)
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        a, out = ctx.saved_tensors
+        g = grad_output.unsqueeze(-1).unsqueeze(-1)
+        if xp.any(out._data == 0):
+            # Jacobi's formula needs the adjugate; A^-1 does not exist here.
+            return g * const(_cofactor(a._data))
+        # d det(A) / dA = det(A) A^-T (Jacobi's formula)
+        return g * out.unsqueeze(-1).unsqueeze(-1) * inv(a).mT
+
+
+def det(input):
+    """The determinant of a square matrix (or of each in a batch)."""
+    _check_square(input, "det")
+    return Det.apply(input)
+
+
+class LogAbsDet(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return xp.linalg.slogdet(a)[1]
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return grad_output.unsqueeze(-1).unsqueeze(-1) * inv(a).mT
+
+
+def slogdet(input):
+    """``(sign, logabsdet)`` of the determinant, stable where det itself over/underflows."""
+    _check_square(input, "slogdet")
+    sign = xp.linalg.slogdet(input._data)[0]
+    return slogdet_result(const(sign), LogAbsDet.apply(input))
+
+
+class Pinv(Function):
+    @staticmethod
+    def forward(ctx, a, atol, rtol):
+        u, s, vh = xp.linalg.svd(a, full_matrices=False)
+        if rtol is None:
+            rtol = 0.0 if atol else xp.finfo(a.dtype).eps * max(a.shape[-2:])
+        smax = s.max(axis=-1, keepdims=True) if s.shape[-1] else s
+        cutoff = xp.maximum(atol or 0.0, rtol * smax)
+        with xp.errstate(divide="ignore"):
+            s_inv = xp.where(s > cutoff, 1.0 / s, 0.0).astype(a.dtype)
+        out = xp.swapaxes(vh, -1, -2) @ (s_inv[..., :, None] * xp.swapaxes(u, -1, -2))
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        a, p = ctx.saved_tensors
+        g = grad_output
+        pt = p.mT
+        # Golub & Pereyra's derivative of the pseudo-inverse (valid while the rank is fixed):
+        # grad_A = -P^T G P^T + (I - A P) G^T P P^T + P^T P G^T (I - P A)
+        term1 = -_matmul(_matmul(pt, g), pt)
+        left = g.mT - _matmul(a, _matmul(p, g.mT))        # (I - A P) G^T
+        term2 = _matmul(left, _matmul(p, pt))
+        right = g.mT - _matmul(_matmul(g.mT, p), a)       # G^T (I - P A)
+        term3 = _matmul(_matmul(pt, p), right)
+        return term1 + term2 + term3
+
+
+def pinv(input, rcond=None, hermitian=False, *, atol=None, rtol=None):
+    """Moore-Penrose pseudo-inverse; singular values below ``max(atol, rtol * s_max)`` are
+    treated as zero (``rcond`` is the older name of ``rtol``)."""
+    if input.ndim < 2:
+        raise RuntimeError("linalg.pinv: The input tensor A must have at least 2 dimensions.")
+    _check_float(input, "pinv")
+    if rcond is not None:
+        rtol = rcond
+    return Pinv.apply(input, atol, rtol)
+
+
+def pinverse(input, rcond=1e-15):
+    """``torch.pinverse``: the pseudo-inverse with relative cutoff ``rcond``."""
+    return pinv(input, rtol=rcond)
+
+
+class Svdvals(Function):
+    @staticmethod
+    def forward(ctx, a):
+        u, s, vh = xp.linalg.svd(a, full_matrices=False)
+        ctx.u, ctx.vh = u, vh
+        return s
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        if is_grad_enabled():
+            raise RuntimeError("zerograd cannot differentiate singular values twice "
+                               "(create_graph=True through svdvals, nuclear or spectral norms)")
+        # ds_i = u_i^T dA v_i  =>  grad_A = U diag(g) V^T
+        u, vh = ctx.u, ctx.vh
+        return const((u * grad_output._data[..., None, :]) @ vh)
+
+
+def svdvals(A):
+    """Singular values in descending order, for each matrix in the batch."""
+    if A.ndim < 2:
+        raise RuntimeError("linalg.svdvals: The input tensor A must have at least 2 dimensions.")
+    _check_float(A, "svdvals")
+    return Svdvals.apply(A)
+
+
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, dtype=None):
+    """Matrix norms: 'fro', 'nuc', 1/-1 (max/min column sum), inf/-inf (rows), 2/-2 (singular)."""
+    if A.ndim < 2:
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 "
+                           "dimensions.")
+    if dtype is not None:
+        A = A.to(dtype)
+    _check_float(A, "matrix_norm")
+    inf = float("inf")
+    if ord not in ("fro", "nuc", 1, -1, 2, -2, inf, -inf):
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    rows, cols = (normalize_dim(d, A.ndim) for d in dim)
+    if rows == cols:
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, "
+                           f"{dim[1]})")
+    if ord == "fro":
+        from zerograd.ops.reduce import norm
+        return norm(A, 2, (rows, cols), keepdim)
+    if ord in (1, -1, inf, -inf):
+        over, then = (rows, cols) if ord in (1, -1) else (cols, rows)
+        sums = A.abs().sum(over, keepdim=True)
+        out = sums.amax(then, keepdim=True) if ord > 0 else sums.amin(then, keepdim=True)
+    else:
+        s = svdvals(A.movedim((rows, cols), (-2, -1)))
+        out = s.sum(-1) if ord == "nuc" else (s.amax(-1) if ord == 2 else s.amin(-1))
+        for d in sorted((rows, cols)):
+            out = out.unsqueeze(d)
+    return out if keepdim else out.squeeze((rows, cols))

@@ -1,0 +1,90 @@
+"""Order-based ops: sort, argsort, topk, unique, nonzero.
+
+Sorted values are a ``gather`` of the input at the sorting permutation, so their gradient
+flows back to the positions the values came from; indices, unique values and nonzero
+positions are integer results without gradient.
+"""
+from zerograd import return_types
+from zerograd.backend import xp
+from zerograd.ops._util import const, normalize_dim
+
+__all__ = ["sort", "argsort", "topk", "unique", "nonzero", "argwhere"]
+
+
+def _sort_index(a, dim, descending):
+    """Stable permutation along ``dim``; NaN sorts as the largest value, like torch."""
+    if descending:
+        # Stable descending order (ties keep their original order): sort the reversed
+        # array ascending, map positions back, and reverse the result.
+        j = xp.argsort(xp.flip(a, axis=dim), axis=dim, kind="stable")
+        return xp.flip(a.shape[dim] - 1 - j, axis=dim)
+    return xp.argsort(a, axis=dim, kind="stable")
+
+
+def argsort(input, dim=-1, descending=False, stable=False):
+    """The permutation that sorts ``input`` along ``dim`` (ties keep their order)."""
+    if input.ndim == 0:
+        return const(xp.zeros((), xp.int64))
+    d = normalize_dim(dim, input.ndim)
+    return const(_sort_index(input._data, d, descending).astype(xp.int64, copy=False))
+
+
+def sort(input, dim=-1, descending=False, stable=False):
+    """``(values, indices)`` sorted along ``dim``; values are differentiable."""
+    from zerograd.ops.indexing import gather
+    indices = argsort(input, dim, descending)
+    if input.ndim == 0:
+        return return_types.sort(input.clone(), indices)
+    return return_types.sort(gather(input, dim, indices), indices)
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    """The ``k`` largest (or smallest) entries along ``dim`` and their indices."""
+    from zerograd.ops.indexing import gather
+    d = normalize_dim(dim, input.ndim) if input.ndim else 0
+    n = input.shape[d] if input.ndim else 1
+    if not 0 <= k <= n:
+        raise RuntimeError(f"selected index k out of range: k={k} but dimension {d} has size "
+                           f"{n}")
+    if input.ndim == 0:
+        return return_types.topk(input.clone(), const(xp.zeros((), xp.int64)))
+    order = _sort_index(input._data, d, largest)
+    indices = const(xp.take(order, xp.arange(k), axis=d).astype(xp.int64, copy=False))
+    return return_types.topk(gather(input, d, indices), indices)
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct values (sorted), optionally with inverse indices and counts."""
+    a = input._data
+    if dim is None:
+        values, inverse, counts = xp.unique(a.reshape(-1), return_inverse=True,
+                                            return_counts=True)
+        inverse = inverse.reshape(a.shape)
+    else:
+        d = normalize_dim(dim, input.ndim)
+        values, inverse, counts = xp.unique(a, return_inverse=True, return_counts=True, axis=d)
+        inverse = inverse.reshape(-1)
+    out = [const(values)]
+    if return_inverse:
+        out.append(const(inverse.astype(xp.int64)))
+    if return_counts:
+        out.append(const(counts.astype(xp.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def nonzero(input, as_tuple=False):
+    """Indices of the nonzero entries: an ``(n, ndim)`` tensor, or one vector per dim."""
+    a = input._data
+    if a.ndim == 0:  # NumPy refuses 0-d input; torch treats it as one element with no dims
+        hit = int(bool(a))
+        if as_tuple:
+            return (const(xp.zeros(hit, xp.int64)),)
+        return const(xp.zeros((hit, 0), xp.int64))
+    found = xp.nonzero(a)
+    if as_tuple:
+        return tuple(const(i.astype(xp.int64)) for i in found)
+    return const(xp.stack(found, axis=1).astype(xp.int64))
+
+
+def argwhere(input):
+    return nonzero(input)

@@ -1,0 +1,342 @@
+"""Elementwise math functions of one tensor: exp/log family, roots, trig, tanh, sigmoid, erf.
+
+Each is a ``Function`` whose backward is written with differentiable zerograd ops, so
+second derivatives work. Integer and bool inputs are computed in the default float
+dtype, as torch does (``torch.exp(torch.tensor([1]))`` is float32). Part of the
+elementwise family: ``zerograd.ops.elementwise`` re-exports everything here.
+"""
+import math
+
+from zerograd.autograd.function import Function
+from zerograd.backend import xp, errstate
+from zerograd.ops._util import float_operand
+
+__all__ = [
+    "abs", "absolute", "exp", "log", "log1p", "expm1", "log2", "log10", "sqrt", "rsqrt",
+    "sin", "cos", "tan", "tanh", "sigmoid", "relu", "square", "reciprocal", "erf",
+]
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return xp.abs(a)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return grad_output * a.sign()  # 0 at a == 0, as torch
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, a):
+        with errstate(over="ignore"):
+            out = xp.exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output * out
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        with errstate(divide="ignore", invalid="ignore"):
+            return xp.log(a)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return grad_output / a
+
+
+class Log1p(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        with errstate(divide="ignore", invalid="ignore"):
+            return xp.log1p(a)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return grad_output / (a + 1)
+
+
+class Expm1(Function):
+    @staticmethod
+    def forward(ctx, a):
+        with errstate(over="ignore"):
+            out = xp.expm1(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output * (out + 1)
+
+
+class Log2(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        with errstate(divide="ignore", invalid="ignore"):
+            return xp.log2(a)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return grad_output / (a * math.log(2.0))
+
+
+class Log10(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        with errstate(divide="ignore", invalid="ignore"):
+            return xp.log10(a)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return grad_output / (a * math.log(10.0))
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, a):
+        with errstate(invalid="ignore"):
+            out = xp.sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output / (2 * out)
+
+
+class Rsqrt(Function):
+    @staticmethod
+    def forward(ctx, a):
+        with errstate(divide="ignore", invalid="ignore"):
+            out = 1 / xp.sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output * (out ** 3 * -0.5)
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return xp.sin(a)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return grad_output * cos(a)
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return xp.cos(a)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return grad_output * -sin(a)
+
+
+class Tan(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = xp.tan(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output * (1 + out * out)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = xp.tanh(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output * (1 - out * out)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, a):
+        # exp of a non-positive number only: no overflow for large |a|, and full relative
+        # precision for tiny outputs (sigmoid(-30) ~ 9e-14 does not round to 0)
+        e = xp.exp(-xp.abs(a))
+        r = 1 / (1 + e)
+        out = xp.where(a >= 0, r, e * r).astype(a.dtype, copy=False)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output * (out * (1 - out))
+
+
+class Relu(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = xp.maximum(a, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output * (out > 0)  # 0 at a == 0, as torch
+
+
+class Square(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return a * a
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return grad_output * (2 * a)
+
+    @classmethod
+    def name(cls):
+        return "PowBackward0"  # torch computes square as pow(x, 2)
+
+
+class Reciprocal(Function):
+    @staticmethod
+    def forward(ctx, a):
+        with errstate(divide="ignore"):
+            out = 1 / a
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output * -(out * out)
+
+
+class Erf(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return _erf_array(a)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        return grad_output * ((2 / math.sqrt(math.pi)) * exp(-a * a))
+
+
+def _erf_array(a):
+    """erf to double precision, vectorized: Taylor series near 0, continued fraction outside.
+
+    NumPy has no erf. For |x| < 3 the Maclaurin series converges (losing < 3 digits to
+    cancellation); beyond, erfc's continued fraction (Abramowitz & Stegun 7.1.14)
+    converges fast.
+    """
+    x = a.astype(xp.float64)
+    ax = xp.abs(x)
+    small = ax < 3.0
+    xs = xp.where(small, x, 0.0)
+    term = xs.copy()
+    total = xs.copy()
+    x2 = xs * xs
+    for n in range(1, 60):
+        term = term * -x2 / n
+        total = total + term / (2 * n + 1)
+    series = total * (2 / math.sqrt(math.pi))
+    xl = xp.where(small, 3.0, ax)
+    frac = xp.zeros_like(xl)
+    for k in range(80, 0, -1):
+        frac = (k / 2) / (xl + frac)
+    with errstate(over="ignore", invalid="ignore"):
+        erfc = xp.exp(-xl * xl) / math.sqrt(math.pi) / (xl + frac)
+    out = xp.where(small, series, xp.sign(x) * (1 - erfc))
+    out = xp.where(xp.isnan(x), x, out)
+    return out.astype(a.dtype, copy=False)
+
+
+def _float_unary(op):
+    def apply(input):
+        return op.apply(float_operand(input))
+    name = op.__name__.lower()
+    apply.__name__ = apply.__qualname__ = name
+    apply.__doc__ = f"Elementwise {name} (integer inputs give floats, as in torch)."
+    return apply
+
+
+exp = _float_unary(Exp)
+log = _float_unary(Log)
+log1p = _float_unary(Log1p)
+expm1 = _float_unary(Expm1)
+log2 = _float_unary(Log2)
+log10 = _float_unary(Log10)
+sqrt = _float_unary(Sqrt)
+rsqrt = _float_unary(Rsqrt)
+sin = _float_unary(Sin)
+cos = _float_unary(Cos)
+tan = _float_unary(Tan)
+tanh = _float_unary(Tanh)
+sigmoid = _float_unary(Sigmoid)
+erf = _float_unary(Erf)
+reciprocal = _float_unary(Reciprocal)
+
+
+def _refuse_bool(input, op):
+    if input._data.dtype == bool:
+        raise RuntimeError(f"Boolean inputs not supported for {op}; convert first, e.g. "
+                           "x.float() or x.long()")
+
+
+def abs(input):
+    """Elementwise |x|; the gradient at 0 is 0, as in torch."""
+    _refuse_bool(input, "abs")
+    return Abs.apply(input)
+
+
+absolute = abs
+
+
+def relu(input):
+    """max(x, 0) elementwise; the gradient at 0 is 0, as in torch."""
+    _refuse_bool(input, "relu")
+    return Relu.apply(input)
+
+
+def square(input):
+    """x * x elementwise (bool inputs give int64, as torch's pow(x, 2))."""
+    if input._data.dtype == bool:
+        input = input.long()
+    return Square.apply(input)

@@ -1,0 +1,132 @@
+"""What a training run is asked to do: options, their defaults, TOML config files, checks.
+
+Precedence, lowest first: built-in defaults, then defaults that depend on the dataset
+(epochs, batch size) or optimizer (learning rate), then a ``--config`` TOML file, then
+command-line flags. ``resolve`` turns the layers into one ``TrainConfig`` with every
+field set, which is what config.json records and what a resume rebuilds from.
+"""
+import dataclasses
+
+__all__ = ["UsageError", "TrainConfig", "MODEL_NAMES", "OPTIMIZERS", "SCHEDULERS",
+           "DATASET_NAMES", "load_toml", "resolve"]
+
+
+class UsageError(ValueError):
+    """A problem with what the user asked for; the CLI prints it as one line, no traceback."""
+
+
+MODEL_NAMES = ("linear", "logistic", "softmax", "mlp", "lenet", "lenet-bn", "alexnet-small",
+               "vgg-small", "nin", "googlenet-small", "resnet18")
+DATASET_NAMES = ("digits", "breast-cancer", "iris", "diabetes", "fashion-mnist",
+                 "mnist", "csv:PATH:TARGET")
+
+# Learning rates that work out of the box for each optimizer on the bundled datasets.
+OPTIMIZERS = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.05,
+              "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3, "lbfgs": 1.0}
+SCHEDULERS = ("none", "step", "exponential", "cosine", "onecycle", "plateau")
+
+# Per dataset: (epochs, batch size) when the user gives none.
+_DATA_DEFAULTS = {"digits": (20, 32), "breast-cancer": (30, 32), "iris": (60, 16),
+                  "diabetes": (100, 32), "fashion-mnist": (10, 128),
+                  "mnist": (10, 128)}
+_CSV_DEFAULTS = (30, 32)
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Every option of a run (None in a layer means "not given at this layer")."""
+    model: str = "mlp"
+    data: str = "digits"
+    epochs: int = None
+    batch_size: int = None
+    lr: float = None
+    optimizer: str = "adam"
+    momentum: float = None
+    weight_decay: float = 0.0
+    scheduler: str = "none"
+    seed: int = 0
+    limit: int = None
+    data_dir: str = None
+    out: str = None
+    keep_checkpoints: int = 2
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+_TYPES = {"model": str, "data": str, "epochs": int, "batch_size": int, "lr": float,
+          "optimizer": str, "momentum": float, "weight_decay": float, "scheduler": str,
+          "seed": int, "limit": int, "data_dir": str, "out": str, "keep_checkpoints": int}
+
+
+def _coerce(key, value, where):
+    kind = _TYPES[key]
+    if value is None:
+        return None
+    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind is str and isinstance(value, str):
+        return value
+    raise UsageError(f"{where}: '{key}' must be {'a number' if kind is float else kind.__name__}"
+                     f", got {value!r}")
+
+
+def load_toml(path):
+    """Options from a TOML file: top-level keys or a ``[train]`` table; dashes or underscores."""
+    import tomllib
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise UsageError(f"config file not found: {path}") from None
+    except OSError as err:
+        raise UsageError(f"cannot read config file {path}: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise UsageError(f"config file {path} is not valid TOML: {err}") from None
+    if isinstance(data.get("train"), dict):
+        data = data["train"]
+    options = {}
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        if name not in _FIELDS:
+            known = ", ".join(k.replace("_", "-") for k in _FIELDS)
+            raise UsageError(f"unknown option '{key}' in {path}; known options: {known}")
+        options[name] = _coerce(name, value, path)
+    return options
+
+
+def _check_choice(value, choices, what, hint=""):
+    if value not in choices:
+        raise UsageError(f"unknown {what} '{value}'; choose one of: {', '.join(choices)}{hint}")
+
+
+def resolve(file_options=None, cli_options=None):
+    """Merge defaults < config file < CLI flags into a checked, fully specified TrainConfig."""
+    merged = {}
+    for layer in (file_options or {}, cli_options or {}):
+        merged.update({k: v for k, v in layer.items() if v is not None})
+    cfg = TrainConfig(**merged)
+    _check_choice(cfg.model, MODEL_NAMES, "model")
+    if not (cfg.data in _DATA_DEFAULTS or cfg.data.startswith("csv:")):
+        raise UsageError(f"unknown dataset '{cfg.data}'; choose one of: "
+                         f"{', '.join(DATASET_NAMES)}")
+    _check_choice(cfg.optimizer, tuple(OPTIMIZERS), "optimizer")
+    _check_choice(cfg.scheduler, SCHEDULERS, "scheduler")
+    epochs, batch = _DATA_DEFAULTS.get(cfg.data, _CSV_DEFAULTS)
+    cfg.epochs = epochs if cfg.epochs is None else cfg.epochs
+    cfg.batch_size = batch if cfg.batch_size is None else cfg.batch_size
+    cfg.lr = OPTIMIZERS[cfg.optimizer] if cfg.lr is None else cfg.lr
+    if cfg.momentum is None:
+        cfg.momentum = 0.9 if cfg.optimizer in ("momentum", "nesterov") else 0.0
+    for name, low in (("epochs", 1), ("batch_size", 1), ("limit", 1), ("keep_checkpoints", 1)):
+        value = getattr(cfg, name)
+        if value is not None and value < low:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least {low}, got {value}")
+    if not cfg.lr > 0:
+        raise UsageError(f"--lr must be positive, got {cfg.lr}")
+    if cfg.weight_decay < 0 or not 0 <= cfg.momentum < 1:
+        raise UsageError("--weight-decay must be >= 0 and --momentum in [0, 1)")
+    return cfg

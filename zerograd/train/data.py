@@ -1,0 +1,361 @@
+"""Dataset names -> train/test tensors and loaders, with the preprocessing a model needs.
+
+Names: ``digits``, ``breast-cancer``, ``iris``, ``diabetes`` (scikit-learn's
+bundled sets, offline), ``fashion-mnist``, ``mnist`` (IDX files), ``csv:PATH:TARGET``.
+
+* Images are floats in [0, 1], shape (1, H, W). Digits (8x8) are upsampled to 28x28
+  when the model is a CNN, since the zoo's CNNs are sized for 28x28.
+* Tabular features are standardized with the training split's mean and std; a
+  regression target too (its mean/std are kept to report predictions in real units).
+* Sets without a test split get a stratified 80/20 split with a fixed seed, so every run
+  (whatever ``--seed``) is scored on the same test samples.
+
+``DataInfo`` records all of it; it goes into checkpoints so ``eval``/``predict`` apply
+exactly the training run's preprocessing to new inputs.
+"""
+import dataclasses
+
+from zerograd.backend import xp
+from zerograd.models import takes_images
+from zerograd.random import Generator
+from zerograd.tensor import Tensor
+from zerograd.train.config import UsageError
+from zerograd.utils.data import DataLoader, TensorDataset
+
+__all__ = ["DataInfo", "Data", "load_data", "make_loaders", "preprocess", "resize_images"]
+
+SPLIT_SEED = 0
+TEST_FRACTION = 0.2
+CNN_SIZE = 28
+_SKLEARN = {"digits": "load_digits", "breast-cancer": "load_breast_cancer", "iris": "load_iris",
+            "diabetes": "load_diabetes"}
+_IDX = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST"}
+
+
+@dataclasses.dataclass
+class DataInfo:
+    """What a model trained on this data expects, and how raw inputs are transformed."""
+    name: str
+    task: str                      # "classification" or "regression"
+    kind: str                      # "image" or "tabular"
+    in_shape: tuple                # one preprocessed sample
+    num_classes: int = None        # None for regression
+    class_names: list = None
+    feature_names: list = None     # tabular: column names, in order
+    mean: object = None            # tabular: per-feature array subtracted...
+    std: object = None             # ...then divided by
+    target_mean: float = 0.0       # regression: targets were standardized with these
+    target_std: float = 1.0
+    raw_shape: tuple = None        # image: the raw image size before any resize
+
+    def to_state(self):
+        state = dataclasses.asdict(self)
+        for key in ("mean", "std"):
+            if state[key] is not None:
+                state[key] = Tensor._make(xp.asarray(state[key]))
+        return state
+
+    @classmethod
+    def from_state(cls, state):
+        state = dict(state)
+        for key in ("mean", "std"):
+            if isinstance(state.get(key), Tensor):
+                state[key] = state[key]._data
+        for key in ("in_shape", "raw_shape"):
+            if state.get(key) is not None:
+                state[key] = tuple(state[key])
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in state.items() if k in known})
+
+
+@dataclasses.dataclass
+class Data:
+    train: TensorDataset
+    test: TensorDataset
+    info: DataInfo
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _array(x):
+    return x._data if isinstance(x, Tensor) else xp.asarray(x)
+
+
+def _stratified_split(y, classify, fraction=TEST_FRACTION, seed=SPLIT_SEED):
+    """Index arrays (train, test), both in random order; per class when ``classify``."""
+    rng = Generator().manual_seed(seed).rng
+    n = len(y)
+    perm = rng.permutation(n)
+    if not classify:
+        k = int(round(n * fraction))
+        return perm[k:], perm[:k]
+    labels = y[perm]
+    # Sorting the shuffled labels stably groups each class while keeping the random order
+    # inside it; a sample's rank within its class decides whether it is held out.
+    order = xp.argsort(labels, kind="stable")
+    sorted_labels = labels[order]
+    starts = xp.searchsorted(sorted_labels, sorted_labels, side="left")
+    rank = xp.arange(n) - starts
+    counts = xp.bincount(sorted_labels)
+    held = rank < xp.round(counts[sorted_labels] * fraction)
+    is_test = xp.zeros(n, dtype=bool)
+    is_test[order[held]] = True
+    return perm[~is_test], perm[is_test]
+
+
+def _limit(indices, limit):
+    return indices if limit is None else indices[:limit]
+
+
+def resize_images(images, size):
+    """Bilinear resize of a batch (N, C, H, W) to (N, C, size, size), vectorized."""
+    n, c, h, w = images.shape
+    if (h, w) == (size, size):
+        return images
+
+    def axis(src, dst):
+        # Sample points in source pixel coordinates, aligned at pixel centres.
+        pos = xp.clip((xp.arange(dst) + 0.5) * src / dst - 0.5, 0, src - 1)
+        lo = xp.floor(pos).astype(int)
+        hi = xp.minimum(lo + 1, src - 1)
+        return lo, hi, (pos - lo).astype(images.dtype)
+
+    y0, y1, wy = axis(h, size)
+    x0, x1, wx = axis(w, size)
+    rows = images[:, :, y0, :] * (1 - wy)[:, None] + images[:, :, y1, :] * wy[:, None]
+    return rows[:, :, :, x0] * (1 - wx) + rows[:, :, :, x1] * wx
+
+
+# -- sources -----------------------------------------------------------------------------------
+def _datasets_attr(name):
+    from zerograd import datasets
+    found = getattr(datasets, name, None)
+    if found is None:
+        raise UsageError(f"this zerograd installation lacks zerograd.datasets.{name}")
+    return found
+
+
+def _sklearn_split(name, standardize):
+    """zerograd.datasets' loader for ``name``: a fixed-seed stratified 80/20 split."""
+    loader = _datasets_attr(_SKLEARN[name])
+    try:
+        return loader(test_size=TEST_FRACTION, standardize=standardize, seed=SPLIT_SEED)
+    except ImportError as err:
+        raise UsageError(f"dataset '{name}' needs scikit-learn ({str(err).splitlines()[0]})"
+                         ) from None
+
+
+def _tensors(ds, limit):
+    x, y = (t._data for t in ds.tensors)
+    if limit is not None:
+        x, y = x[:limit], y[:limit]  # the loaders' splits are shuffled: a prefix is random
+    return x, y.reshape(-1)
+
+
+def _sklearn_tabular(name, limit, info):
+    classify = name != "diabetes"
+    # With a checkpoint's statistics, standardize with those (not refitted) ones.
+    split = _sklearn_split(name, standardize=info is None)
+    (xtr, ytr), (xte, yte) = _tensors(split.train, limit), _tensors(split.test, limit)
+    if info is None:
+        k = len(split.class_names) if classify else None
+        info = DataInfo(
+            name=name, task="classification" if classify else "regression", kind="tabular",
+            in_shape=(xtr.shape[1],), num_classes=k, class_names=split.class_names,
+            feature_names=list(split.feature_names), mean=split.mean._data,
+            std=split.std._data)
+        if not classify:  # standardized targets keep the MSE and the step sizes sane
+            info.target_mean = float(ytr.astype(xp.float64).mean())
+            info.target_std = float(ytr.astype(xp.float64).std() or 1.0)
+    else:
+        xtr, xte = ((x - info.mean) / info.std for x in (xtr, xte))
+    return Data(_wrap(xtr, ytr, info), _wrap(xte, yte, info), info)
+
+
+def _wrap(x, y, info):
+    if info.task == "classification":
+        y = y.astype(xp.int64)
+    else:
+        y = ((y.astype(xp.float64) - info.target_mean) / info.target_std).astype(xp.float32)
+    return TensorDataset(Tensor._make(xp.ascontiguousarray(x, dtype=xp.float32)),
+                         Tensor._make(xp.ascontiguousarray(y)))
+
+
+def _digits(model_name, limit, info):
+    split = _sklearn_split("digits", standardize=False)
+    (xtr, ytr), (xte, yte) = _tensors(split.train, limit), _tensors(split.test, limit)
+    if info is not None:
+        size = info.in_shape[-1]
+    else:
+        size = CNN_SIZE if takes_images(model_name) else 8
+
+    def images(x):  # pixel counts 0..16 -> intensities in [0, 1], as 8x8 images
+        x = (x / 16.0).astype(xp.float32).reshape(-1, 1, 8, 8)
+        return resize_images(x, size) if size != 8 else x
+    xtr, xte = images(xtr), images(xte)
+    if info is None:
+        info = DataInfo(name="digits", task="classification", kind="image",
+                        in_shape=tuple(xtr.shape[1:]), num_classes=len(split.class_names),
+                        class_names=split.class_names, raw_shape=(1, 8, 8))
+    return Data(_wrap(xtr, ytr, info), _wrap(xte, yte, info), info)
+
+
+def _idx(name, limit, data_dir):
+    cls = _datasets_attr(_IDX[name])
+    try:
+        train, test = cls(data_dir, train=True), cls(data_dir, train=False)
+    except (OSError, ValueError) as err:
+        first = str(err).splitlines()[0].split(" Looked in")[0].rstrip(" .:")
+        raise UsageError(f"cannot load {name}: {first}; pass --data-dir DIR (or set "
+                         f"ZEROGRAD_DATA) to where the IDX files are"
+                         + (f", or {cls.install_hint}" if cls.install_hint else "")) from None
+    pick = Generator().manual_seed(SPLIT_SEED).rng
+
+    def arrays(ds):
+        x, y = ds.data._data, ds.targets._data
+        if limit is not None and limit < len(y):
+            idx = xp.sort(pick.permutation(len(y))[:limit])  # a random, class-balanced subset
+            x, y = x[idx], y[idx]
+        return (x.astype(xp.float32) / 255.0)[:, None], y
+    (xtr, ytr), (xte, yte) = arrays(train), arrays(test)
+    info = DataInfo(name=name, task="classification", kind="image", in_shape=tuple(xtr.shape[1:]),
+                    num_classes=len(cls.classes), class_names=list(cls.classes),
+                    raw_shape=tuple(xtr.shape[1:]))
+    return Data(_wrap(xtr, ytr, info), _wrap(xte, yte, info), info)
+
+
+def _csv(spec, limit, info):
+    body = spec[len("csv:"):]
+    path, sep, target = body.rpartition(":")
+    if not sep or not path or not target:
+        raise UsageError(f"--data {spec}: write csv:PATH:TARGET, e.g. csv:houses.csv:price")
+    try:
+        import pandas as pd
+    except ImportError:
+        raise UsageError("CSV data needs pandas: pip install 'zerograd[tabular]'") from None
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise UsageError(f"data file not found: {path}") from None
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise UsageError(f"cannot read CSV {path}: {str(err).splitlines()[0]}") from None
+    if target not in frame.columns:
+        raise UsageError(f"CSV {path} has no column '{target}'; its columns are: "
+                         f"{', '.join(map(str, frame.columns))}")
+    if len(frame) < 2:
+        raise UsageError(f"CSV {path} needs at least 2 rows, it has {len(frame)}")
+    features = frame.drop(columns=[target])
+    bad = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+    if bad:
+        raise UsageError(f"CSV {path}: feature columns must be numeric; not numeric: "
+                         f"{', '.join(bad)}")
+    if features.isna().any().any() or frame[target].isna().any():
+        missing = [str(c) for c in frame.columns if frame[c].isna().any()]
+        raise UsageError(f"CSV {path} has missing values in: {', '.join(missing)}")
+    column = frame[target]
+    integral = pd.api.types.is_integer_dtype(column) or (
+        pd.api.types.is_float_dtype(column) and (column == column.round()).all())
+    classify = not pd.api.types.is_numeric_dtype(column) or (integral and column.nunique() <= 20)
+    if info is not None:
+        classify = info.task == "classification"
+    if classify:
+        names = info.class_names if info else [str(v) for v in sorted(column.unique())]
+        lookup = {n: i for i, n in enumerate(names)}
+        unknown = set(column.astype(str)) - set(lookup)
+        if unknown:
+            raise UsageError(f"CSV {path}: column '{target}' has classes the checkpoint does "
+                             f"not know: {', '.join(sorted(unknown))}")
+        y = xp.asarray(column.astype(str).map(lookup).to_numpy(), dtype=xp.int64)
+    else:
+        names, y = None, xp.asarray(column.to_numpy(), dtype=xp.float64)
+    X = xp.asarray(features.to_numpy(), dtype=xp.float32)
+    if info is not None and list(info.feature_names) != [str(c) for c in features.columns]:
+        raise UsageError(f"CSV {path} has feature columns {list(features.columns)} but the "
+                         f"checkpoint was trained on {info.feature_names}")
+    train_idx, test_idx = _stratified_split(y, classify)
+    train_idx, test_idx = _limit(train_idx, limit), _limit(test_idx, limit)
+    if info is None:
+        xtr, ytr = X[train_idx], y[train_idx].astype(xp.float64)
+        std = xtr.std(axis=0)
+        info = DataInfo(
+            name=spec, task="classification" if classify else "regression", kind="tabular",
+            in_shape=(X.shape[1],), num_classes=len(names) if classify else None,
+            class_names=names, feature_names=[str(c) for c in features.columns],
+            mean=xtr.mean(axis=0).astype(xp.float32),
+            std=xp.where(std > 0, std, 1.0).astype(xp.float32),  # constant columns stay 0
+            target_mean=0.0 if classify else float(ytr.mean()),
+            target_std=1.0 if classify else float(ytr.std() or 1.0))
+    standardized = (X - info.mean) / info.std
+    return Data(_wrap(standardized[train_idx], y[train_idx], info),
+                _wrap(standardized[test_idx], y[test_idx], info), info)
+
+
+# -- the entry points ------------------------------------------------------------------------------
+def load_data(name, model_name="mlp", limit=None, data_dir=None, info=None):
+    """Train and test datasets for ``name``; with ``info`` (from a checkpoint) the data is
+    preprocessed exactly as in that run, and must fit its model."""
+    if info is not None and name != info.name:
+        # Another dataset than the checkpoint's: its own preprocessing, if the shapes fit.
+        data = load_data(name, model_name, limit, data_dir)
+        _check_fits(data.info, info)
+        return data
+    if name in _SKLEARN and name != "digits":
+        data = _sklearn_tabular(name, limit, info)
+    elif name == "digits":
+        data = _digits(model_name, limit, info)
+    elif name in _IDX:
+        data = _idx(name, limit, data_dir)
+    elif name.startswith("csv:"):
+        data = _csv(name, limit, info)
+    else:
+        raise UsageError(f"unknown dataset '{name}'; choose one of: digits, breast-cancer, iris, "
+                         "diabetes, fashion-mnist, mnist, csv:PATH:TARGET")
+    if info is not None:
+        _check_fits(data.info, info)
+        data.info = info
+    return data
+
+
+def _check_fits(found, expected):
+    if tuple(found.in_shape) != tuple(expected.in_shape) or found.num_classes != expected.num_classes:
+        what = lambda i: (f"inputs of shape {tuple(i.in_shape)} and "  # noqa: E731
+                          + (f"{i.num_classes} classes" if i.num_classes else "a real target"))
+        raise UsageError(f"dataset '{found.name}' has {what(found)}, but the checkpoint's model "
+                         f"expects {what(expected)}")
+
+
+def make_loaders(data, batch_size, generator, eval_batch_size=None):
+    """(train loader shuffled by ``generator``, test loader in order)."""
+    train = DataLoader(data.train, batch_size=batch_size, shuffle=True, generator=generator)
+    test = DataLoader(data.test, batch_size=eval_batch_size or max(batch_size, 256))
+    return train, test
+
+
+def preprocess(info, raw):
+    """Raw inputs (an array of samples in dataset units) -> the model's input tensor.
+
+    Tabular: (N, features) standardized with the training statistics. Images: (N, H, W)
+    or (N, C, H, W) intensities in [0, 1] (uint8 images are divided by 255), resized to
+    the model's input size.
+    """
+    x = _array(raw)
+    if info.kind == "tabular":
+        x = x.reshape(len(x), -1).astype(xp.float32) if x.ndim != 1 else x[None].astype(xp.float32)
+        if x.shape[1] != info.in_shape[0]:
+            raise UsageError(f"expected {info.in_shape[0]} features per sample "
+                             f"({', '.join(info.feature_names)}), got {x.shape[1]}")
+        return Tensor._make(((x - info.mean) / info.std).astype(xp.float32))
+    if x.dtype == xp.uint8:
+        x = x / 255.0
+    x = x.astype(xp.float32)
+    c, h, w = info.in_shape
+    if x.ndim == 2:
+        x = x[None, None]
+    elif x.ndim == 3:  # one (C, H, W) image, or a batch of (H, W) grey images
+        x = x[None] if c != 1 and x.shape[0] == c else x[:, None]
+    if x.ndim != 4 or x.shape[1] != c:
+        raise UsageError(f"expected images of shape ({c}, H, W), got {tuple(x.shape)}")
+    if x.shape[2:] != (h, w):
+        if h != w:
+            raise UsageError(f"expected {h}x{w} images, got {x.shape[2]}x{x.shape[3]}")
+        x = resize_images(x, h)
+    return Tensor._make(x.astype(xp.float32))

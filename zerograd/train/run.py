@@ -1,0 +1,178 @@
+"""The run folder: everything a training run leaves behind, written so a crash loses little.
+
+::
+
+    runs/NAME/
+      config.json            every option, fully resolved (what `resume` rebuilds from)
+      metrics.csv            epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds
+      curves.png             loss and accuracy per epoch
+      confusion.png          test confusion matrix of the last epoch (classifiers)
+      summary.json           final metrics (what --json prints)
+      graph.dot / graph.svg  the model's autograd graph (--show-graph)
+      checkpoints/
+        epoch-0003.safetensors (+ .json)   the newest `keep` epochs, oldest deleted
+        best.safetensors       (+ .json)   the best epoch so far by test accuracy/loss
+
+Every file is replaced atomically, so a kill at any moment leaves the previous
+version of each file readable; ``latest_checkpoint`` skips unreadable checkpoints and
+falls back to the newest one that loads.
+"""
+import csv
+import io
+import json
+import os
+import re
+import sys
+
+from zerograd.io import CheckpointError, atomic_write_text, load, save, sidecar_path
+from zerograd.train.config import UsageError
+
+__all__ = ["METRIC_COLUMNS", "RunFolder", "find_checkpoint", "read_metrics"]
+
+METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds")
+_EPOCH_FILE = re.compile(r"^epoch-(\d+)\.safetensors$")
+
+
+def _fmt(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)  # full precision: metrics.csv is compared across resumed runs
+    return str(value)
+
+
+def read_metrics(path):
+    """The rows of a metrics.csv as dicts of strings (empty list if the file is missing)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+    except FileNotFoundError:
+        return []
+
+
+class RunFolder:
+    """Paths and atomic writers for one run's folder."""
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        self.checkpoints = os.path.join(self.path, "checkpoints")
+
+    def file(self, name):
+        return os.path.join(self.path, name)
+
+    # -- creation -----------------------------------------------------------------------------
+    @staticmethod
+    def default_path(model, data, root="runs"):
+        """``runs/MODEL-DATA``, or ``-2``, ``-3``... when that run exists already."""
+        base = f"{model}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', data.split(':')[0])}"
+        candidate, n = os.path.join(root, base), 2
+        while os.path.exists(candidate):
+            candidate, n = os.path.join(root, f"{base}-{n}"), n + 1
+        return candidate
+
+    def create(self, overwrite=False):
+        if os.path.exists(self.file("config.json")) and not overwrite:
+            raise UsageError(f"{self.path} already holds a run; continue it with `zerograd resume "
+                             f"{self.path}`, or pass --overwrite or another --out")
+        if os.path.exists(self.path) and not os.path.isdir(self.path):
+            raise UsageError(f"--out {self.path} exists and is not a folder")
+        try:
+            os.makedirs(self.checkpoints, exist_ok=True)
+        except OSError as err:
+            raise UsageError(f"cannot create run folder {self.path}: {err.strerror}") from None
+        if overwrite:
+            for name in os.listdir(self.checkpoints):
+                if name.endswith((".safetensors", ".json")):
+                    os.unlink(os.path.join(self.checkpoints, name))
+        return self
+
+    def exists(self):
+        return os.path.isfile(self.file("config.json"))
+
+    # -- small files ----------------------------------------------------------------------------
+    def write_json(self, name, data):
+        atomic_write_text(self.file(name), json.dumps(data, indent=2) + "\n")
+
+    def read_json(self, name):
+        try:
+            with open(self.file(name), encoding="utf-8") as handle:
+                return json.load(handle)
+        except FileNotFoundError:
+            raise UsageError(f"{self.path} is not a run folder (no {name})") from None
+        except ValueError as err:
+            raise UsageError(f"{self.file(name)} is not valid JSON: {err}") from None
+
+    def write_metrics(self, rows):
+        """Rewrite metrics.csv with ``rows`` (whole file, atomically; it is small)."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(METRIC_COLUMNS)
+        for row in rows:
+            writer.writerow([_fmt(row.get(c)) for c in METRIC_COLUMNS])
+        atomic_write_text(self.file("metrics.csv"), buffer.getvalue())
+
+    def read_metrics(self):
+        return read_metrics(self.file("metrics.csv"))
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def epoch_checkpoints(self):
+        """Per-epoch checkpoint paths, newest first."""
+        try:
+            names = os.listdir(self.checkpoints)
+        except FileNotFoundError:
+            return []
+        found = [(int(m.group(1)), n) for n in names if (m := _EPOCH_FILE.match(n))]
+        return [os.path.join(self.checkpoints, n) for _, n in sorted(found, reverse=True)]
+
+    def save_checkpoint(self, state, epoch, best=False, keep=2):
+        """Write ``epoch-NNNN.safetensors`` (and ``best`` if asked), then prune old epochs.
+
+        Older checkpoints are deleted only after the new one is safely on disk.
+        """
+        path = os.path.join(self.checkpoints, f"epoch-{epoch:04d}.safetensors")
+        save(state, path)
+        if best:
+            save(state, os.path.join(self.checkpoints, "best.safetensors"))
+        for old in self.epoch_checkpoints()[keep:]:
+            for victim in (old, sidecar_path(old)):
+                try:
+                    os.unlink(victim)
+                except FileNotFoundError:
+                    pass
+        return path
+
+    def latest_checkpoint(self, warn=None):
+        """``(path, state)`` of the newest checkpoint that loads, skipping unreadable ones."""
+        warn = warn or (lambda text: print(text, file=sys.stderr))
+        candidates = self.epoch_checkpoints()
+        errors = []
+        for path in candidates:
+            try:
+                return path, load(path)
+            except CheckpointError as err:
+                errors.append(str(err))
+                warn(f"warning: skipping unreadable checkpoint: {err}")
+        if errors:
+            raise CheckpointError(f"no readable checkpoint in {self.checkpoints} "
+                                  f"({len(errors)} unreadable)")
+        raise CheckpointError(f"no checkpoint in {self.checkpoints}; the run saved none yet")
+
+
+def find_checkpoint(path):
+    """The checkpoint file a user means by ``path``: a file, or a run folder (its best, else
+    its newest epoch), or a run's checkpoints folder."""
+    path = os.fspath(path)
+    if os.path.isfile(path):
+        return path
+    if not os.path.exists(path):
+        raise CheckpointError(f"checkpoint not found: {path}")
+    folder = RunFolder(path)
+    if not os.path.isdir(folder.checkpoints) and os.path.basename(path.rstrip("/")) == "checkpoints":
+        folder = RunFolder(os.path.dirname(path.rstrip("/")))
+    best = os.path.join(folder.checkpoints, "best.safetensors")
+    if os.path.isfile(best):
+        return best
+    epochs = folder.epoch_checkpoints()
+    if epochs:
+        return epochs[0]
+    raise CheckpointError(f"no checkpoint found in {path}")

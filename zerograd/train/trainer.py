@@ -1,0 +1,252 @@
+"""A whole training run: build everything from a config, loop over epochs, save, resume.
+
+Reproducibility: the default generator is seeded with ``--seed`` before the model is
+built (initialization, dropout) and the training loader shuffles with its own generator
+seeded from it. A checkpoint holds both generators' states next to the model, optimizer
+and scheduler states, taken at an epoch boundary, so a resumed run continues with
+exactly the numbers an uninterrupted run would have seen.
+"""
+import os
+import sys
+import time
+
+from zerograd.autograd.grad_mode import no_grad
+from zerograd.random import Generator, get_rng_state, manual_seed, set_rng_state
+from zerograd.train.build import (build_model, count_parameters, make_loss, make_optimizer,
+                                  make_scheduler, output_kind)
+from zerograd.train.config import TrainConfig, UsageError
+from zerograd.train.data import DataInfo, load_data, make_loaders
+from zerograd.train.loop import evaluate, train_epoch
+from zerograd.train.metrics import confusion_matrix, per_class_accuracy, r2_score
+from zerograd.train.run import RunFolder
+
+__all__ = ["Session", "fit", "resume", "CHECKPOINT_KIND"]
+
+CHECKPOINT_KIND = "zerograd-train"
+_LOADER_SEED_OFFSET = 0x5EED  # keeps the shuffling stream apart from the init stream
+
+
+def _say(quiet):
+    return (lambda *a, **k: None) if quiet else (lambda text: print(text, file=sys.stderr))
+
+
+class Session:
+    """Everything one run trains with, built deterministically from a TrainConfig."""
+
+    def __init__(self, cfg, data_info=None):
+        self.cfg = cfg
+        manual_seed(cfg.seed)
+        self.data = load_data(cfg.data, cfg.model, cfg.limit, cfg.data_dir, info=data_info)
+        self.info = self.data.info
+        self.kind = output_kind(cfg.model, self.info.task)
+        self.classify = self.info.task == "classification"
+        self.model = build_model(cfg.model, self.info)
+        self.loss_fn = make_loss(self.kind)
+        self.optimizer = make_optimizer(cfg.optimizer, self.model.parameters(), cfg.lr,
+                                        cfg.momentum, cfg.weight_decay)
+        self.loader_generator = Generator().manual_seed(cfg.seed + _LOADER_SEED_OFFSET)
+        self.train_loader, self.test_loader = make_loaders(self.data, cfg.batch_size,
+                                                           self.loader_generator)
+        self.scheduler, self.schedule_on = make_scheduler(
+            cfg.scheduler, self.optimizer, cfg.epochs, len(self.train_loader), cfg.lr)
+        self.epoch = 0
+        self.history = []
+        self.best = None  # (epoch, value)
+
+    # -- checkpoint state --------------------------------------------------------------------
+    def model_meta(self):
+        return {"name": self.cfg.model, "class": type(self.model).__name__,
+                "num_parameters": count_parameters(self.model), "outputs": self.kind}
+
+    def state(self):
+        return {
+            "kind": CHECKPOINT_KIND,
+            "epoch": self.epoch,
+            "config": self.cfg.to_dict(),
+            "model": self.model_meta(),
+            "data": self.info.to_state(),
+            "model_state": self.model.state_dict(),
+            "optimizer_state": self.optimizer.state_dict(),
+            "scheduler_state": self.scheduler.state_dict() if self.scheduler else None,
+            "rng": {"default": get_rng_state(), "loader": self.loader_generator.get_state()},
+            "history": self.history,
+            "best": {"epoch": self.best[0], "value": self.best[1],
+                     "metric": self.best_metric} if self.best else None,
+            "metrics": self.history[-1] if self.history else None,
+        }
+
+    def restore(self, state):
+        try:
+            self.model.load_state_dict(state["model_state"])
+            self.optimizer.load_state_dict(state["optimizer_state"])
+            if self.scheduler is not None and state.get("scheduler_state") is not None:
+                self.scheduler.load_state_dict(state["scheduler_state"])
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise UsageError(f"checkpoint does not fit the model it names: "
+                             f"{str(err).splitlines()[0]}") from None
+        set_rng_state(state["rng"]["default"])
+        self.loader_generator.set_state(state["rng"]["loader"])
+        self.epoch = int(state["epoch"])
+        self.history = list(state.get("history") or [])
+        best = state.get("best")
+        self.best = (best["epoch"], best["value"]) if best else None
+
+    @property
+    def best_metric(self):
+        return "test_acc" if self.classify else "test_loss"
+
+    def _improved(self, row):
+        value = row[self.best_metric]
+        if self.best is None:
+            return True
+        return value > self.best[1] if self.classify else value < self.best[1]
+
+    # -- one epoch ----------------------------------------------------------------------------
+    def run_epoch(self, progress=None):
+        self.epoch += 1
+        lr = self.optimizer.param_groups[0]["lr"]
+        lr = float(lr)
+        start = time.perf_counter()
+        train = train_epoch(self.model, self.train_loader, self.loss_fn, self.optimizer,
+                            self.classify, self.scheduler if self.schedule_on == "batch" else None,
+                            self.epoch, progress)
+        test = evaluate(self.model, self.test_loader, self.loss_fn, self.classify,
+                        keep_outputs=True)
+        if self.schedule_on == "epoch":
+            self.scheduler.step()
+        elif self.schedule_on == "plateau":
+            self.scheduler.step(test["loss"])
+        row = {"epoch": self.epoch, "train_loss": train["loss"], "train_acc": train["acc"],
+               "test_loss": test["loss"], "test_acc": test["acc"], "lr": lr,
+               "seconds": round(time.perf_counter() - start, 3)}
+        self.history.append(row)
+        improved = self._improved(row)
+        if improved:
+            self.best = (self.epoch, row[self.best_metric])
+        return row, train, test, improved
+
+    def describe(self, row, train):
+        text = (f"epoch {row['epoch']:>3}/{self.cfg.epochs}  train loss {row['train_loss']:.4f}")
+        if self.classify:
+            text += f" acc {row['train_acc']:.4f}"
+        text += f" | test loss {row['test_loss']:.4f}"
+        if self.classify:
+            text += f" acc {row['test_acc']:.4f}"
+        return (text + f" | lr {row['lr']:.3g} | {row['seconds']:.1f}s "
+                f"({train['samples_per_s']:,.0f} samples/s)")
+
+    def summary(self, test, run):
+        last = self.history[-1]
+        out = {"run_dir": run.path, "model": self.cfg.model, "data": self.cfg.data,
+               "epochs": self.epoch, "parameters": count_parameters(self.model),
+               "train_loss": last["train_loss"], "test_loss": last["test_loss"],
+               "train_acc": last["train_acc"], "test_acc": last["test_acc"],
+               "best_epoch": self.best[0] if self.best else None,
+               "seconds": round(sum(r["seconds"] for r in self.history), 3),
+               "checkpoint": os.path.join(run.checkpoints, "best.safetensors")}
+        if not self.classify:
+            scale = self.info.target_std
+            preds = test["outputs"].reshape(-1) * scale + self.info.target_mean
+            targets = test["targets"] * scale + self.info.target_mean
+            out["test_r2"] = r2_score(preds, targets)
+            out["test_rmse"] = float(((preds - targets) ** 2).mean().item()) ** 0.5
+        return out
+
+
+def _show_graph(session, run, say):
+    """Save the autograd graph of one training step's loss without disturbing the run."""
+    from zerograd.viz import draw_graph, render_graph
+    x, y = next(iter(session.test_loader))  # the test loader draws no random numbers
+    rng = get_rng_state()
+    saved = {k: v.clone() for k, v in session.model.state_dict().items()}
+    session.model.train()
+    loss = session.loss_fn(session.model(x), y)
+    dot = draw_graph(loss, params=dict(session.model.named_parameters()))
+    with no_grad():  # undo what the forward changed (BatchNorm running statistics)
+        session.model.load_state_dict(saved)
+    set_rng_state(rng)
+    path, message = render_graph(dot, run.file("graph"))
+    say(f"autograd graph: {message}")
+    return path
+
+
+def _finish(session, run, test, say, plots=True):
+    run.write_metrics(session.history)
+    if plots:
+        from zerograd.viz import plot_confusion, plot_curves
+        plot_curves(session.history, run.file("curves.png"),
+                    title=f"{session.cfg.model} on {session.cfg.data}")
+        if session.classify:
+            matrix = confusion_matrix(test["outputs"], test["targets"], session.info.num_classes)
+            plot_confusion(matrix, session.info.class_names, run.file("confusion.png"))
+    summary = session.summary(test, run)
+    if session.classify:
+        matrix = confusion_matrix(test["outputs"], test["targets"], session.info.num_classes)
+        summary["per_class_acc"] = {n: (None if v != v else float(v)) for n, v in
+                                    zip(session.info.class_names, per_class_accuracy(matrix).tolist())}
+    run.write_json("summary.json", summary)
+    return summary
+
+
+def _loop(session, run, say, progress, stop_after, plots):
+    test = None
+    steps = 0
+    while session.epoch < session.cfg.epochs:
+        if stop_after is not None and steps >= stop_after:
+            break
+        row, train, test, improved = session.run_epoch(progress)
+        steps += 1
+        run.save_checkpoint(session.state(), session.epoch, best=improved,
+                            keep=session.cfg.keep_checkpoints)
+        run.write_metrics(session.history)
+        say(session.describe(row, train))
+    if test is None:  # nothing left to train: score the restored model
+        test = evaluate(session.model, session.test_loader, session.loss_fn, session.classify,
+                        keep_outputs=True)
+    return _finish(session, run, test, say, plots)
+
+
+def fit(cfg, out=None, overwrite=False, quiet=False, progress=None, show_graph=False,
+        stop_after=None, plots=True):
+    """Train as ``cfg`` says, writing the run folder; returns the summary dict.
+
+    ``stop_after`` ends this call after that many epochs (the run stays resumable), as if
+    it had been interrupted at an epoch boundary.
+    """
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError("fit expects a TrainConfig (see zerograd.train.config.resolve)")
+    say = _say(quiet)
+    run = RunFolder(out or cfg.out or RunFolder.default_path(cfg.model, cfg.data))
+    session = Session(cfg)  # fails on bad data/model before the run folder is created
+    run.create(overwrite)
+    cfg.out = run.path
+    run.write_json("config.json", cfg.to_dict())
+    say(f"training {cfg.model} ({type(session.model).__name__}, "
+        f"{count_parameters(session.model):,} parameters) on {cfg.data}: "
+        f"{len(session.data.train)} train / {len(session.data.test)} test samples -> {run.path}")
+    if show_graph:
+        _show_graph(session, run, say)
+    return _loop(session, run, say, progress, stop_after, plots)
+
+
+def resume(run_dir, epochs=None, quiet=False, progress=None, stop_after=None, plots=True):
+    """Continue the run in ``run_dir`` from its newest readable checkpoint."""
+    say = _say(quiet)
+    run = RunFolder(run_dir)
+    if not os.path.isdir(run.path):
+        raise UsageError(f"run folder not found: {run.path}")
+    path, state = run.latest_checkpoint(warn=lambda text: print(text, file=sys.stderr))
+    if not isinstance(state, dict) or state.get("kind") != CHECKPOINT_KIND:
+        raise UsageError(f"{path} is not a zerograd training checkpoint")
+    cfg = TrainConfig(**state["config"])
+    if epochs is not None:
+        if epochs < 1:
+            raise UsageError(f"--epochs must be at least 1, got {epochs}")
+        cfg.epochs = epochs
+    session = Session(cfg, data_info=DataInfo.from_state(state["data"]))
+    session.restore(state)
+    cfg.out = run.path
+    run.write_json("config.json", cfg.to_dict())
+    say(f"resuming {run.path} from {os.path.basename(path)} (epoch {session.epoch} of "
+        f"{cfg.epochs})")
+    return _loop(session, run, say, progress, stop_after, plots)
