@@ -19,6 +19,7 @@ from matplotlib.figure import Figure  # Figure.savefig draws with Agg: no displa
 
 import zerograd as torch
 from zerograd.func import grad
+from zerograd.viz import plot_descent_path
 
 
 def output_dir(out_dir=None):
@@ -133,23 +134,11 @@ def plot_fields(out, n=15):
 
 
 def plot_path(path_points, out):
+    """The descent path on the bowl's contours, drawn by ``zerograd.viz.plot_descent_path``."""
     target = out / "05_steepest_descent.png"
-    try:
-        from zerograd.viz import plot_descent_path
-    except ImportError:  # viz is optional: fall back to plain matplotlib
-        plot_descent_path = None
-    if plot_descent_path is not None:
-        fig = plot_descent_path(bowl, path_points, xlim=(-5, 5), ylim=(-5, 5),
-                                title="steepest descent on $2w_0^2 + 3w_1^2$ from (3, 4)")
-        fig.axes[0].set_aspect("equal")  # so right angles to the level sets look right
-        fig.savefig(target, dpi=100)
-        return target
-    fig = Figure(figsize=(5.5, 4.5), layout="constrained")
-    ax = fig.subplots()
-    gx, gy = grid(-5, 5, 201)
-    ax.contour(gx.numpy(), gy.numpy(), bowl(gx, gy).numpy(), levels=30)
-    ax.plot(*zip(*path_points), "-o", markersize=3)
-    ax.set_aspect("equal")
+    fig = plot_descent_path(bowl, path_points, xlim=(-5, 5), ylim=(-5, 5),
+                            title="steepest descent on $2w_0^2 + 3w_1^2$ from (3, 4)")
+    fig.axes[0].set_aspect("equal")  # so right angles to the level sets look right
     fig.savefig(target, dpi=100)
     return target
 

@@ -1,56 +1,145 @@
-"""``repr`` of a tensor in PyTorch's style: ``tensor([1.0000, 2.5000], requires_grad=True)``."""
+"""``repr`` of a tensor exactly in PyTorch's style: ``tensor([1.0000, 2.5000], requires_grad=True)``.
+
+This follows torch's ``_tensor_str`` with its default print options: one formatter for
+the whole tensor picks integer mode (``1.``), fixed point with 4 decimals, or scientific
+notation, from the nonzero finite values; every element is right-aligned to one width;
+more than 1000 elements are summarized with the 3 first and last items of each dim;
+lines wrap at 80 characters.
+"""
+import math
+
 from zerograd import dtypes
 from zerograd.backend import xp
 
-_PLAIN_DTYPES = ("float32", "int64", "bool")  # the dtypes torch leaves unprinted
+PRECISION = 4
+THRESHOLD = 1000
+EDGEITEMS = 3
+LINEWIDTH = 80
 
 
-def _float_formatter(array):
-    finite = array[xp.isfinite(array)]
-    if finite.size == 0:
-        return lambda v: _special(v) or f"{v:.4f}"
-    absval = xp.abs(finite.astype(xp.float64))
-    nonzero = absval[absval > 0]
-    if xp.all(finite == xp.round(finite)) and absval.max() < 1e8:
-        width = max(len(f"{v:.0f}") for v in (finite.max(), finite.min()))
-        return lambda v: _special(v) or f"{v:.0f}.".rjust(width + 1)
-    sci = nonzero.size and (nonzero.max() / nonzero.min() > 1000 or nonzero.max() >= 1e8
-                            or nonzero.min() < 1e-4)
-    fmt = "{:.4e}" if sci else "{:.4f}"
-    width = max(len(fmt.format(v)) for v in (finite.max(), finite.min()))
-    return lambda v: _special(v) or fmt.format(v).rjust(width)
+class _Formatter:
+    """One format for every element of a tensor, decided from all of its values."""
+
+    def __init__(self, array):
+        self.floating = array.dtype.kind == "f"
+        self.int_mode = True
+        self.sci_mode = False
+        self.max_width = 1
+        flat = array.reshape(-1)
+        if not self.floating:
+            for v in flat.tolist():
+                self.max_width = max(self.max_width, len(str(v)))
+            return
+        values = flat.astype(xp.float64)
+        nonzero_finite = values[xp.isfinite(values) & (values != 0)]
+        if nonzero_finite.size == 0:
+            return
+        absval = xp.abs(nonzero_finite)
+        vmin, vmax = float(absval.min()), float(absval.max())
+        self.int_mode = bool(xp.all(nonzero_finite == xp.ceil(nonzero_finite)))
+        wide_range = vmax / vmin > 1000.0 or vmax > 1.0e8
+        if self.int_mode:
+            self.sci_mode = wide_range
+            fmt = "{:.%de}" % PRECISION if self.sci_mode else "{:.0f}"
+            extra = 0 if self.sci_mode else 1  # the trailing "." of integer-valued floats
+        else:
+            self.sci_mode = wide_range or vmin < 1.0e-4
+            fmt = ("{:.%de}" if self.sci_mode else "{:.%df}") % PRECISION
+            extra = 0
+        for v in nonzero_finite.tolist():
+            self.max_width = max(self.max_width, len(fmt.format(v)) + extra)
+
+    def width(self):
+        return self.max_width
+
+    def format(self, value):
+        if self.floating:
+            if self.sci_mode:
+                text = "{:{w}.{p}e}".format(value, w=self.max_width, p=PRECISION)
+            elif self.int_mode:
+                text = f"{value:.0f}"
+                if not (math.isinf(value) or math.isnan(value)):
+                    text += "."
+            else:
+                text = "{:.{p}f}".format(value, p=PRECISION)
+        else:
+            text = str(value)
+        return (self.max_width - len(text)) * " " + text
 
 
-def _special(v):
-    if v != v:
-        return "nan"
-    if v in (float("inf"), float("-inf")):
-        return "inf" if v > 0 else "-inf"
-    return None
+def _summarized(array):
+    """The first and last EDGEITEMS entries along every dim that has more than twice that."""
+    for axis, n in enumerate(array.shape):
+        if n > 2 * EDGEITEMS:
+            keep = list(range(EDGEITEMS)) + list(range(n - EDGEITEMS, n))
+            array = xp.take(array, keep, axis=axis)
+    return array
+
+
+def _vector_str(array, indent, summarize, formatter):
+    per_line = max(1, int(math.floor((LINEWIDTH - indent) / (formatter.width() + 2))))
+    if summarize and array.shape[0] > 2 * EDGEITEMS:
+        data = ([formatter.format(v) for v in array[:EDGEITEMS].tolist()] + [" ..."]
+                + [formatter.format(v) for v in array[-EDGEITEMS:].tolist()])
+    else:
+        data = [formatter.format(v) for v in array.tolist()]
+    lines = [", ".join(data[i:i + per_line]) for i in range(0, len(data), per_line)]
+    return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"
+
+
+def _array_str(array, indent, summarize, formatter):
+    if array.ndim == 0:
+        return formatter.format(array.item())
+    if array.ndim == 1:
+        return _vector_str(array, indent, summarize, formatter)
+    n = array.shape[0]
+    if summarize and n > 2 * EDGEITEMS:
+        rows = ([_array_str(array[i], indent + 1, summarize, formatter) for i in range(EDGEITEMS)]
+                + ["..."]
+                + [_array_str(array[i], indent + 1, summarize, formatter)
+                   for i in range(n - EDGEITEMS, n)])
+    else:
+        rows = [_array_str(array[i], indent + 1, summarize, formatter) for i in range(n)]
+    return "[" + ("," + "\n" * (array.ndim - 1) + " " * (indent + 1)).join(rows) + "]"
+
+
+def _add_suffixes(text, suffixes, indent):
+    parts = [text]
+    last_line_len = len(text) - text.rfind("\n") + 1
+    for suffix in suffixes:
+        if last_line_len + len(suffix) + 2 > LINEWIDTH:
+            parts.append(",\n" + " " * indent + suffix)
+            last_line_len = indent + len(suffix)
+        else:
+            parts.append(", " + suffix)
+            last_line_len += len(suffix) + 2
+    parts.append(")")
+    return "".join(parts)
 
 
 def tensor_repr(t, prefix="tensor("):
+    """The text torch prints for ``t``, with ``zerograd.`` in place of ``torch.``."""
     array = t._data
-    if array.dtype.kind == "f":
-        formatter = {"float_kind": _float_formatter(array)}
-    else:
-        formatter = None
-    if array.size == 0 and array.ndim > 0:
+    indent = len(prefix)
+    dtype = dtypes.from_numpy_dtype(array.dtype)
+    default = dtypes.get_default_dtype()
+    suffixes = []
+    if array.size == 0:
+        if array.ndim != 1:
+            suffixes.append(f"size={tuple(array.shape)}")
+        if dtype is not default:  # no values to show the dtype: it is always printed
+            suffixes.append(f"dtype={dtype!r}")
         body = "[]"
     else:
-        body = xp.array2string(array, separator=", ", prefix=prefix, formatter=formatter,
-                               threshold=1000, edgeitems=3, max_line_width=80)
-    extras = []
-    if array.size == 0 and array.shape != (0,):
-        extras.append(f"size={tuple(array.shape)}")
-    dtype = dtypes.from_numpy_dtype(array.dtype)
-    if dtype.name not in _PLAIN_DTYPES or (dtype.is_floating_point
-                                           and dtype is not dtypes.get_default_dtype()):
-        if not (dtype is dtypes.get_default_dtype()):
-            extras.append(f"dtype={dtype!r}")
+        if dtype not in (default, dtypes.int64, dtypes.bool_):
+            suffixes.append(f"dtype={dtype!r}")
+        if array.dtype == xp.float16:
+            array = array.astype(xp.float32)  # as torch: format half through float
+        summarize = array.size > THRESHOLD
+        formatter = _Formatter(_summarized(array) if summarize else array)
+        body = _array_str(array, indent, summarize, formatter)
     if t.grad_fn is not None:
-        extras.append(f"grad_fn=<{t.grad_fn.name()}>")
+        suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t._requires_grad:
-        extras.append("requires_grad=True")
-    suffix = "".join(", " + e for e in extras)
-    return f"{prefix}{body}{suffix})"
+        suffixes.append("requires_grad=True")
+    return _add_suffixes(prefix + body, suffixes, indent)

@@ -569,7 +569,18 @@ class Tensor:
     ger = outer
     def inverse(self): return _ops.inv(self)
     def det(self): return _ops.det(self)
-    def pinverse(self): return _ops.pinv(self)
+    def pinverse(self, rcond=1e-15): return _ops.pinverse(self, rcond)
+    def tril(self, diagonal=0): return _ops.tril(self, diagonal)
+    def triu(self, diagonal=0): return _ops.triu(self, diagonal)
+    def tril_(self, diagonal=0): return _ops.inplace(self, _ops.tril, diagonal)
+    def triu_(self, diagonal=0): return _ops.inplace(self, _ops.triu, diagonal)
+    def diag(self, diagonal=0): return _ops.diag(self, diagonal)
+    def diagonal(self, offset=0, dim1=0, dim2=1): return _ops.diagonal(self, offset, dim1, dim2)
+    def trace(self): return _ops.trace(self)
+    def index_put(self, indices, values, accumulate=False):
+        return _ops.index_put(self, indices, values, accumulate)
+    def index_put_(self, indices, values, accumulate=False):
+        return _ops.inplace(self, _ops.index_put, indices, values, accumulate)
 
     # -- creation helpers as methods -----------------------------------------------------------
     def new_zeros(self, *size, dtype=None, requires_grad=False):

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import zerograd as zg
 import zerograd.nn.functional as F
@@ -124,3 +126,17 @@ def test_linear_create_graph_gradient_of_gradient():
     assert_close(w.grad, tw.grad)
     assert_close(b.grad, tb.grad)
     assert gradcheck(lambda a: F.softmax(a, dim=0), (x,))
+
+
+@settings(max_examples=20)
+@given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=4), data=st.data())
+def test_constant_pad_random_amounts_match_torch(shape, data):
+    n = data.draw(st.integers(1, len(shape)))
+    pads = []
+    for d in range(n):
+        size = shape[-1 - d]
+        before = data.draw(st.integers(-size // 2, 2))
+        after = data.draw(st.integers(-(size + min(before, 0)) // 2, 2))
+        pads += [before, after]
+    x = np.random.default_rng(len(pads)).standard_normal(shape).astype(np.float32)
+    check(lambda a: F.pad(a, pads, value=1.5), lambda a: TF.pad(a, pads, value=1.5), x)

@@ -217,3 +217,47 @@ def test_default_dtype_float64_layers():
         assert lin.weight.dtype is zg.float64
     finally:
         zg.set_default_dtype(zg.float32)
+
+
+def test_lazy_linear_infers_in_features_like_torch():
+    z, t = nn.LazyLinear(3), torch.nn.LazyLinear(3)
+    assert repr(z) == repr(t)
+    params_before = list(z.parameters())
+    assert all(isinstance(p, nn.parameter.UninitializedParameter) for p in params_before)
+    x = randn(4, 5)
+    z(zg.tensor(x))
+    t(torch.tensor(x))
+    assert type(z) is nn.Linear and repr(z) == repr(t)
+    assert params_before[0] is z.weight and type(z.weight) is nn.Parameter  # same objects
+    assert tuple(z.weight.shape) == (3, 5)
+    b = 1 / np.sqrt(5)
+    assert np.abs(z.weight.detach().numpy()).max() <= b
+    check_module(z, t, x)
+    # a lazy model takes its shapes from a checkpoint
+    fresh = nn.Sequential(nn.LazyLinear(3), nn.ReLU())
+    fresh.load_state_dict({"0.weight": z.weight.detach(), "0.bias": z.bias.detach()})
+    assert_close(fresh(zg.tensor(x)), z(zg.tensor(x)).relu())
+    assert len(fresh[0]._forward_pre_hooks) == 0
+
+
+def test_lazy_linear_d2l_pattern_forward_then_apply_init():
+    net = nn.Sequential(nn.LazyLinear(8), nn.ReLU(), nn.LazyLinear(2))
+    net(zg.randn(2, 20))
+    net.apply(lambda m: nn.init.xavier_uniform_(m.weight) if type(m) == nn.Linear else None)
+    assert [tuple(p.shape) for p in net.parameters()] == [(8, 20), (8,), (2, 8), (2,)]
+
+
+def test_model_with_dropout_matches_torch_in_eval_mode_and_differs_in_train():
+    def build(lib):
+        return lib.Sequential(lib.Linear(6, 16), lib.ReLU(), lib.Dropout(0.5),
+                              lib.Linear(16, 16), lib.GELU(), lib.Dropout(0.2),
+                              lib.Linear(16, 3))
+
+    z, t = build(nn), build(torch.nn)
+    z.eval()
+    t.eval()
+    check_module(z, t, randn(8, 6))
+    z.train()
+    x = zg.tensor(randn(8, 6))
+    outs = [z(x).detach().numpy() for _ in range(2)]
+    assert not np.allclose(outs[0], outs[1])  # a fresh mask each call

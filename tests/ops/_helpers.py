@@ -45,3 +45,17 @@ def check_like_torch(zg_fn, torch_fn, *arrays, **kwargs):
             return
         raise AssertionError(f"torch raised {type(err).__name__}({err}) but zerograd did not")
     check(zg_fn, torch_fn, *arrays, **kwargs)
+
+
+def check_jvp(zg_fn, torch_fn, *arrays, seed=0):
+    """Forward mode: zerograd.func.jvp against torch.func.jvp (values and tangents)."""
+    import zerograd as zg
+    from tests.oracle import assert_close
+    rng = np.random.default_rng(seed)
+    tangents = [rng.standard_normal(a.shape).astype(a.dtype) for a in arrays]
+    t_val, t_tan = torch.func.jvp(torch_fn, tuple(torch.tensor(a) for a in arrays),
+                                  tuple(torch.tensor(t) for t in tangents))
+    z_val, z_tan = zg.func.jvp(zg_fn, tuple(zg.tensor(a) for a in arrays),
+                               tuple(zg.tensor(t) for t in tangents))
+    assert_close(z_val, t_val, what="value")
+    assert_close(z_tan, t_tan, what="tangent")

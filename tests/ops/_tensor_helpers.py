@@ -31,3 +31,17 @@ def dims_of(ndim):
     """Strategy: one valid (possibly negative) dim of a tensor with ``ndim`` dims."""
     n = max(ndim, 1)
     return st.integers(-n, n - 1)
+
+
+def check_jvp(fn, *arrays, seed=0):
+    """Forward mode: zerograd.func.jvp against torch.func.jvp (values and tangents)."""
+    rng = np.random.default_rng(seed)
+    tangents = [rng.standard_normal(a.shape).astype(a.dtype) for a in arrays]
+    t_val, t_tan = torch.func.jvp(lambda *x: fn(torch, *x),
+                                  tuple(torch.tensor(a) for a in arrays),
+                                  tuple(torch.tensor(t) for t in tangents))
+    z_val, z_tan = zg.func.jvp(lambda *x: fn(zg, *x), tuple(zg.tensor(a) for a in arrays),
+                               tuple(zg.tensor(t) for t in tangents))
+    from tests.oracle import assert_close
+    assert_close(z_val, t_val, what="value")
+    assert_close(z_tan, t_tan, what="tangent")

@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 import zerograd as zg
 from tests.oracle import assert_close, check
-from tests.ops._helpers import FLOATS, SEEDS, SHAPES, values
+from tests.ops._helpers import FLOATS, SEEDS, SHAPES, check_jvp, values
 
 # fn(lib, *tensors) works for lib = zerograd and lib = torch alike: the APIs are the same.
 # smooth: gradgradcheck applies; grad=False: torch has no derivative (floor_divide).
@@ -390,6 +390,20 @@ def test_gradgradcheck(op):
     zg.manual_seed(0)
     inputs = _gradcheck_inputs(op, _shapes(op))
     assert zg.autograd.gradgradcheck(lambda *t: op.fn(zg, *t), inputs)
+
+
+@pytest.mark.parametrize("op", ALL_DIFF, ids=_ids(ALL_DIFF))
+def test_forward_mode_jvp_matches_torch(op):
+    arrays = [values(d, s, np.float64, i) for i, (d, s) in enumerate(zip(op.domains, _shapes(op)))]
+    check_jvp(lambda *t: op.fn(zg, *t), lambda *t: op.fn(torch, *t), *arrays)
+
+
+@pytest.mark.parametrize("name,fn,data", [k for k in KINKS if k[0] in (
+    "abs_at_0", "relu_at_0", "clamp_at_bounds", "clamp_tensor_at_bounds", "maximum_ties",
+    "pow_zero_zero", "pow_scalar_at_0")], ids=lambda v: v if isinstance(v, str) else "")
+def test_forward_mode_at_kinks_matches_torch(name, fn, data):
+    check_jvp(lambda *t: fn(zg, *t), lambda *t: fn(torch, *t),
+              *[np.array(d, dtype=np.float64) for d in data])
 
 
 def test_second_derivative_matches_torch():

@@ -376,3 +376,25 @@ def test_inplace_through_view_of_saved_output_raises():
 
 def test_gradient_through_view_chain():
     both(lambda m, a: a.t().reshape(-1)[1:5].view(2, 2).unsqueeze(0).expand(3, 2, 2), arr((2, 3)))
+
+
+@pytest.mark.parametrize("name,fn", [
+    ("reshape/permute", lambda m, a: a.reshape(3, 2).permute(1, 0).flatten()),
+    ("expand/repeat", lambda m, a: a[:, :1].expand(2, 4).repeat(2, 1)),
+    ("flip/roll", lambda m, a: a.flip(0).roll(1, 1)),
+    ("cat/stack/split", lambda m, a: m.stack([m.cat(a.split([1, 2], 1), 1), a.t().contiguous().t()])),
+    ("unbind/narrow", lambda m, a: m.cat([a.unbind(1)[2], a.narrow(1, 0, 1).squeeze(1)])),
+])
+def test_forward_mode_jvp(name, fn):
+    from tests.ops._tensor_helpers import check_jvp
+    check_jvp(fn, arr((2, 3), dtype=np.float64))
+
+
+def test_aliases_and_small_helpers():
+    x = arr((2, 3, 4))
+    both(lambda m, a: m.swapaxes(a, 0, 2) + m.swapdims(a, 2, 0), x)
+    both(lambda m, a: m.moveaxis(a, -1, 0), x)
+    both(lambda m, a: m.select(a, 1, -1), x)
+    both(lambda m, a, b: m.broadcast_tensors(a, b), arr((3, 1)), arr((1, 4), seed=1))
+    both(lambda m, a: (m.atleast_1d(a), m.atleast_2d(a)), arr(()))
+    both(lambda m, a: m.dstack([a, a]), arr((2, 3)))

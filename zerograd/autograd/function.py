@@ -90,7 +90,10 @@ class Function:
                 arrays.append(a)
         out = cls.forward(ctx, *arrays, **kwargs)
         if type(out) is not ndarray:
-            out = xp.asarray(out)
+            scalar, out = out, xp.asarray(out)
+            # a NumPy scalar output that forward also saved must still count as the output
+            if ctx._to_save:
+                ctx._to_save = tuple(out if s is scalar else s for s in ctx._to_save)
         if record:
             # Only floating outputs carry gradients (argmax-like results never do).
             record = out.dtype.kind == "f" and is_grad_enabled()

@@ -87,6 +87,8 @@ class TabularPreprocessor:
             known = features[c].where(features[c].isin(self.categories[c]))
             cats[c] = pd.Categorical(known, categories=self.categories[c])
         cats = pd.DataFrame(cats, index=features.index)
+        if not self.categorical_columns:  # get_dummies fails on a frame with no columns
+            return cats.astype("float64")
         return pd.get_dummies(cats, dummy_na=True, dtype="float64")
 
     @property

@@ -58,3 +58,61 @@ class Buffer(Tensor, metaclass=_BufferMeta):
         t.persistent = persistent
         t._is_buffer = True
         return t
+
+
+class _UninitializedMixin:
+    """State of a lazy module before its first forward: no shape yet.
+
+    ``materialize(shape)`` allocates the storage and turns the object, in place, into
+    the ordinary class (``cls_to_become``), so references an optimizer already holds
+    stay valid.
+    """
+
+    cls_to_become = None
+
+    def materialize(self, shape, device=None, dtype=None):
+        from zerograd.backend import xp
+        from zerograd import dtypes
+        np_dtype = dtypes.as_dtype(dtype).np if dtype is not None else self._data.dtype
+        self._data = xp.empty(tuple(shape), dtype=np_dtype)
+        self._bump_version()
+        self.__class__ = self.cls_to_become
+
+    def __repr__(self):
+        return f"<{type(self).__name__}>"
+
+    def __deepcopy__(self, memo):
+        out = type(self)(requires_grad=self._requires_grad)
+        out._data = self._data.copy()
+        memo[id(self)] = out
+        return out
+
+    def __reduce_ex__(self, protocol):
+        return (type(self), (self._requires_grad,))
+
+
+class UninitializedParameter(_UninitializedMixin, Parameter):
+    """A Parameter of a lazy layer (e.g. ``LazyLinear``) whose shape is not known yet."""
+
+    cls_to_become = Parameter
+
+    def __init__(self, requires_grad=True, device=None, dtype=None):
+        from zerograd.ops.creation import empty
+        super().__init__(empty(0, dtype=dtype, device=device), requires_grad)
+
+
+class UninitializedBuffer(_UninitializedMixin, Tensor):
+    """A buffer of a lazy layer whose shape is not known yet."""
+
+    cls_to_become = Tensor
+
+    def __init__(self, requires_grad=False, device=None, dtype=None):
+        from zerograd.ops.creation import empty
+        self._init(empty(0, dtype=dtype, device=device)._data, False, None)
+        if requires_grad:
+            self.requires_grad_(True)
+
+
+def is_lazy(param):
+    """True for a parameter or buffer that is still uninitialized."""
+    return isinstance(param, _UninitializedMixin)

@@ -35,6 +35,11 @@ class Softmax(Function):
         # J^T g = y * (g - <g, y>)
         return out * (grad_output - (grad_output * out).sum(ctx.dim, keepdim=True))
 
+    @staticmethod
+    def jvp(ctx, tangent, *_):
+        out = ctx.fw_output  # the Jacobian is symmetric: J t = y * (t - <t, y>)
+        return out * (tangent - (tangent * out).sum(ctx.dim, keepdim=True))
+
 
 class LogSoftmax(Function):
     @staticmethod
@@ -53,6 +58,10 @@ class LogSoftmax(Function):
     def backward(ctx, grad_output):
         (out,) = ctx.saved_tensors
         return grad_output - out.exp() * grad_output.sum(ctx.dim, keepdim=True)
+
+    @staticmethod
+    def jvp(ctx, tangent, *_):
+        return tangent - (tangent * ctx.fw_output.exp()).sum(ctx.dim, keepdim=True)
 
 
 def _prepare(input, dim, dtype):

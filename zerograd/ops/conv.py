@@ -12,6 +12,7 @@ The backward of each is written with the other two (``<conv(x, w), g> = <x, conv
 1-D convolutions run as 2-D ones over a height of 1.
 """
 from zerograd.autograd.function import Function
+from zerograd.backend import xp
 from zerograd.ops._conv_kernels import (
     ConvGeometry, conv_forward, conv_transpose_forward, conv_weight_forward)
 from zerograd.tensor import Tensor
@@ -33,7 +34,7 @@ class Convolution(Function):
         g = ctx.geom
         return (ConvolutionTranspose.apply(grad_output, w, None, g) if need_x else None,
                 ConvolutionWeight.apply(x, grad_output, g) if need_w else None,
-                grad_output.sum((0, 2, 3)) if need_b else None, None)
+                ChannelSum.apply(grad_output) if need_b else None, None)
 
 
 class ConvolutionTranspose(Function):
@@ -52,7 +53,7 @@ class ConvolutionTranspose(Function):
         g = ctx.geom
         return (Convolution.apply(grad_output, w, None, g) if need_y else None,
                 ConvolutionWeight.apply(grad_output, y, g) if need_w else None,
-                grad_output.sum((0, 2, 3)) if need_b else None, None)
+                ChannelSum.apply(grad_output) if need_b else None, None)
 
 
 class ConvolutionWeight(Function):
@@ -71,6 +72,24 @@ class ConvolutionWeight(Function):
         g = ctx.geom
         return (ConvolutionTranspose.apply(gy, grad_output, None, g) if need_x else None,
                 Convolution.apply(x, grad_output, None, g) if need_gy else None, None)
+
+
+class ChannelSum(Function):
+    """(N, C, H, W) -> (C,): the bias gradient. A batched GEMV against ones reads the array
+    once at BLAS speed; ``sum(axis=(0, 2, 3))`` is several times slower."""
+
+    @staticmethod
+    def forward(ctx, g):
+        ctx.shape = g.shape
+        N, C = g.shape[:2]
+        g3 = g.reshape(N, C, -1)
+        if g.dtype.kind != "f":
+            return g3.sum(axis=(0, 2))
+        return (g3 @ xp.ones(g3.shape[2], dtype=g.dtype)).sum(axis=0)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output.reshape(1, -1, 1, 1).expand(ctx.shape)
 
 
 # -- argument handling shared by the wrappers ------------------------------------------------

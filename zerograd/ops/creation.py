@@ -1,9 +1,7 @@
-"""Tensor creation: from data, filled, ranges, identity, and random draws.
+"""Tensor creation: from data, filled, ranges and identity (random draws: ``random_sampling``).
 
 Sizes may be given as varargs (``zeros(2, 3)``), one tuple/list/Size (``zeros((2, 3))``) or
-the ``size=`` keyword. Random functions draw from a ``zerograd.Generator`` (the default
-one, seeded by ``zerograd.manual_seed``, unless ``generator=`` is given), never from
-NumPy's global state.
+the ``size=`` keyword.
 """
 import builtins
 import math
@@ -12,7 +10,6 @@ import operator
 from zerograd import dtypes
 from zerograd.backend import xp
 from zerograd.device import check_device
-from zerograd.random import rng_of
 from zerograd.tensor import Tensor
 
 __all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "full", "empty",
@@ -28,7 +25,10 @@ def _dtype_of_data(data):
         return data.dtype
     if isinstance(data, (xp.ndarray, xp.generic)):
         return dtypes.from_numpy_dtype(xp.asarray(data).dtype)
-    found = _scan_leaves(data, set())
+    kinds = _leaf_types(data, set())
+    found = {_dtype_of_leaf(kind) for kind in kinds if kind is not xp.ndarray}
+    if xp.ndarray in kinds:  # tensors inside the list (unwrapped to arrays) keep their dtype
+        _array_leaf_dtypes(data, found)
     if not found:
         return dtypes.get_default_dtype()  # empty data, as torch.tensor([])
     result = None
@@ -37,23 +37,40 @@ def _dtype_of_data(data):
     return result
 
 
-def _scan_leaves(data, found):
-    """The set of dtypes the leaves of nested lists ask for (stops early on plain numbers)."""
-    for x in (data if isinstance(data, (list, tuple)) else (data,)):
+def _leaf_types(data, types):
+    """The Python types of the leaves of nested lists (one C-level pass per list)."""
+    if not isinstance(data, (list, tuple)):
+        types.add(type(data))
+        return types
+    kinds = set(map(type, data))
+    if list in kinds or tuple in kinds:
+        for x in data:
+            if type(x) in (list, tuple):
+                _leaf_types(x, types)
+        kinds -= {list, tuple}
+    types |= kinds
+    return types
+
+
+def _dtype_of_leaf(kind):
+    if kind is builtins.bool:
+        return dtypes.bool_
+    if issubclass(kind, builtins.int):
+        return dtypes.int64
+    if issubclass(kind, builtins.float) and not issubclass(kind, xp.generic):
+        return dtypes.get_default_dtype()
+    if issubclass(kind, xp.generic):
+        return dtypes.from_numpy_dtype(xp.dtype(kind))
+    raise TypeError(f"can't create a tensor from an element of type {kind.__name__}; pass "
+                    "numbers, bools, nested lists or arrays")
+
+
+def _array_leaf_dtypes(data, found):
+    for x in data if isinstance(data, (list, tuple)) else (data,):
         if isinstance(x, (list, tuple)):
-            _scan_leaves(x, found)
-        elif isinstance(x, builtins.bool) or (isinstance(x, xp.generic) and x.dtype == bool):
-            found.add(dtypes.bool_)
-        elif isinstance(x, (xp.ndarray, xp.generic)):
+            _array_leaf_dtypes(x, found)
+        elif isinstance(x, xp.ndarray):
             found.add(dtypes.from_numpy_dtype(x.dtype))
-        elif isinstance(x, builtins.int):
-            found.add(dtypes.int64)
-        elif isinstance(x, builtins.float):
-            found.add(dtypes.get_default_dtype())
-        else:
-            raise TypeError(f"can't create a tensor from an element of type "
-                            f"{type(x).__name__}; pass numbers, bools, nested lists or arrays")
-    return found
 
 
 def _finish(array, requires_grad):
@@ -75,7 +92,10 @@ def _unwrap(data):
 def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new tensor holding a copy of ``data`` (numbers, nested lists, arrays or tensors)."""
     check_device(device)
-    data = _unwrap(data)
+    if isinstance(data, Tensor):
+        data = data._data
+    elif isinstance(data, (list, tuple)) and Tensor in _leaf_types(data, set()):
+        data = _unwrap(data)  # rebuilding the lists costs; only done when tensors are inside
     d = dtypes.as_dtype(dtype) if dtype is not None else _dtype_of_data(data)
     try:
         array = xp.array(data, dtype=d.np)
@@ -273,147 +293,7 @@ def eye(n, m=None, *, out=None, dtype=None, device=None, requires_grad=False):
     return _write_out(_finish(xp.eye(n, m, dtype=_np_dtype(dtype)), requires_grad), out)
 
 
-# -- random -----------------------------------------------------------------------------------
-def _float_dtype(dtype, name):
-    d = dtypes.as_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
-    if not d.is_floating_point:
-        raise RuntimeError(f"{name}(): expected a floating point dtype, got {d.name}; use "
-                           "randint for integers")
-    return d
-
-
-def rand(*args, size=None, generator=None, out=None, dtype=None, device=None,
-         requires_grad=False):
-    """Uniform samples from [0, 1)."""
-    check_device(device)
-    d = _float_dtype(dtype, "rand")
-    array = rng_of(generator).random(_shape(args, size, "rand")).astype(d.np, copy=False)
-    return _write_out(_finish(array, requires_grad), out)
-
-
-def randn(*args, size=None, generator=None, out=None, dtype=None, device=None,
-          requires_grad=False):
-    """Standard normal samples."""
-    check_device(device)
-    d = _float_dtype(dtype, "randn")
-    array = rng_of(generator).standard_normal(_shape(args, size, "randn")).astype(d.np,
-                                                                                   copy=False)
-    return _write_out(_finish(array, requires_grad), out)
-
-
-def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None, device=None,
-            requires_grad=False):
-    """Integers uniform in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
-    check_device(device)
-    if size is None and isinstance(high, (tuple, list)):
-        low, high, size = 0, low, high
-    if high is None:
-        low, high = 0, low
-    if size is None:
-        raise TypeError("randint() missing required argument 'size' (a tuple of ints)")
-    if not isinstance(size, (tuple, list)):
-        raise TypeError(f"randint(): argument 'size' must be tuple of ints, not "
-                        f"{type(size).__name__}")
-    low, high = builtins.int(low), builtins.int(high)
-    if high <= low:
-        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} "
-                           f">= to={high}")
-    shape = _shape((size,), None, "randint")
-    array = rng_of(generator).integers(low, high, shape).astype(_np_dtype(dtype, dtypes.int64))
-    return _write_out(_finish(array, requires_grad), out)
-
-
-def randperm(n, *, generator=None, out=None, dtype=None, device=None, requires_grad=False):
-    """A random permutation of ``0 .. n-1`` (int64 by default)."""
-    check_device(device)
-    if n < 0:
-        raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
-    array = rng_of(generator).permutation(n).astype(_np_dtype(dtype, dtypes.int64))
-    return _write_out(_finish(array, requires_grad), out)
-
-
-def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, device=None,
-           requires_grad=False):
-    """Normal samples: ``mean``/``std`` tensors broadcast together, or numbers with ``size``."""
-    check_device(device)
-    tensors = [v for v in (mean, std) if isinstance(v, Tensor)]
-    if tensors and size is not None:
-        raise TypeError("normal(): size= is only allowed when mean and std are numbers; the "
-                        "shape otherwise comes from the mean/std tensors")
-    if not tensors and size is None:
-        raise TypeError("normal(): with numbers for mean and std, give size= (a tuple of ints)")
-    m = mean._data if isinstance(mean, Tensor) else mean
-    s = std._data if isinstance(std, Tensor) else std
-    if xp.any(xp.asarray(s) < 0):
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {xp.min(s)}")
-    if dtype is None:
-        dtype = tensors[0].dtype if len(tensors) == 1 else (
-            dtypes.promote_types(*[t.dtype for t in tensors]) if tensors else None)
-    d = _float_dtype(dtype, "normal")
-    shape = _shape((size,), None, "normal") if size is not None else \
-        xp.broadcast_shapes(xp.shape(m), xp.shape(s))
-    draws = rng_of(generator).standard_normal(shape)
-    array = (m + s * draws).astype(d.np, copy=False)
-    return _write_out(_finish(xp.asarray(array), requires_grad), out)
-
-
-def rand_like(input, dtype=None, generator=None, requires_grad=False, device=None):
-    return rand(tuple(input.shape), generator=generator, dtype=dtype or input.dtype,
-                requires_grad=requires_grad, device=device)
-
-
-def randn_like(input, dtype=None, generator=None, requires_grad=False, device=None):
-    return randn(tuple(input.shape), generator=generator, dtype=dtype or input.dtype,
-                 requires_grad=requires_grad, device=device)
-
-
-def randint_like(input, low=0, high=None, dtype=None, generator=None, requires_grad=False,
-                 device=None):
-    if high is None:
-        low, high = 0, low
-    return randint(low, high, tuple(input.shape), generator=generator, dtype=dtype or input.dtype,
-                   requires_grad=requires_grad, device=device)
-
-
-def bernoulli(input, p=None, generator=None):
-    """0/1 draws with probability ``input`` (or ``p``), in ``input``'s dtype."""
-    probs = input._data if p is None else xp.full(input._data.shape, p)
-    if probs.size and (xp.min(probs) < 0 or xp.max(probs) > 1):
-        raise RuntimeError("bernoulli: probabilities must be in [0, 1]")
-    draws = rng_of(generator).random(probs.shape) < probs
-    return Tensor._make(draws.astype(input._data.dtype), False, None)
-
-
-def multinomial(input, num_samples, replacement=False, generator=None):
-    """Category indices drawn from the rows of ``input`` (non-negative weights)."""
-    probs = input._data.astype(xp.float64)
-    if probs.ndim not in (1, 2):
-        raise RuntimeError(f"prob_dist must be 1 or 2 dim, got {probs.ndim}")
-    if probs.size == 0 or xp.any(probs < 0) or not xp.all(xp.isfinite(probs)):
-        raise RuntimeError("multinomial: probability tensor contains either `inf`, `nan` or "
-                           "element < 0")
-    rows = probs.reshape(-1, probs.shape[-1])
-    n_rows, n_cats = rows.shape
-    totals = rows.sum(axis=1, keepdims=True)
-    if xp.any(totals <= 0):
-        raise RuntimeError("multinomial: invalid multinomial distribution (sum of probabilities "
-                           "<= 0)")
-    rng = rng_of(generator)
-    if replacement:
-        # inverse-CDF sampling for all rows at once: offsetting row r's CDF by r keeps the
-        # rows apart in one sorted array for searchsorted
-        cdf = xp.cumsum(rows / totals, axis=1)
-        cdf[:, -1] = 1.0
-        offsets = xp.arange(n_rows)[:, None]
-        u = rng.random((n_rows, num_samples))
-        flat = xp.searchsorted((cdf + offsets).ravel(), (u + offsets).ravel(), side="right")
-        out = xp.minimum(flat.reshape(n_rows, num_samples) - offsets * n_cats, n_cats - 1)
-    else:
-        if num_samples > n_cats:
-            raise RuntimeError("multinomial: cannot sample n_sample > prob_dist.size(-1) "
-                               "samples without replacement")
-        # Gumbel-top-k: the k largest of log(p) + Gumbel noise are a draw without replacement
-        with xp.errstate(divide="ignore"):
-            keys = xp.log(rows) - xp.log(-xp.log(rng.random(rows.shape)))
-        out = xp.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
-    return Tensor._make(out.reshape(probs.shape[:-1] + (num_samples,)).astype(xp.int64))
+# Random sampling shares the size handling above, so it is imported after it.
+from zerograd.ops.random_sampling import (bernoulli, multinomial, normal, rand,  # noqa: E402
+                                          rand_like, randint, randint_like, randn, randn_like,
+                                          randperm)

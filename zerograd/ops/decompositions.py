@@ -54,6 +54,11 @@ class Inv(Function):
         # d(A^-1) = -A^-1 dA A^-1  =>  grad_A = -A^-T G A^-T
         return -_matmul(_matmul(inv_a.mT, grad_output), inv_a.mT)
 
+    @staticmethod
+    def jvp(ctx, t_a):
+        out = ctx.fw_output
+        return -_matmul(_matmul(out, t_a), out)
+
 
 def inv(input):
     """The inverse of a square matrix (or of each in a batch)."""
@@ -81,6 +86,15 @@ class Solve(Function):
         grad_b = Solve.apply(a.mT, grad_output)
         grad_a = -_matmul(grad_b, x.mT) if ctx.needs_input_grad[0] else None
         return grad_a, grad_b if ctx.needs_input_grad[1] else None
+
+    @staticmethod
+    def jvp(ctx, t_a, t_b):
+        a, _ = ctx.fw_inputs
+        rhs = t_b if t_b is not None else None
+        if t_a is not None:
+            da_x = _matmul(t_a, ctx.fw_output)
+            rhs = -da_x if rhs is None else rhs - da_x
+        return Solve.apply(a, rhs)
 
 
 def solve(A, B, *, left=True):
@@ -118,7 +132,7 @@ def _cofactor(a):
 class Det(Function):
     @staticmethod
     def forward(ctx, a):
-        out = xp.linalg.det(a)
+        out = xp.asarray(xp.linalg.det(a))  # an ndarray, not a NumPy scalar: saved as output
         ctx.save_for_backward(a, out)
         return out
 
@@ -131,6 +145,13 @@ class Det(Function):
             return g * const(_cofactor(a._data))
         # d det(A) / dA = det(A) A^-T (Jacobi's formula)
         return g * out.unsqueeze(-1).unsqueeze(-1) * inv(a).mT
+
+    @staticmethod
+    def jvp(ctx, t_a):
+        (a,) = ctx.fw_inputs
+        if xp.any(ctx.fw_output._data == 0):
+            return (const(_cofactor(a._data)) * t_a).sum((-2, -1))
+        return ctx.fw_output * (inv(a).mT * t_a).sum((-2, -1))  # det(A) tr(A^-1 dA)
 
 
 def det(input):
@@ -149,6 +170,11 @@ class LogAbsDet(Function):
     def backward(ctx, grad_output):
         (a,) = ctx.saved_tensors
         return grad_output.unsqueeze(-1).unsqueeze(-1) * inv(a).mT
+
+    @staticmethod
+    def jvp(ctx, t_a):
+        (a,) = ctx.fw_inputs
+        return (inv(a).mT * t_a).sum((-2, -1))  # tr(A^-1 dA)
 
 
 def slogdet(input):
@@ -186,6 +212,16 @@ class Pinv(Function):
         term3 = _matmul(_matmul(pt, p), right)
         return term1 + term2 + term3
 
+    @staticmethod
+    def jvp(ctx, t_a, _, __):
+        a, p = ctx.fw_inputs[0], ctx.fw_output
+        # dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P
+        dat = t_a.mT
+        term1 = -_matmul(_matmul(p, t_a), p)
+        term2 = _matmul(_matmul(p, p.mT), dat - _matmul(_matmul(dat, a), p))
+        term3 = _matmul(dat - _matmul(_matmul(p, a), dat), _matmul(p.mT, p))
+        return term1 + term2 + term3
+
 
 def pinv(input, rcond=None, hermitian=False, *, atol=None, rtol=None):
     """Moore-Penrose pseudo-inverse; singular values below ``max(atol, rtol * s_max)`` are
@@ -218,6 +254,11 @@ class Svdvals(Function):
         # ds_i = u_i^T dA v_i  =>  grad_A = U diag(g) V^T
         u, vh = ctx.u, ctx.vh
         return const((u * grad_output._data[..., None, :]) @ vh)
+
+    @staticmethod
+    def jvp(ctx, t_a):
+        # ds_i = u_i^T dA v_i
+        return (_matmul(const(xp.swapaxes(ctx.u, -1, -2)), t_a) * const(ctx.vh)).sum(-1)
 
 
 def svdvals(A):

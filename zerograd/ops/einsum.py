@@ -35,6 +35,16 @@ class Einsum(Function):
             grads.append(_operand_grad(grad_output, output, specs, operands, i) if need else None)
         return tuple(grads)
 
+    @staticmethod
+    def jvp(ctx, *tangents):
+        # multilinear: the sum over operands of the einsum with that operand's tangent
+        operands, out = list(ctx.fw_inputs), None
+        for i, t in enumerate(tangents):
+            if t is not None:
+                term = Einsum.apply(*operands[:i], t, *operands[i + 1:], **ctx.fw_kwargs)
+                out = term if out is None else out + term
+        return out
+
 
 def _operand_grad(grad_output, output, specs, operands, i):
     """d(sum of grad_output * einsum) / d(operand i), as one einsum."""

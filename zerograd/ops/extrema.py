@@ -10,29 +10,14 @@ from collections import namedtuple
 from zerograd import return_types
 from zerograd.autograd.function import Function
 from zerograd.backend import xp
+from zerograd.ops._reduction import _Reduction
 from zerograd.ops._util import const, normalize_dim, normalize_dims
-from zerograd.ops.elementwise import _named
+from zerograd.ops._promote import _named
 from zerograd.tensor import Tensor
 
 __all__ = ["max", "min", "amax", "amin", "aminmax", "argmax", "argmin", "all", "any"]
 
 _aminmax = namedtuple("aminmax", ["min", "max"])
-
-
-def _kept_shape(shape, dims):
-    return tuple(1 if i in dims else s for i, s in enumerate(shape))
-
-
-def _expand_back(grad, in_shape, dims, keepdim):
-    """A reduced gradient broadcast back over the reduced dims of the input."""
-    if not keepdim:
-        grad = grad.reshape(_kept_shape(in_shape, dims))
-    return grad.expand(in_shape)
-
-
-def _keep(out, in_shape, dims, keepdim):
-    """A reduction's output with the reduced dims kept as size 1 (broadcasts against input)."""
-    return out if keepdim else out.reshape(_kept_shape(in_shape, dims))
 
 
 def _check_nonempty(name, shape, dims, dim_given):
@@ -44,7 +29,7 @@ def _check_nonempty(name, shape, dims, dim_given):
             raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
 
 
-class Amax(Function):
+class Amax(_Reduction):
     """max over dims; ties share the gradient evenly (torch's amax/amin rule)."""
 
     reduce = staticmethod(xp.max)
@@ -57,12 +42,10 @@ class Amax(Function):
         return out
 
     @staticmethod
-    def backward(ctx, grad_output):
-        a, out = ctx.saved_tensors
+    def derivative(ctx, a, out_k):
         x = a._data
-        hit = x == _keep(out._data, x.shape, ctx.dims, ctx.keepdim)
-        share = (hit / hit.sum(axis=ctx.dims, keepdims=True)).astype(x.dtype, copy=False)
-        return _expand_back(grad_output, x.shape, ctx.dims, ctx.keepdim) * const(share)
+        hit = x == out_k._data
+        return const((hit / hit.sum(axis=ctx.dims, keepdims=True)).astype(x.dtype, copy=False))
 
 
 class Amin(Amax):
@@ -89,6 +72,8 @@ def amin(input, dim=(), keepdim=False):
 
 class MaxDim(Function):
     """Values at given indices along one dim (max/min with dim): the gradient goes there."""
+
+    jvp_linear = True  # for fixed indices, picking values is linear
 
     @staticmethod
     def forward(ctx, a, index, dim, keepdim):
@@ -158,6 +143,9 @@ def aminmax(input, *, dim=None, keepdim=False):
 
 
 def _arg(fn, name, input, dim, keepdim):
+    if input._data.dtype == bool:
+        raise RuntimeError(f"{name}(): does not support bool input; convert first, e.g. "
+                           "x.long()")
     if dim is None:
         if input.numel() == 0:
             raise IndexError(f"{name}(): Expected reduction dim to be specified for "

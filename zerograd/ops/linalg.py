@@ -7,14 +7,13 @@ norms) in ``ops.decompositions``; both are re-exported here.
 from zerograd.autograd.function import Function
 from zerograd.backend import xp
 from zerograd.ops._util import normalize_dim
-from zerograd.ops.decompositions import (det, inv, matrix_norm, pinv, pinverse, slogdet, solve,
-                                         svdvals)
+from zerograd.ops.decompositions import det, inv, matrix_norm, pinv, pinverse, slogdet, solve
 from zerograd.ops.einsum import einsum
 
 inverse = inv  # torch.inverse
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "einsum",
-           "inv", "inverse", "solve", "det", "pinv", "pinverse", "matrix_norm", "svdvals", "tril", "triu",
+           "inv", "inverse", "solve", "det", "pinv", "pinverse", "matrix_norm", "tril", "triu",
            "diag", "diagonal", "trace", "addmm", "baddbmm", "slogdet"]
 
 
@@ -45,6 +44,14 @@ class Matmul(Function):
             return (matmul(g.unsqueeze(-1), b.unsqueeze(-2)) if need_a else None,
                     matmul(a.mT, g.unsqueeze(-1)).squeeze(-1) if need_b else None)
         return matmul(g, b.mT) if need_a else None, matmul(a.mT, g) if need_b else None
+
+    @staticmethod
+    def jvp(ctx, t_a, t_b):
+        a, b = ctx.fw_inputs
+        parts = [matmul(t_a, b) if t_a is not None else None,
+                 matmul(a, t_b) if t_b is not None else None]
+        return parts[0] if parts[1] is None else (parts[1] if parts[0] is None else
+                                                  parts[0] + parts[1])
 
 
 def _shape_str(t):
@@ -166,6 +173,8 @@ def baddbmm(input, batch1, batch2, beta=1, alpha=1):
 
 # -- triangular and diagonal parts ------------------------------------------------------------
 class _TriMask(Function):
+    jvp_linear = True
+
     @staticmethod
     def forward(ctx, a, diagonal, upper):
         ctx.diagonal, ctx.upper = diagonal, upper

@@ -38,6 +38,9 @@ class BatchNorm(Function):
     """Training-mode batch norm of (N, C, *) input over every dim but the channels (1).
 
     ``box`` receives the batch mean and biased variance for the running statistics.
+    Nothing input-sized is kept for backward beyond the input itself (the centred input
+    is rebuilt there), and y is made in place in the centred copy: memory traffic is what
+    these ops cost.
     """
 
     @staticmethod
@@ -46,16 +49,13 @@ class BatchNorm(Function):
         x3 = x.reshape(N, C, -1)
         M = N * x3.shape[2]
         mean = _channel_sum(x3) / M
-        xhat = x3 - _as_channels(mean, C)
-        var = _channel_dot(xhat, xhat) / M
-        invstd = 1.0 / xp.sqrt(var + eps)
-        xhat *= _as_channels(invstd, C)
+        y = x3 - _as_channels(mean, C)
+        var = _channel_dot(y, y) / M
+        invstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
         box["mean"], box["var"], box["count"] = mean, var, M
-        ctx.xhat, ctx.invstd, ctx.eps = xhat, invstd, eps
+        ctx.mean, ctx.invstd, ctx.eps = mean, invstd, eps
         ctx.save_for_backward(x, weight)
-        if weight is None and bias is None:
-            return xhat.reshape(x.shape).copy()  # xhat stays private: y may be changed in place
-        y = xhat * _as_channels(weight, C) if weight is not None else xhat.copy()
+        y *= _as_channels(invstd if weight is None else invstd * weight, C)
         if bias is not None:
             y += _as_channels(bias, C)
         return y.reshape(x.shape)
@@ -70,19 +70,22 @@ class BatchNorm(Function):
             w = None if weight is None else weight.reshape(shape)
             return _graph_backward(x, w, grad_output, axes, ctx.eps, need_x, need_w, need_b,
                                    param_axes=axes) + (None, None)
+        # dx = scale * (g - sum(g)/M) - xc * scale * invstd * sum(g * xhat) / M
         g = grad_output._data
         N, C = g.shape[:2]
         g3 = g.reshape(N, C, -1)
-        xhat, invstd = ctx.xhat, ctx.invstd
         M = N * g3.shape[2]
+        invstd = ctx.invstd
+        xc = x._data.reshape(N, C, -1) - _as_channels(ctx.mean, C)
         gb = _channel_sum(g3)
-        gw = _channel_dot(g3, xhat)
+        gw = _channel_dot(g3, xc) * invstd
         gx = None
         if need_x:
             scale = invstd if weight is None else invstd * weight._data
+            xc *= _as_channels(-scale * invstd * gw / M, C)
+            xc -= _as_channels(scale * gb / M, C)
             gx = g3 * _as_channels(scale, C)
-            gx -= xhat * _as_channels(scale * gw / M, C)
-            gx -= _as_channels(scale * gb / M, C)
+            gx += xc
             gx = _const(gx.reshape(g.shape))
         return (gx, _const(gw) if need_w else None, _const(gb) if need_b else None, None, None)
 

@@ -1,6 +1,7 @@
 """Pooling: max, average and adaptive pooling over 1-D and 2-D windows (``nn.functional``).
 
-Windows are strided views of the (padded) input, never Python loops over pixels:
+Windows are strided views of the (padded) input, never Python loops over pixels (the
+array work is in ``_pool_kernels``):
 
 * **max pooling** runs over the kh*kw kernel offsets, each one strided slice of the
   padded input (rows stay contiguous, which copies fast): a running ``maximum``, then
@@ -9,62 +10,60 @@ Windows are strided views of the (padded) input, never Python loops over pixels:
   added when they can. Adaptive windows of unequal sizes keep flat input indices
   instead and scatter with one ``bincount``. Each scatter and its gather are each
   other's derivative, so double backward works.
-* **average pooling** is linear: the forward sums the kh*kw strided slices (or one
-  reshape-sum when stride equals kernel), the backward is its adjoint, and the adjoint's
-  backward is the forward again.
+* **average pooling** is linear: the forward sums the kh*kw strided slices (a
+  reshape-and-sum over small axes is many times slower in NumPy), the backward is its
+  adjoint, and the adjoint's backward is the forward again.
 * **adaptive average pooling** multiplies by two constant averaging matrices (one per
   spatial axis), so zerograd's matmul provides every derivative.
 1-D pooling runs as 2-D pooling over a height of 1.
 """
 from zerograd.autograd.function import Function
 from zerograd.backend import xp
+from zerograd.ops._pool_kernels import AdaptiveMaxPlan, AvgPlan, WindowPlan, averaging_matrix
 from zerograd.ops._util import const
 from zerograd.tensor import Tensor
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
            "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d"]
 
-_as_strided = xp.lib.stride_tricks.as_strided
-
 
 # -- gradient routing through argmax indices -------------------------------------------------
 class IndexScatter(Function):
-    """(N, C, *out) values -> (N, C, H, W) zeros with each value added at its flat index."""
+    """(N, C, *out) values -> (N, C, H, W) zeros with each value added at its flat index.
+
+    One ``bincount`` over plane-offset indices does the accumulation (indices repeat
+    where windows overlap), vectorized, with no ``add.at``.
+    """
 
     @staticmethod
-    def forward(ctx, g, idx, plane, unique):
-        ctx.idx, ctx.plane, ctx.unique = idx, plane, unique
+    def forward(ctx, g, idx, plane):
+        ctx.idx, ctx.plane = idx, plane
         N, C = g.shape[:2]
         H, W = plane
         rows = N * C
-        flat_idx = idx.reshape(rows, -1)
-        if unique:  # every input position wins at most one window: assignment suffices
-            out = xp.zeros((rows, H * W), dtype=g.dtype)
-            xp.put_along_axis(out, flat_idx, g.reshape(rows, -1), axis=1)
-        else:
-            offsets = (xp.arange(rows, dtype=xp.int64) * (H * W))[:, None]
-            out = xp.bincount((flat_idx + offsets).ravel(), weights=g.ravel(),
-                              minlength=rows * H * W).astype(g.dtype, copy=False)
-        return out.reshape(N, C, H, W)
+        offsets = (xp.arange(rows, dtype=xp.int64) * (H * W))[:, None]
+        out = xp.bincount((idx.reshape(rows, -1) + offsets).ravel(), weights=g.ravel(),
+                          minlength=rows * H * W)
+        return out.astype(g.dtype, copy=False).reshape(N, C, H, W)
 
     @staticmethod
     def backward(ctx, grad_output):
-        return IndexGather.apply(grad_output, ctx.idx, ctx.plane, ctx.unique), None, None, None
+        return IndexGather.apply(grad_output, ctx.idx, ctx.plane), None, None
 
 
 class IndexGather(Function):
     """(N, C, H, W) -> the values at ``idx`` (N, C, *out): the adjoint of IndexScatter."""
 
     @staticmethod
-    def forward(ctx, a, idx, plane, unique):
-        ctx.idx, ctx.plane, ctx.unique = idx, plane, unique
+    def forward(ctx, a, idx, plane):
+        ctx.idx, ctx.plane = idx, plane
         rows = a.shape[0] * a.shape[1]
         out = xp.take_along_axis(a.reshape(rows, -1), idx.reshape(rows, -1), axis=1)
         return out.reshape(idx.shape)
 
     @staticmethod
     def backward(ctx, grad_output):
-        return IndexScatter.apply(grad_output, ctx.idx, ctx.plane, ctx.unique), None, None, None
+        return IndexScatter.apply(grad_output, ctx.idx, ctx.plane), None, None
 
 
 class MaxPool2DWithIndices(Function):
@@ -123,120 +122,7 @@ class WindowGather(Function):
         return WindowScatter.apply(grad_output, ctx.arg, ctx.plan), None, None
 
 
-class _WindowPlan:
-    """Regular windows: kernel, stride, padding, dilation and ceil_mode resolved to sizes."""
-
-    def __init__(self, H, W, kernel, stride, padding, dilation, ceil_mode):
-        self.H, self.W = H, W
-        (self.kh, self.kw), (self.sh, self.sw) = kernel, stride
-        (self.ph, self.pw), (self.dh, self.dw) = padding, dilation
-        self.Ho = _out_size(H, self.kh, self.sh, self.ph, self.dh, ceil_mode)
-        self.Wo = _out_size(W, self.kw, self.sw, self.pw, self.dw, ceil_mode)
-        # padded extent the last window needs (ceil_mode can reach past the right pad)
-        self.Hb = max(H + 2 * self.ph, (self.Ho - 1) * self.sh + self.dh * (self.kh - 1) + 1)
-        self.Wb = max(W + 2 * self.pw, (self.Wo - 1) * self.sw + self.dw * (self.kw - 1) + 1)
-        self.unique = (self.sh >= self.dh * (self.kh - 1) + 1
-                       and self.sw >= self.dw * (self.kw - 1) + 1)
-
-    def padded(self, x, fill):
-        """(N, C, Hb, Wb): ``x`` surrounded by ``fill`` (``x`` itself when nothing is added)."""
-        N, C = x.shape[:2]
-        if self.Hb == self.H and self.Wb == self.W:
-            return x
-        buf = xp.full((N, C, self.Hb, self.Wb), fill, dtype=x.dtype)
-        buf[:, :, self.ph:self.ph + self.H, self.pw:self.pw + self.W] = x
-        return buf
-
-    def offset_views(self, xpad):
-        """For each kernel offset (i, j), row-major: the (N, C, Ho, Wo) strided slice of the
-        padded input that offset reads. Fast to copy: the inner axis is a row."""
-        hs, ws = self.sh * (self.Ho - 1) + 1, self.sw * (self.Wo - 1) + 1
-        for i in range(self.kh):
-            for j in range(self.kw):
-                r, c = i * self.dh, j * self.dw
-                yield xpad[:, :, r:r + hs:self.sh, c:c + ws:self.sw]
-
-    def max_with_arg(self, x):
-        """The window maxima and, per window, the offset index of the first maximum."""
-        fill = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
-        views = list(self.offset_views(self.padded(x, fill)))
-        best = views[0].copy()
-        for v in views[1:]:
-            xp.maximum(best, v, out=best)  # NaN propagates, as in torch
-        # first offset holding the maximum: scan backwards, earlier matches overwrite
-        arg = xp.zeros(best.shape, dtype=xp.int16)
-        for k in range(len(views) - 1, -1, -1):
-            hit = views[k] == best
-            arg -= (arg - k) * hit
-        if x.dtype.kind == "f":
-            nan = best != best
-            if nan.any():  # torch reports the last NaN of a window
-                for k, v in enumerate(views):
-                    arg[nan & (v != v)] = k
-        return best, arg
-
-    def flat_indices(self, arg):
-        """``arg`` as torch's indices: the flat position ``h * W + w`` in the input plane."""
-        i, j = xp.divmod(arg.astype(xp.int64), self.kw)
-        rows = (xp.arange(self.Ho) * self.sh - self.ph)[:, None] + i * self.dh
-        cols = xp.arange(self.Wo) * self.sw - self.pw + j * self.dw
-        return rows * self.W + cols
-
-
-def _out_size(size, k, s, p, d, ceil_mode):
-    span = size + 2 * p - d * (k - 1) - 1
-    out = (-(-span // s) if ceil_mode else span // s) + 1
-    if ceil_mode and (out - 1) * s >= size + p:  # the last window must start inside
-        out -= 1
-    return out
-
-
 # -- average pooling -------------------------------------------------------------------------
-class _AvgPlan(_WindowPlan):
-    def __init__(self, H, W, kernel, stride, padding, ceil_mode, count_include_pad,
-                 divisor_override):
-        super().__init__(H, W, kernel, stride, padding, (1, 1), ceil_mode)
-        if divisor_override:
-            self.divisor = divisor_override
-        else:
-            self.divisor = xp.multiply.outer(
-                self._counts(H, self.Ho, self.kh, self.sh, self.ph, count_include_pad),
-                self._counts(W, self.Wo, self.kw, self.sw, self.pw, count_include_pad))
-
-    @staticmethod
-    def _counts(size, out, k, s, p, include_pad):
-        # torch: a window is clipped to the padded input; without include_pad, to the input
-        start = xp.arange(out) * s - p
-        end = xp.minimum(start + k, size + p)
-        if not include_pad:
-            start, end = xp.maximum(start, 0), xp.minimum(end, size)
-        return end - start
-
-    def sum_windows(self, x):
-        views = self.offset_views(self.padded(x, 0))
-        out = next(views).copy()
-        for v in views:
-            out += v
-        return out
-
-    def spread(self, g):
-        """The adjoint of ``sum_windows``: every window's value added to its positions."""
-        N, C = g.shape[:2]
-        buf = xp.zeros((N, C, self.Hb, self.Wb), dtype=g.dtype)
-        for view in self.offset_views(buf):
-            if self.unique:  # windows do not overlap: plain strided assignment
-                view[...] = g
-            else:
-                view += g
-        return buf[:, :, self.ph:self.ph + self.H, self.pw:self.pw + self.W]
-
-    def average(self, x):
-        total = self.sum_windows(x)
-        if x.dtype.kind != "f":  # integer pooling truncates, as in torch
-            return xp.trunc(total / self.divisor).astype(x.dtype)
-        return (total / self.divisor).astype(x.dtype, copy=False)
-
-
 class AvgPool2D(Function):
     @staticmethod
     def forward(ctx, x, plan):
@@ -325,7 +211,7 @@ def _max_pool(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
     x, unbatched = _batched(fn, input, nd)
     kernel, stride, padding, dilation = _window_args(fn, nd, kernel_size, stride, padding,
                                                      dilation)
-    plan = _WindowPlan(x.shape[2], x.shape[3], kernel, stride, padding, dilation, ceil_mode)
+    plan = WindowPlan(x.shape[2], x.shape[3], kernel, stride, padding, dilation, ceil_mode)
     _check_out(plan, x, nd)
     box = {}
     out = _unbatch(MaxPool2DWithIndices.apply(x, plan, box), nd, unbatched)
@@ -362,7 +248,7 @@ def _avg_pool(fn, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
     kernel, stride, padding, _ = _window_args(fn, nd, kernel_size, stride, padding, 1)
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
-    plan = _AvgPlan(x.shape[2], x.shape[3], kernel, stride, padding, ceil_mode,
+    plan = AvgPlan(x.shape[2], x.shape[3], kernel, stride, padding, ceil_mode,
                     count_include_pad, divisor_override)
     _check_out(plan, x, nd)
     return _unbatch(AvgPool2D.apply(x, plan), nd, unbatched)
@@ -400,19 +286,6 @@ def _adaptive_sizes(fn, output_size, in_size, nd):
     return out
 
 
-def _bounds(size, out):
-    """Window i covers [floor(i*size/out), ceil((i+1)*size/out)) — torch's rule."""
-    i = xp.arange(out)
-    return (i * size) // out, -((-(i + 1) * size) // out)
-
-
-def _averaging_matrix(size, out, dtype):
-    start, end = _bounds(size, out)
-    pos = xp.arange(size)
-    inside = (pos >= start[:, None]) & (pos < end[:, None])
-    return (inside / (end - start)[:, None]).astype(dtype)
-
-
 def _adaptive_avg(fn, nd, input, output_size):
     if not isinstance(input, Tensor) or input.ndim not in (nd + 1, nd + 2):
         shape = list(input.shape) if isinstance(input, Tensor) else type(input).__name__
@@ -432,8 +305,8 @@ def _adaptive_avg(fn, nd, input, output_size):
     out = input
     dtype = input._data.dtype
     if nd == 2:
-        out = const(_averaging_matrix(in_size[0], out_size[0], dtype)) @ out
-    return out @ const(_averaging_matrix(in_size[-1], out_size[-1], dtype).T.copy())
+        out = const(averaging_matrix(in_size[0], out_size[0], dtype)) @ out
+    return out @ const(averaging_matrix(in_size[-1], out_size[-1], dtype).T.copy())
 
 
 def adaptive_avg_pool1d(input, output_size):
@@ -462,34 +335,7 @@ class AdaptiveMaxPool2D(Function):
     @staticmethod
     def backward(ctx, grad_output):
         p = ctx.plan
-        return IndexScatter.apply(grad_output, ctx.idx, (p.H, p.W), False), None, None
-
-
-class _AdaptiveMaxPlan:
-    """Windows of different lengths, padded to the longest by repeating the window's
-    last index (a repeat never wins a tie: argmax keeps the first occurrence)."""
-
-    def __init__(self, H, W, Ho, Wo):
-        self.H, self.W, self.Ho, self.Wo = H, W, Ho, Wo
-        self.rows, self.cols = self._index(H, Ho), self._index(W, Wo)
-
-    @staticmethod
-    def _index(size, out):
-        start, end = _bounds(size, out)
-        longest = int((end - start).max())
-        return xp.minimum(start[:, None] + xp.arange(longest), (end - 1)[:, None])
-
-    def max_with_indices(self, x):
-        N, C = x.shape[:2]
-        kh, kw = self.rows.shape[1], self.cols.shape[1]
-        win = x[:, :, self.rows][:, :, :, :, self.cols]  # (N, C, Ho, kh, Wo, kw)
-        win = win.transpose(0, 1, 2, 4, 3, 5).reshape(N, C, self.Ho, self.Wo, kh * kw)
-        arg = win.argmax(axis=-1)
-        y = xp.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
-        i, j = xp.divmod(arg, kw)
-        oh = xp.arange(self.Ho)[:, None]
-        ow = xp.arange(self.Wo)
-        return y, self.rows[oh, i] * self.W + self.cols[ow, j]
+        return IndexScatter.apply(grad_output, ctx.idx, (p.H, p.W)), None, None
 
 
 def _adaptive_max(fn, nd, input, output_size, return_indices):
@@ -503,11 +349,11 @@ def _adaptive_max(fn, nd, input, output_size, return_indices):
     (H, W), (Ho, Wo) = x.shape[2:], ((1,) + out_size if nd == 1 else out_size)
     box = {}
     if H % Ho == 0 and W % Wo == 0:  # equal windows: plain max pooling
-        plan = _WindowPlan(H, W, (H // Ho, W // Wo), (H // Ho, W // Wo), (0, 0), (1, 1), False)
+        plan = WindowPlan(H, W, (H // Ho, W // Wo), (H // Ho, W // Wo), (0, 0), (1, 1), False)
         out = MaxPool2DWithIndices.apply(x, plan, box)
         indices = plan.flat_indices(box["arg"]) if return_indices else None
     else:
-        plan = _AdaptiveMaxPlan(H, W, Ho, Wo)
+        plan = AdaptiveMaxPlan(H, W, Ho, Wo)
         out = AdaptiveMaxPool2D.apply(x, plan, box)
         indices = box["indices"]
     out = _unbatch(out, nd, unbatched)

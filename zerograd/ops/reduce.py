@@ -1,44 +1,38 @@
-"""Reductions over dims: sum, mean, prod, var/std, vector norms, cumulative ops, logsumexp.
+"""Reductions over dims: sum, mean, prod, var/std, vector norms, logsumexp.
 
 ``dim`` is an int, a tuple of ints or None (all dims; an empty tuple also means all);
-``keepdim`` keeps reduced dims as size 1. Backward re-inserts the reduced dims and
-broadcasts the gradient over them. Integer and bool sums and products are int64, as
-in torch. Ops that save their output for backward save exactly the array they return,
-so a derivative taken with ``create_graph=True`` stays connected to the graph.
+``keepdim`` keeps reduced dims as size 1. Integer and bool sums and products are int64,
+as in torch. Each op is linear (``jvp_linear``) or a ``_Reduction`` whose elementwise
+derivative serves backward and forward mode alike.
 
-max/min/amax/argmax/all/any live in ``extrema`` and are re-exported here.
+max/min/amax/argmax/all/any (``extrema``) and cumsum/cumprod (``cumulative``) are
+re-exported here: one reduction family.
 """
 import math
 
 from zerograd import dtypes
 from zerograd.autograd.function import Function
+from zerograd.autograd.grad_mode import is_grad_enabled
 from zerograd.backend import xp, errstate
-from zerograd.ops._util import const, float_operand, normalize_dim, normalize_dims, shape_arg
-from zerograd.ops.elementwise import _named, where
-from zerograd.ops.extrema import *  # noqa: F401,F403  (re-exported: one reduction family)
-from zerograd.ops.extrema import __all__ as _extrema_all, _expand_back, _keep
+from zerograd.ops._promote import _named
+from zerograd.ops._reduction import _Reduction, _count, _expand_back
+from zerograd.ops._util import const, float_operand, normalize_dims, shape_arg
+from zerograd.ops.cumulative import *  # noqa: F401,F403  (re-exported: one reduction family)
+from zerograd.ops.cumulative import __all__ as _cumulative_all, _accumulation_dtype
+from zerograd.ops.extrema import *  # noqa: F401,F403
+from zerograd.ops.extrema import __all__ as _extrema_all
+from zerograd.ops.selection import where
 
-__all__ = _extrema_all + [
-    "sum", "mean", "prod", "var", "std", "var_mean", "std_mean", "norm", "cumsum", "cumprod",
-    "logsumexp", "sum_to_size", "count_nonzero",
+__all__ = _extrema_all + _cumulative_all + [
+    "sum", "mean", "prod", "var", "std", "var_mean", "std_mean", "norm", "logsumexp",
+    "sum_to_size", "count_nonzero",
 ]
 
 
-def _count(shape, dims):
-    n = 1
-    for d in dims:
-        n *= shape[d]
-    return n
-
-
-def _int_to_int64(input, dtype):
-    """The accumulation dtype: as asked, else int64 for bool/integer input (torch's rule)."""
-    if dtype is not None:
-        return dtypes.as_dtype(dtype).np
-    return xp.int64 if input._data.dtype.kind in "biu" else None
-
-
+# -- sum and mean (linear) ------------------------------------------------------------------------
 class Sum(Function):
+    jvp_linear = True
+
     @staticmethod
     def forward(ctx, a, dims, keepdim, np_dtype):
         ctx.in_shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
@@ -56,10 +50,12 @@ def sum(input, dim=None, keepdim=False, dtype=None):
     """Sum over ``dim`` (all dims by default); bool and integer inputs sum as int64."""
     dims = normalize_dims(dim, input.ndim)
     return (Sum if dim is None else SumDim).apply(input, dims, keepdim,
-                                                  _int_to_int64(input, dtype))
+                                                  _accumulation_dtype(input, dtype))
 
 
 class Mean(Function):
+    jvp_linear = True
+
     @staticmethod
     def forward(ctx, a, dims, keepdim):
         ctx.in_shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
@@ -84,37 +80,56 @@ def mean(input, dim=None, keepdim=False, dtype=None):
         input = input.to(dtype)
     if input._data.dtype.kind != "f":
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either "
-                           f"a floating point or complex dtype. Got: {input.dtype}. Convert "
-                           "first, e.g. x.float().mean()")
+                           f"a floating point or complex dtype. Got: "
+                           f"{dtypes.scalar_type_name(input.dtype)}. Convert first, e.g. "
+                           "x.float().mean()")
     dims = normalize_dims(dim, input.ndim)
     return (Mean if dim is None else MeanDim).apply(input, dims, keepdim)
 
 
-class Prod(Function):
+# -- prod ------------------------------------------------------------------------------------
+class Prod(_Reduction):
     @staticmethod
     def forward(ctx, a, dims, keepdim, np_dtype):
         ctx.dims, ctx.keepdim = dims, keepdim
-        ctx.save_for_backward(a)
-        return a.prod(axis=dims, keepdims=keepdim, dtype=np_dtype)
+        out = a.prod(axis=dims, keepdims=keepdim, dtype=np_dtype)
+        ctx.save_for_backward(a, out)
+        return out
 
     @staticmethod
-    def backward(ctx, grad_output):
-        (a,) = ctx.saved_tensors
-        dims = ctx.dims
-        g = _expand_back(grad_output, a.shape, dims, ctx.keepdim)
-        # d prod / d a_i = prod of the others, found without dividing by zero: with no zero
-        # in the group it is prod / a_i; with one zero only that element gets the product
-        # of the rest; with two or more zeros every one is 0.
+    def derivative(ctx, a, out_k):
+        # d prod / d a_i is the product of the others
         x = a._data
         is_zero = x == 0
-        zeros = is_zero.sum(axis=dims, keepdims=True)
-        if not zeros.any():
-            return g * (prod(a, dims, keepdim=True) / a)
+        if not is_zero.any():
+            return out_k / a
+        if is_grad_enabled():  # being differentiated: a form whose own derivative is exact
+            return _product_of_others(a, ctx.dims)
+        # With one zero in a group only that element gets the product of the rest; with
+        # two or more zeros every derivative is 0. No division by zero anywhere.
+        zeros = is_zero.sum(axis=ctx.dims, keepdims=True)
         nonzero = where(const(is_zero), 1.0, a)
-        prod_nonzero = prod(nonzero, dims, keepdim=True)
+        prod_nonzero = prod(nonzero, ctx.dims, keepdim=True)
         others = where(const(zeros == 0), prod_nonzero / nonzero, 0.0)
-        others = where(const(is_zero & (zeros == 1)), prod_nonzero, others)
-        return g * others
+        return where(const(is_zero & (zeros == 1)), prod_nonzero, others)
+
+
+def _product_of_others(a, dims):
+    """prod_{k != i} a_k over the reduced group, for every i, without division: O(n^2).
+
+    The group is flattened to a last axis of length n; row i of an n x n matrix holds the
+    group with a_i replaced by 1, and its product is the answer for i.
+    """
+    keep = [i for i in range(a.ndim) if i not in dims]
+    moved = a.permute(*keep, *dims)
+    n = _count(a.shape, dims)
+    flat = moved.reshape(*moved.shape[:len(keep)], n)
+    rows = where(const(xp.eye(n, dtype=bool)), 1.0, flat.unsqueeze(-2))
+    others = prod(rows, -1).reshape(moved.shape)
+    inverse = [0] * a.ndim
+    for pos, d in enumerate(keep + list(dims)):
+        inverse[d] = pos
+    return others.permute(*inverse)
 
 
 ProdDim = _named(Prod, "ProdBackward1")
@@ -124,43 +139,41 @@ def prod(input, dim=None, keepdim=False, dtype=None):
     """Product over ``dim``; bool and integer inputs multiply as int64."""
     dims = normalize_dims(dim, input.ndim)
     return (Prod if dim is None else ProdDim).apply(input, dims, keepdim,
-                                                    _int_to_int64(input, dtype))
+                                                    _accumulation_dtype(input, dtype))
 
 
 # -- variance and standard deviation ------------------------------------------------------------
-class Var(Function):
+class Var(_Reduction):
     """Variance with ``correction`` (1: unbiased, Bessel's; 0: population)."""
 
     @staticmethod
     def forward(ctx, a, dims, keepdim, correction, full):
         n = _count(a.shape, dims)
         ctx.dims, ctx.keepdim, ctx.correction, ctx.full = dims, keepdim, correction, full
-        ctx.save_for_backward(a)
         with errstate(invalid="ignore", divide="ignore"):
             centered = a - a.sum(axis=dims, keepdims=True) / a.dtype.type(n)
             sq = (centered * centered).sum(axis=dims, keepdims=keepdim)
-            return sq / a.dtype.type(n - correction if n > correction else 0)
+            out = sq / a.dtype.type(n - correction if n > correction else 0)
+        ctx.save_for_backward(a, out)
+        return out
 
     @staticmethod
-    def backward(ctx, grad_output):
-        (a,) = ctx.saved_tensors
-        return _var_backward(ctx, _expand_back(grad_output, a.shape, ctx.dims, ctx.keepdim), a)
+    def derivative(ctx, a, out_k):
+        return _var_derivative(ctx, a)
 
 
-def _var_backward(ctx, g, a):
+def _var_derivative(ctx, a):
     """d var / d a = 2 (a - mean) / (n - correction), with torch's rule for dof <= 0."""
     dof = _count(a.shape, ctx.dims) - ctx.correction
     centered = a - mean(a, ctx.dims, keepdim=True)
     if dof <= 0 and ctx.full:
         # 2 / 0 is inf: inf * 0 at the mean gives nan, elsewhere inf (as torch)
         x = centered._data
-        return g * const(xp.where(x == 0, xp.nan, xp.inf).astype(x.dtype))
-    scale = 2.0 / dof if dof != 0 else math.inf
-    with errstate(invalid="ignore"):
-        return g * centered * scale
+        return const(xp.where(x == 0, xp.nan, xp.inf).astype(x.dtype))
+    return centered * (2.0 / dof if dof != 0 else math.inf)
 
 
-class Std(Var):
+class Std(_Reduction):
     @staticmethod
     def forward(ctx, a, dims, keepdim, correction, full):
         out = xp.sqrt(Var.forward(ctx, a, dims, keepdim, correction, full))
@@ -168,11 +181,9 @@ class Std(Var):
         return out
 
     @staticmethod
-    def backward(ctx, grad_output):
-        a, out = ctx.saved_tensors
-        # d std = d var / (2 std); where std == 0 torch takes the gradient as 0
-        g = where(out == 0, 0.0, grad_output / (2 * out))
-        return _var_backward(ctx, _expand_back(g, a.shape, ctx.dims, ctx.keepdim), a)
+    def derivative(ctx, a, out_k):
+        # d std = d var / (2 std); where std == 0 torch takes the derivative as 0
+        return where(out_k == 0, 0.0, (2 * out_k).reciprocal()) * _var_derivative(ctx, a)
 
 
 def _var_args(input, dim, unbiased, correction, op):
@@ -183,7 +194,8 @@ def _var_args(input, dim, unbiased, correction, op):
         raise RuntimeError(f"{op}: can't pass both unbiased and correction; use correction=")
     if correction is None:
         correction = 0 if unbiased is False else 1
-    return normalize_dims(dim, input.ndim), correction, dim is None
+    # torch's 'full' reduction rule for dof <= 0 covers dim=None and 0-d input
+    return normalize_dims(dim, input.ndim), correction, dim is None or input.ndim == 0
 
 
 def var(input, dim=None, unbiased=None, keepdim=False, correction=None):
@@ -203,15 +215,17 @@ def std(input, dim=None, unbiased=None, keepdim=False, correction=None):
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, correction=None):
+    """``(var, mean)`` over ``dim``."""
     return var(input, dim, unbiased, keepdim, correction), mean(input, dim, keepdim)
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, correction=None):
+    """``(std, mean)`` over ``dim``."""
     return std(input, dim, unbiased, keepdim, correction), mean(input, dim, keepdim)
 
 
 # -- vector norms ------------------------------------------------------------------------------
-class VectorNorm(Function):
+class VectorNorm(_Reduction):
     """(sum |a|^p)^(1/p) over dims, with the limits p = 0, inf, -inf; torch's subgradients."""
 
     @staticmethod
@@ -235,28 +249,25 @@ class VectorNorm(Function):
         return out
 
     @staticmethod
-    def backward(ctx, grad_output):
-        a, out = ctx.saved_tensors
+    def derivative(ctx, a, norm_k):
         p = ctx.p
         if p == 0:
-            return None
-        g = _expand_back(grad_output, a.shape, ctx.dims, ctx.keepdim)
+            return None  # a count of nonzeros: no gradient
         if p == 1:
-            return g * a.sign()
-        norm_k = _keep(out, a.shape, ctx.dims, ctx.keepdim)
+            return a.sign()
         if p == 2:
-            return g * where(norm_k == 0, 0.0, a / norm_k)
+            return where(norm_k == 0, 0.0, a / norm_k)  # 0 at the zero vector, as torch
         if p in (math.inf, -math.inf):
-            # ties at the max |a| share the gradient evenly (nan entries count as ties)
+            # ties at the max |a| share evenly (nan entries count as ties)
             ab = xp.abs(a._data)
             mask = (ab == norm_k._data) | xp.isnan(ab)
             share = mask / mask.sum(axis=ctx.dims, keepdims=True)
-            return g * a.sign() * const(share.astype(ab.dtype))
+            return a.sign() * const(share.astype(ab.dtype))
         if p < 1:
             scaled = where(a == 0, 0.0, a.sign() * a.abs() ** (p - 1))
-            return scaled * g * norm_k ** (1 - p)
+            return scaled * norm_k ** (1 - p)
         scaled = a.sign() * a.abs() ** (p - 1) if p < 2 else a * a.abs() ** (p - 2)
-        return scaled * where(norm_k == 0, 0.0, g / norm_k ** (p - 1))
+        return scaled * where(norm_k == 0, 0.0, norm_k ** (1 - p))
 
     @classmethod
     def name(cls):
@@ -284,89 +295,24 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     return VectorNorm.apply(input, float(p), dims, keepdim)
 
 
-# -- cumulative ops ------------------------------------------------------------------------------
-def _reverse_cumsum(t, dim):
-    return t.flip(dim).cumsum(dim).flip(dim)
-
-
-class Cumsum(Function):
-    @staticmethod
-    def forward(ctx, a, dim, np_dtype):
-        ctx.dim = dim
-        return xp.cumsum(a, axis=dim, dtype=np_dtype)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        return _reverse_cumsum(grad_output, ctx.dim)
-
-
-def cumsum(input, dim, dtype=None):
-    """Running sum along ``dim``; bool and integer inputs accumulate as int64."""
-    np_dtype = _int_to_int64(input, dtype)
-    d = normalize_dim(dim, input.ndim)
-    if input.ndim == 0:
-        return input.to(dtypes.from_numpy_dtype(xp.dtype(np_dtype))) if np_dtype else \
-            input.clone()
-    return Cumsum.apply(input, d, np_dtype)
-
-
-class Cumprod(Function):
-    @staticmethod
-    def forward(ctx, a, dim, np_dtype):
-        out = xp.cumprod(a, axis=dim, dtype=np_dtype)
-        ctx.dim = dim
-        ctx.save_for_backward(a, out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        # d out_j / d a_i = prod_{k <= j, k != i} a_k for j >= i. Before the first zero of
-        # a row that is out_j / a_i; at the first zero it is the running product with that
-        # zero replaced by 1; after it, every term contains the zero and vanishes.
-        a, out = ctx.saved_tensors
-        d = ctx.dim
-        x = a._data
-        is_zero = x == 0
-        if not is_zero.any():
-            return _reverse_cumsum(grad_output * out, d) / a
-        zeros_so_far = xp.cumsum(is_zero, axis=d)
-        before = const(zeros_so_far == 0)
-        first = is_zero & (zeros_so_far == 1)
-        g_before = _reverse_cumsum(grad_output * out, d) / where(before, a, 1.0)
-        g_first = _reverse_cumsum(grad_output * cumprod(where(const(first), 1.0, a), d), d)
-        return where(before, g_before, where(const(first), g_first, 0.0))
-
-
-def cumprod(input, dim, dtype=None):
-    """Running product along ``dim``; bool and integer inputs accumulate as int64."""
-    np_dtype = _int_to_int64(input, dtype)
-    d = normalize_dim(dim, input.ndim)
-    if input.ndim == 0:
-        return input.to(dtypes.from_numpy_dtype(xp.dtype(np_dtype))) if np_dtype else \
-            input.clone()
-    return Cumprod.apply(input, d, np_dtype)
-
-
 # -- logsumexp -----------------------------------------------------------------------------------
-class Logsumexp(Function):
+class Logsumexp(_Reduction):
     @staticmethod
     def forward(ctx, a, dims, keepdim):
         # shift by the max so exp cannot overflow; rows that are all -inf give -inf, not nan
         m = a.max(axis=dims, keepdims=True) if a.size else xp.zeros((1,) * a.ndim, a.dtype)
         m = xp.where(xp.isfinite(m), m, 0).astype(a.dtype, copy=False)
         with errstate(divide="ignore", over="ignore", invalid="ignore"):
-            s = xp.exp(a - m).sum(axis=dims, keepdims=True)
-            out = xp.log(s) + m
+            out = xp.log(xp.exp(a - m).sum(axis=dims, keepdims=True)) + m
         ctx.dims, ctx.keepdim = dims, keepdim
-        out = out if keepdim else out.reshape([n for i, n in enumerate(a.shape) if i not in dims])
+        if not keepdim:
+            out = out.reshape([n for i, n in enumerate(a.shape) if i not in dims])
         ctx.save_for_backward(a, out)
         return out
 
     @staticmethod
-    def backward(ctx, grad_output):
-        a, out = ctx.saved_tensors
-        g = _expand_back(grad_output, a.shape, ctx.dims, ctx.keepdim)
-        return g * (a - _keep(out, a.shape, ctx.dims, ctx.keepdim)).exp()
+    def derivative(ctx, a, out_k):
+        return (a - out_k).exp()  # the softmax
 
 
 def logsumexp(input, dim, keepdim=False):
@@ -375,8 +321,10 @@ def logsumexp(input, dim, keepdim=False):
     return Logsumexp.apply(input, normalize_dims(dim, input.ndim), keepdim)
 
 
-# -- helpers without gradient --------------------------------------------------------------------
+# -- helpers -------------------------------------------------------------------------------------
 class SumToSize(Function):
+    jvp_linear = True
+
     @staticmethod
     def forward(ctx, a, shape):
         ctx.in_shape = a.shape
@@ -406,6 +354,6 @@ def sum_to_size(input, *size):
 
 
 def count_nonzero(input, dim=None):
+    """The number of nonzero elements over ``dim`` (int64)."""
     counts = xp.count_nonzero(input._data, axis=normalize_dims(dim, input.ndim))
     return const(xp.asarray(counts, dtype=xp.int64))
-

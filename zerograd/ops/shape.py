@@ -1,14 +1,16 @@
-"""Shape ops: reshape/view, squeeze, transpose/permute, expand, repeat, flip, roll, cat/stack/split.
+"""Shape ops: reshape/view, squeeze, transpose/permute, expand, repeat, flip, roll, clone.
 
-Reshape, permute, expand and basic slicing are views in NumPy (no copy) and share the
-version counter with their base; their backward applies the inverse rearrangement.
+Reshape, permute and expand are views in NumPy (no copy) and share the version counter
+with their base; their backward applies the inverse rearrangement. Joining and splitting
+(cat, stack, split, chunk, narrow...) live in ``ops.join`` and are re-exported here.
 """
 import builtins
+import math
 
-from zerograd import dtypes
 from zerograd.autograd.function import Function
 from zerograd.backend import xp
 from zerograd.ops._util import normalize_dim, normalize_dims, shape_arg
+from zerograd.size import Size
 from zerograd.tensor import Tensor
 
 __all__ = ["reshape", "view", "flatten", "unflatten", "squeeze", "unsqueeze", "transpose",
@@ -26,8 +28,25 @@ def _prod(values):
     return n
 
 
+def _sizes(args):
+    """``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` or ``f(Size)`` -> a tuple of ints (fast path)."""
+    if len(args) == 1 and type(args[0]) in (tuple, list, Size):
+        args = args[0]
+    if all(type(s) is builtins.int for s in args):
+        return tuple(args)
+    return shape_arg(tuple(args))
+
+
 def _infer_shape(shape, numel):
     """``shape`` with its one ``-1`` filled in so that it holds ``numel`` elements."""
+    if -1 not in shape:  # the common cases first, in C: no per-dim Python loop
+        if math.prod(shape) == numel and (not shape or min(shape) >= 0):
+            return shape
+    elif min(shape) >= -1 and shape.count(-1) == 1:
+        known = -math.prod(shape)
+        if known > 0 and numel % known == 0:
+            i = shape.index(-1)
+            return shape[:i] + (numel // known,) + shape[i + 1:]
     unknown = -1
     for i, s in enumerate(shape):
         if s == -1:
@@ -53,6 +72,7 @@ def _infer_shape(shape, numel):
 
 class Reshape(Function):
     is_view = True  # NumPy returns a view whenever the strides allow it
+    jvp_linear = True
 
     @staticmethod
     def forward(ctx, a, shape):
@@ -73,7 +93,7 @@ def _alias(input):
 
 def reshape(input, *shape):
     """The same elements in a new shape; a view when possible, a copy otherwise."""
-    shape = _infer_shape(shape_arg(shape), input._data.size)
+    shape = _infer_shape(_sizes(shape), input._data.size)
     if shape == input._data.shape and not input._requires_grad:
         return _alias(input)
     return Reshape.apply(input, shape)
@@ -81,7 +101,7 @@ def reshape(input, *shape):
 
 def view(input, *shape):
     """Like ``reshape`` but never copies: raises when the strides make a view impossible."""
-    shape = _infer_shape(shape_arg(shape), input._data.size)
+    shape = _infer_shape(_sizes(shape), input._data.size)
     try:
         xp.reshape(input._data, shape, copy=False)
     except ValueError:
@@ -144,6 +164,7 @@ def unsqueeze(input, dim):
 
 class Permute(Function):
     is_view = True
+    jvp_linear = True
 
     @staticmethod
     def forward(ctx, a, axes):
@@ -160,11 +181,13 @@ class Permute(Function):
 
 def permute(input, *dims):
     """Reorder the dims: output dim ``i`` is input dim ``dims[i]`` (a view)."""
-    dims = shape_arg(dims)
+    dims = _sizes(dims)
     if len(dims) != input.ndim:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
                            f"not match the length of the desired ordering of dimensions i.e. "
                            f"input.dim() = {input.ndim} is not equal to len(dims) = {len(dims)}")
+    if sorted(dims) == list(range(input.ndim)):  # the usual case: already a permutation
+        return Permute.apply(input, dims) if dims else reshape(input, ())
     axes = tuple(normalize_dim(d, input.ndim) for d in dims)
     if len(set(axes)) != len(axes):
         raise RuntimeError("permute(): duplicate dims are not allowed.")
@@ -222,6 +245,7 @@ moveaxis = movedim
 
 class Expand(Function):
     is_view = True
+    jvp_linear = True
 
     @staticmethod
     def forward(ctx, a, shape):
@@ -235,7 +259,7 @@ class Expand(Function):
 
 def expand(input, *sizes):
     """A read-only view with size-1 dims repeated to ``sizes`` (-1 keeps a dim's size)."""
-    sizes = shape_arg(sizes)
+    sizes = _sizes(sizes)
     if len(sizes) < input.ndim:
         raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater "
                            f"or equal to the number of dimensions in the tensor ({input.ndim})")
@@ -277,6 +301,8 @@ def broadcast_tensors(*tensors):
 
 
 class Repeat(Function):
+    jvp_linear = True
+
     @staticmethod
     def forward(ctx, a, reps):
         ctx.in_shape = (1,) * (len(reps) - a.ndim) + a.shape
@@ -317,6 +343,8 @@ def tile(input, *dims):
 
 
 class Flip(Function):
+    jvp_linear = True
+
     @staticmethod
     def forward(ctx, a, axes):
         ctx.axes = axes
@@ -351,6 +379,8 @@ def flipud(input):
 
 
 class Roll(Function):
+    jvp_linear = True
+
     @staticmethod
     def forward(ctx, a, shifts, axes):
         ctx.shifts, ctx.axes = shifts, axes
@@ -380,196 +410,9 @@ def roll(input, shifts, dims=None):
     return Roll.apply(input, shifts, tuple(normalize_dim(d, input.ndim) for d in dims))
 
 
-class Cat(Function):
-    @staticmethod
-    def forward(ctx, *arrays, dim):
-        ctx.dim = dim
-        ctx.sizes = [a.shape[dim] for a in arrays]
-        return xp.concatenate(arrays, axis=dim)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        grads, start = [], 0
-        for size, need in zip(ctx.sizes, ctx.needs_input_grad):
-            grads.append(narrow(grad_output, ctx.dim, start, size) if need else None)
-            start += size
-        return tuple(grads)
-
-
-def _tensor_list(tensors, name):
-    if isinstance(tensors, Tensor):
-        raise TypeError(f"{name}(): argument 'tensors' must be a tuple or list of Tensors, not "
-                        "Tensor")
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError(f"{name}(): expected a non-empty list of Tensors")
-    for i, t_ in enumerate(tensors):
-        if not isinstance(t_, Tensor):
-            raise TypeError(f"{name}(): expected a sequence of Tensors, but element {i} is "
-                            f"{type(t_).__name__}")
-    return tensors
-
-
-def cat(tensors, dim=0):
-    """Join tensors along an existing dim; all other dims must match."""
-    tensors = _tensor_list(tensors, "cat")
-    # torch skips legacy empty 1-D tensors (shape (0,)) when concatenating
-    for i, t_ in enumerate(tensors):
-        if t_.ndim == 0:
-            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
-                               "concatenated")
-    multi_dim = any(t_.ndim > 1 for t_ in tensors)
-    numbered = [(i, t_) for i, t_ in enumerate(tensors)
-                if not (multi_dim and t_._data.shape == (0,))] or [(0, tensors[0])]
-    kept = [t_ for _, t_ in numbered]
-    ref = kept[0]
-    d = normalize_dim(dim, ref.ndim)
-    for i, t_ in numbered:
-        if t_.ndim != ref.ndim:
-            raise RuntimeError(f"Tensors must have same number of dimensions: got {ref.ndim} "
-                               f"and {t_.ndim}")
-        for ax in range(ref.ndim):
-            if ax != d and t_.shape[ax] != ref.shape[ax]:
-                raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. "
-                                   f"Expected size {ref.shape[ax]} but got size {t_.shape[ax]} "
-                                   f"for tensor number {i} in the list.")
-    common = ref.dtype
-    for t_ in tensors[1:]:
-        if t_.dtype is not common:
-            common = dtypes.promote_types(common, t_.dtype)
-    kept = [t_ if t_.dtype is common else t_.to(common) for t_ in kept]
-    return Cat.apply(*kept, dim=d)
-
-
-concat = concatenate = cat
-
-
-def stack(tensors, dim=0):
-    """Join equally shaped tensors along a new dim ``dim``."""
-    tensors = _tensor_list(tensors, "stack")
-    for i, t_ in enumerate(tensors[1:], 1):
-        if t_.shape != tensors[0].shape:
-            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
-                               f"{list(tensors[0].shape)} at entry 0 and {list(t_.shape)} at "
-                               f"entry {i}")
-    d = normalize_dim(dim, tensors[0].ndim + 1)
-    return cat([unsqueeze(t_, d) for t_ in tensors], d)
-
-
-def narrow(input, dim, start, length):
-    """The view ``input[..., start:start + length, ...]`` along ``dim``."""
-    d = normalize_dim(dim, input.ndim)
-    n = input.shape[d]
-    start, length = builtins.int(start), builtins.int(length)
-    if not -n <= start <= n:
-        raise IndexError(f"start out of range (expected to be in range of [{-n}, {n}], but got "
-                         f"{start})")
-    if start < 0:
-        start += n
-    if length < 0:
-        raise RuntimeError("narrow(): length must be non-negative.")
-    if start + length > n:
-        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
-    from zerograd.ops.indexing import Index
-    return Index.apply(input, (slice(None),) * d + (slice(start, start + length),))
-
-
-def select(input, dim, index):
-    """The view ``input[..., index, ...]`` with dim ``dim`` removed."""
-    d = normalize_dim(dim, input.ndim)
-    n = input.shape[d]
-    index = builtins.int(index)
-    if not -n <= index < n:
-        raise IndexError(f"select(): index {index} out of range for tensor of size "
-                         f"{list(input.shape)} at dimension {d}")
-    from zerograd.ops.indexing import Index
-    return Index.apply(input, (slice(None),) * d + (index % n,))
-
-
-def split(tensor, split_size_or_sections, dim=0):
-    """Views of consecutive pieces along ``dim``: of one size (the last may be smaller), or of
-    the listed sizes."""
-    d = normalize_dim(dim, tensor.ndim)
-    n = tensor.shape[d]
-    if isinstance(split_size_or_sections, builtins.int) or hasattr(split_size_or_sections,
-                                                                   "__index__"):
-        step = builtins.int(split_size_or_sections)
-        if step < 0:
-            raise RuntimeError(f"split expects split_size be non-negative, but got "
-                               f"split_size={step}")
-        if step == 0 and n:
-            raise RuntimeError("split_size can only be 0 if dimension size is 0, but got "
-                               f"dimension size of {n}")
-        sizes = [builtins.min(step, n - s) for s in range(0, n, step)] if n else [0]
-    else:
-        sizes = [builtins.int(s) for s in split_size_or_sections]
-        if builtins.sum(sizes) != n or any(s < 0 for s in sizes):
-            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
-                               f"(input tensor's size at dimension {d}), but got "
-                               f"split_sizes={sizes}")
-    out, start = [], 0
-    for size in sizes:
-        out.append(narrow(tensor, d, start, size))
-        start += size
-    return tuple(out)
-
-
-def chunk(input, chunks, dim=0):
-    """At most ``chunks`` pieces of equal size (the last may be smaller) along ``dim``."""
-    if chunks <= 0:
-        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    d = normalize_dim(dim, input.ndim)
-    n = input.shape[d]
-    if n == 0:
-        return tuple(narrow(input, d, 0, 0) for _ in range(chunks))
-    return split(input, -(-n // chunks), d)
-
-
-def unbind(input, dim=0):
-    """The slices along ``dim`` as a tuple of views with that dim removed."""
-    if input.ndim == 0:
-        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
-    d = normalize_dim(dim, input.ndim)
-    return tuple(select(input, d, i) for i in range(input.shape[d]))
-
-
-def atleast_1d(input):
-    return reshape(input, 1) if input.ndim == 0 else input
-
-
-def atleast_2d(input):
-    if input.ndim == 0:
-        return reshape(input, 1, 1)
-    return unsqueeze(input, 0) if input.ndim == 1 else input
-
-
-def hstack(tensors):
-    """Concatenate along dim 1 (dim 0 for 1-D tensors)."""
-    tensors = [atleast_1d(t_) for t_ in _tensor_list(tensors, "hstack")]
-    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
-
-
-def vstack(tensors):
-    """Concatenate along dim 0, treating 0-D/1-D tensors as rows."""
-    return cat([atleast_2d(t_) for t_ in _tensor_list(tensors, "vstack")], 0)
-
-
-def dstack(tensors):
-    out = []
-    for t_ in _tensor_list(tensors, "dstack"):
-        t_ = atleast_2d(t_)
-        out.append(unsqueeze(t_, -1) if t_.ndim == 2 else t_)
-    return cat(out, 2)
-
-
-def column_stack(tensors):
-    """Concatenate along dim 1, treating 0-D/1-D tensors as columns."""
-    cols = [reshape(t_, -1, 1) if t_.ndim <= 1 else t_
-            for t_ in _tensor_list(tensors, "column_stack")]
-    return cat(cols, 1)
-
-
 class Clone(Function):
+    jvp_linear = True
+
     @staticmethod
     def forward(ctx, a):
         return a.copy()
@@ -587,3 +430,9 @@ def clone(input):
 def contiguous(input):
     """``input`` itself if C-contiguous, otherwise a contiguous copy."""
     return input if input._data.flags["C_CONTIGUOUS"] else Clone.apply(input)
+
+
+# join.py builds on the ops above (reshape, unsqueeze), so it is imported after them.
+from zerograd.ops.join import (atleast_1d, atleast_2d, cat, chunk, column_stack,  # noqa: E402
+                               concat, concatenate, dstack, hstack, narrow, select, split, stack,
+                               unbind, vstack)

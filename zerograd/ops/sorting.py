@@ -31,7 +31,7 @@ def argsort(input, dim=-1, descending=False, stable=False):
 
 def sort(input, dim=-1, descending=False, stable=False):
     """``(values, indices)`` sorted along ``dim``; values are differentiable."""
-    from zerograd.ops.indexing import gather
+    from zerograd.ops.scatter import gather
     indices = argsort(input, dim, descending)
     if input.ndim == 0:
         return return_types.sort(input.clone(), indices)
@@ -40,7 +40,7 @@ def sort(input, dim=-1, descending=False, stable=False):
 
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """The ``k`` largest (or smallest) entries along ``dim`` and their indices."""
-    from zerograd.ops.indexing import gather
+    from zerograd.ops.scatter import gather
     d = normalize_dim(dim, input.ndim) if input.ndim else 0
     n = input.shape[d] if input.ndim else 1
     if not 0 <= k <= n:

@@ -17,246 +17,234 @@ __all__ = [
 ]
 
 
-class Abs(Function):
+class _Pointwise(Function):
+    """A one-input op given by ``forward`` and its derivative ``derivative(a, out)``
+    (a static method every subclass defines).
+
+    Reverse mode multiplies the incoming gradient by the derivative, forward mode the
+    tangent: the two share one formula. ``forward`` saves ``(a, None)`` or ``(None, out)``,
+    whichever the derivative needs.
+    """
+
+    @classmethod
+    def backward(cls, ctx, grad_output):
+        a, out = ctx.saved_tensors
+        return grad_output * cls.derivative(a, out)
+
+    @classmethod
+    def jvp(cls, ctx, tangent, *_):
+        return tangent * cls.derivative(ctx.fw_inputs[0], ctx.fw_output)
+
+
+def _keep_input(ctx, a, out):
+    ctx.save_for_backward(a, None)
+    return out
+
+
+def _keep_output(ctx, out):
+    ctx.save_for_backward(None, out)
+    return out
+
+
+class Abs(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return xp.abs(a)
+        return _keep_input(ctx, a, xp.abs(a))
 
     @staticmethod
-    def backward(ctx, grad_output):
-        (a,) = ctx.saved_tensors
-        return grad_output * a.sign()  # 0 at a == 0, as torch
+    def derivative(a, out):
+        return a.sign()  # 0 at a == 0, as torch
 
 
-class Exp(Function):
-    @staticmethod
-    def forward(ctx, a):
-        with errstate(over="ignore"):
-            out = xp.exp(a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        (out,) = ctx.saved_tensors
-        return grad_output * out
-
-
-class Log(Function):
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        with errstate(divide="ignore", invalid="ignore"):
-            return xp.log(a)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        (a,) = ctx.saved_tensors
-        return grad_output / a
-
-
-class Log1p(Function):
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        with errstate(divide="ignore", invalid="ignore"):
-            return xp.log1p(a)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        (a,) = ctx.saved_tensors
-        return grad_output / (a + 1)
-
-
-class Expm1(Function):
+class Exp(_Pointwise):
     @staticmethod
     def forward(ctx, a):
         with errstate(over="ignore"):
-            out = xp.expm1(a)
-        ctx.save_for_backward(out)
+            return _keep_output(ctx, xp.exp(a))
+
+    @staticmethod
+    def derivative(a, out):
         return out
 
-    @staticmethod
-    def backward(ctx, grad_output):
-        (out,) = ctx.saved_tensors
-        return grad_output * (out + 1)
 
-
-class Log2(Function):
+class Log(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        ctx.save_for_backward(a)
         with errstate(divide="ignore", invalid="ignore"):
-            return xp.log2(a)
+            return _keep_input(ctx, a, xp.log(a))
 
     @staticmethod
-    def backward(ctx, grad_output):
-        (a,) = ctx.saved_tensors
-        return grad_output / (a * math.log(2.0))
+    def derivative(a, out):
+        return a.reciprocal()
 
 
-class Log10(Function):
+class Log1p(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        ctx.save_for_backward(a)
         with errstate(divide="ignore", invalid="ignore"):
-            return xp.log10(a)
+            return _keep_input(ctx, a, xp.log1p(a))
 
     @staticmethod
-    def backward(ctx, grad_output):
-        (a,) = ctx.saved_tensors
-        return grad_output / (a * math.log(10.0))
+    def derivative(a, out):
+        return (a + 1).reciprocal()
+
+    @classmethod
+    def name(cls):
+        return "Log1PBackward0"
 
 
-class Sqrt(Function):
+class Expm1(_Pointwise):
+    @staticmethod
+    def forward(ctx, a):
+        with errstate(over="ignore"):
+            return _keep_output(ctx, xp.expm1(a))
+
+    @staticmethod
+    def derivative(a, out):
+        return out + 1
+
+
+class Log2(_Pointwise):
+    @staticmethod
+    def forward(ctx, a):
+        with errstate(divide="ignore", invalid="ignore"):
+            return _keep_input(ctx, a, xp.log2(a))
+
+    @staticmethod
+    def derivative(a, out):
+        return (a * math.log(2.0)).reciprocal()
+
+
+class Log10(_Pointwise):
+    @staticmethod
+    def forward(ctx, a):
+        with errstate(divide="ignore", invalid="ignore"):
+            return _keep_input(ctx, a, xp.log10(a))
+
+    @staticmethod
+    def derivative(a, out):
+        return (a * math.log(10.0)).reciprocal()
+
+
+class Sqrt(_Pointwise):
     @staticmethod
     def forward(ctx, a):
         with errstate(invalid="ignore"):
-            out = xp.sqrt(a)
-        ctx.save_for_backward(out)
-        return out
+            return _keep_output(ctx, xp.sqrt(a))
 
     @staticmethod
-    def backward(ctx, grad_output):
-        (out,) = ctx.saved_tensors
-        return grad_output / (2 * out)
+    def derivative(a, out):
+        return (2 * out).reciprocal()  # inf at 0, as torch
 
 
-class Rsqrt(Function):
+class Rsqrt(_Pointwise):
     @staticmethod
     def forward(ctx, a):
         with errstate(divide="ignore", invalid="ignore"):
-            out = 1 / xp.sqrt(a)
-        ctx.save_for_backward(out)
-        return out
+            return _keep_output(ctx, 1 / xp.sqrt(a))
 
     @staticmethod
-    def backward(ctx, grad_output):
-        (out,) = ctx.saved_tensors
-        return grad_output * (out ** 3 * -0.5)
+    def derivative(a, out):
+        return out ** 3 * -0.5
 
 
-class Sin(Function):
+class Sin(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return xp.sin(a)
+        return _keep_input(ctx, a, xp.sin(a))
 
     @staticmethod
-    def backward(ctx, grad_output):
-        (a,) = ctx.saved_tensors
-        return grad_output * cos(a)
+    def derivative(a, out):
+        return cos(a)
 
 
-class Cos(Function):
+class Cos(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return xp.cos(a)
+        return _keep_input(ctx, a, xp.cos(a))
 
     @staticmethod
-    def backward(ctx, grad_output):
-        (a,) = ctx.saved_tensors
-        return grad_output * -sin(a)
+    def derivative(a, out):
+        return -sin(a)
 
 
-class Tan(Function):
+class Tan(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        out = xp.tan(a)
-        ctx.save_for_backward(out)
-        return out
+        return _keep_output(ctx, xp.tan(a))
 
     @staticmethod
-    def backward(ctx, grad_output):
-        (out,) = ctx.saved_tensors
-        return grad_output * (1 + out * out)
+    def derivative(a, out):
+        return 1 + out * out
 
 
-class Tanh(Function):
+class Tanh(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        out = xp.tanh(a)
-        ctx.save_for_backward(out)
-        return out
+        return _keep_output(ctx, xp.tanh(a))
 
     @staticmethod
-    def backward(ctx, grad_output):
-        (out,) = ctx.saved_tensors
-        return grad_output * (1 - out * out)
+    def derivative(a, out):
+        return 1 - out * out
 
 
-class Sigmoid(Function):
+class Sigmoid(_Pointwise):
     @staticmethod
     def forward(ctx, a):
         # exp of a non-positive number only: no overflow for large |a|, and full relative
         # precision for tiny outputs (sigmoid(-30) ~ 9e-14 does not round to 0)
         e = xp.exp(-xp.abs(a))
         r = 1 / (1 + e)
-        out = xp.where(a >= 0, r, e * r).astype(a.dtype, copy=False)
-        ctx.save_for_backward(out)
-        return out
+        return _keep_output(ctx, xp.where(a >= 0, r, e * r).astype(a.dtype, copy=False))
 
     @staticmethod
-    def backward(ctx, grad_output):
-        (out,) = ctx.saved_tensors
-        return grad_output * (out * (1 - out))
+    def derivative(a, out):
+        return out * (1 - out)
 
 
-class Relu(Function):
+class Relu(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        out = xp.maximum(a, 0)
-        ctx.save_for_backward(out)
-        return out
+        return _keep_output(ctx, xp.maximum(a, 0))
 
     @staticmethod
-    def backward(ctx, grad_output):
-        (out,) = ctx.saved_tensors
-        return grad_output * (out > 0)  # 0 at a == 0, as torch
+    def derivative(a, out):
+        return out > 0  # 0 at a == 0, as torch
 
 
-class Square(Function):
+class Square(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return a * a
+        return _keep_input(ctx, a, a * a)
 
     @staticmethod
-    def backward(ctx, grad_output):
-        (a,) = ctx.saved_tensors
-        return grad_output * (2 * a)
+    def derivative(a, out):
+        return 2 * a
 
     @classmethod
     def name(cls):
         return "PowBackward0"  # torch computes square as pow(x, 2)
 
 
-class Reciprocal(Function):
+class Reciprocal(_Pointwise):
     @staticmethod
     def forward(ctx, a):
         with errstate(divide="ignore"):
-            out = 1 / a
-        ctx.save_for_backward(out)
-        return out
+            return _keep_output(ctx, 1 / a)
 
     @staticmethod
-    def backward(ctx, grad_output):
-        (out,) = ctx.saved_tensors
-        return grad_output * -(out * out)
+    def derivative(a, out):
+        return -(out * out)
 
 
-class Erf(Function):
+class Erf(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return _erf_array(a)
+        return _keep_input(ctx, a, _erf_array(a))
 
     @staticmethod
-    def backward(ctx, grad_output):
-        (a,) = ctx.saved_tensors
-        return grad_output * ((2 / math.sqrt(math.pi)) * exp(-a * a))
+    def derivative(a, out):
+        return (2 / math.sqrt(math.pi)) * exp(-a * a)
 
 
 def _erf_array(a):

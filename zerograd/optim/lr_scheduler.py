@@ -58,7 +58,8 @@ class LambdaLR(_LambdaBase):
 
     def get_lr(self):
         warn_get_lr_called_within_step(self)
-        return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
+        return [base_lr * fn(self.last_epoch)
+                for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
 
 
 class MultiplicativeLR(_LambdaBase):

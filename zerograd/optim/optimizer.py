@@ -20,9 +20,9 @@ from zerograd.tensor import Tensor
 
 __all__ = ["Optimizer", "required"]
 
-# Elements per block of an update (128 KiB of float32): the handful of arrays an update
-# touches fit together in a core's L2 cache.
-_BLOCK = 1 << 15
+# Bytes per array in one block of an update (64K float32 elements): the handful of arrays
+# an update touches (parameter, gradient, states, scratch) fit together in a core's L2.
+_BLOCK_BYTES = 1 << 18
 
 
 class _RequiredParameter:
@@ -36,16 +36,18 @@ required = _RequiredParameter()
 
 
 class _RemovableHandle:
-    """Returned by the ``register_*_hook`` methods; ``remove()`` unregisters the hook."""
-    _next_id = 0
+    """Returned by the ``register_*_hook`` methods; ``remove()`` unregisters the hook.
+    The handle itself is the hook's key in its dict."""
 
     def __init__(self, hooks_dict):
         self._hooks = hooks_dict
-        self.id = _RemovableHandle._next_id
-        _RemovableHandle._next_id += 1
+
+    @property
+    def id(self):
+        return id(self)
 
     def remove(self):
-        self._hooks.pop(self.id, None)
+        self._hooks.pop(self, None)
 
     def __enter__(self):
         return self
@@ -64,20 +66,30 @@ def _with_step_hooks(step):
     optimizer remembers it has stepped (LR schedulers warn when called before that)."""
     @functools.wraps(step)
     def wrapper(self, *args, **kwargs):
-        for hook in list(self._optimizer_step_pre_hooks.values()):
-            result = hook(self, args, kwargs)
-            if result is not None:
-                if not (isinstance(result, tuple) and len(result) == 2):
-                    raise RuntimeError(f"{step} must return None or a tuple of (new_args, "
-                                       f"new_kwargs), but got {result}.")
-                args, kwargs = result
-        out = step(self, *args, **kwargs)
-        self._opt_called = True
-        for hook in list(self._optimizer_step_post_hooks.values()):
-            hook(self, args, kwargs)
-        return out
+        if getattr(self, "_in_step", False):  # a subclass's step calling super().step()
+            return step(self, *args, **kwargs)
+        self._in_step = True
+        try:
+            return _run_with_hooks(self, step, args, kwargs)
+        finally:
+            self._in_step = False
     wrapper._hooked = True
     return wrapper
+
+
+def _run_with_hooks(optimizer, step, args, kwargs):
+    for hook in list(optimizer._optimizer_step_pre_hooks.values()):
+        result = hook(optimizer, args, kwargs)
+        if result is not None:
+            if not (isinstance(result, tuple) and len(result) == 2):
+                raise RuntimeError(f"{step} must return None or a tuple of (new_args, "
+                                   f"new_kwargs), but got {result}.")
+            args, kwargs = result
+    out = step(optimizer, *args, **kwargs)
+    optimizer._opt_called = True
+    for hook in list(optimizer._optimizer_step_post_hooks.values()):
+        hook(optimizer, args, kwargs)
+    return out
 
 
 def _scalar(value):
@@ -220,7 +232,7 @@ class Optimizer:
                     g._bump_version()
 
     def step(self, closure=None):
-        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
+        """Perform one optimization step; ``closure`` re-evaluates the model, returns the loss."""
         raise NotImplementedError(f"{type(self).__name__} must implement step()")
 
     # -- helpers for subclasses ------------------------------------------------------------
@@ -245,17 +257,17 @@ class Optimizer:
         """Run the elementwise ``kernel(*arrays, work, **kwargs)``, which updates the
         parameter and state arrays in place using the ``n_work`` scratch arrays ``work``.
 
-        Large contiguous arrays go through in blocks of ``_BLOCK`` elements: the arrays of
+        Large contiguous arrays go through in blocks of ``_BLOCK_BYTES``: the arrays of
         one block stay in cache across the kernel's ~10 passes, instead of each pass
         streaming the whole parameter through memory. (None entries are absent states.)
         """
         first = arrays[0]
-        n = first.size
-        if n > _BLOCK and all(a is None or a.flags.c_contiguous for a in arrays):
+        n, block = first.size, _BLOCK_BYTES // first.itemsize
+        if n > block and all(a is None or a.flags.c_contiguous for a in arrays):
             flat = [None if a is None else a.reshape(-1) for a in arrays]
-            work = self._scratch(first.dtype, _BLOCK, n_work)
-            for start in range(0, n, _BLOCK):
-                stop = min(start + _BLOCK, n)
+            work = self._scratch(first.dtype, block, n_work)
+            for start in range(0, n, block):
+                stop = min(start + block, n)
                 kernel(*[None if a is None else a[start:stop] for a in flat],
                        [w[:stop - start] for w in work], **kwargs)
         else:
@@ -273,9 +285,9 @@ class Optimizer:
     @staticmethod
     def _register(hooks, hook, prepend=False):
         handle = _RemovableHandle(hooks)
-        hooks[handle.id] = hook
+        hooks[handle] = hook
         if prepend:
-            hooks.move_to_end(handle.id, last=False)
+            hooks.move_to_end(handle, last=False)
         return handle
 
     def register_step_pre_hook(self, hook):

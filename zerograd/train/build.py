@@ -61,7 +61,8 @@ def make_optimizer(name, params, lr, momentum=0.0, weight_decay=0.0):
     if name == "lbfgs":
         if weight_decay:
             raise UsageError("--optimizer lbfgs has no weight decay; drop --weight-decay")
-        return optim.LBFGS(params, lr=lr, max_iter=5, history_size=10)
+        return optim.LBFGS(params, lr=lr, max_iter=5, history_size=10,
+                           line_search_fn="strong_wolfe")
     raise UsageError(f"unknown optimizer '{name}'")
 
 

@@ -26,10 +26,13 @@ OPTIMIZERS = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.05,
 SCHEDULERS = ("none", "step", "exponential", "cosine", "onecycle", "plateau")
 
 # Per dataset: (epochs, batch size) when the user gives none.
-_DATA_DEFAULTS = {"digits": (20, 32), "breast-cancer": (30, 32), "iris": (60, 16),
-                  "diabetes": (100, 32), "fashion-mnist": (10, 128),
-                  "mnist": (10, 128)}
-_CSV_DEFAULTS = (30, 32)
+_DATA_DEFAULTS = {"digits": (20, 32), "breast-cancer": (50, 32), "iris": (100, 16),
+                  "diabetes": (100, 32), "fashion-mnist": (10, 128), "mnist": (10, 128)}
+_CSV_DEFAULTS = (50, 32)
+# Small tabular sets give few steps per epoch: adaptive optimizers get a 10x larger
+# default step there (parameters move by about lr per step, whatever the gradient scale).
+_SMALL_TABULAR = ("breast-cancer", "iris", "diabetes")
+_ADAPTIVE = ("adagrad", "rmsprop", "adam", "adamw")
 
 
 @dataclasses.dataclass
@@ -118,7 +121,9 @@ def resolve(file_options=None, cli_options=None):
     epochs, batch = _DATA_DEFAULTS.get(cfg.data, _CSV_DEFAULTS)
     cfg.epochs = epochs if cfg.epochs is None else cfg.epochs
     cfg.batch_size = batch if cfg.batch_size is None else cfg.batch_size
-    cfg.lr = OPTIMIZERS[cfg.optimizer] if cfg.lr is None else cfg.lr
+    if cfg.lr is None:
+        small = cfg.data in _SMALL_TABULAR or cfg.data.startswith("csv:")
+        cfg.lr = OPTIMIZERS[cfg.optimizer] * (10 if small and cfg.optimizer in _ADAPTIVE else 1)
     if cfg.momentum is None:
         cfg.momentum = 0.9 if cfg.optimizer in ("momentum", "nesterov") else 0.0
     for name, low in (("epochs", 1), ("batch_size", 1), ("limit", 1), ("keep_checkpoints", 1)):

@@ -7,6 +7,8 @@ bundled sets, offline), ``fashion-mnist``, ``mnist`` (IDX files), ``csv:PATH:TAR
   when the model is a CNN, since the zoo's CNNs are sized for 28x28.
 * Tabular features are standardized with the training split's mean and std; a
   regression target too (its mean/std are kept to report predictions in real units).
+  CSV tables go through ``zerograd.datasets.TabularPreprocessor`` (missing values,
+  one-hot categories), fitted on the training split.
 * Sets without a test split get a stratified 80/20 split with a fixed seed, so every run
   (whatever ``--seed``) is scored on the same test samples.
 
@@ -14,6 +16,7 @@ bundled sets, offline), ``fashion-mnist``, ``mnist`` (IDX files), ``csv:PATH:TAR
 exactly the training run's preprocessing to new inputs.
 """
 import dataclasses
+import os
 
 from zerograd.backend import xp
 from zerograd.models import takes_images
@@ -37,7 +40,7 @@ class DataInfo:
     """What a model trained on this data expects, and how raw inputs are transformed."""
     name: str
     task: str                      # "classification" or "regression"
-    kind: str                      # "image" or "tabular"
+    kind: str                      # "image", "tabular" (sklearn sets) or "csv"
     in_shape: tuple                # one preprocessed sample
     num_classes: int = None        # None for regression
     class_names: list = None
@@ -47,6 +50,7 @@ class DataInfo:
     target_mean: float = 0.0       # regression: targets were standardized with these
     target_std: float = 1.0
     raw_shape: tuple = None        # image: the raw image size before any resize
+    preprocessor: dict = None      # csv: the fitted TabularPreprocessor's values
 
     def to_state(self):
         state = dataclasses.asdict(self)
@@ -153,21 +157,25 @@ def _tensors(ds, limit):
 
 def _sklearn_tabular(name, limit, info):
     classify = name != "diabetes"
-    # With a checkpoint's statistics, standardize with those (not refitted) ones.
-    split = _sklearn_split(name, standardize=info is None)
+    split = _sklearn_split(name, standardize=False)
     (xtr, ytr), (xte, yte) = _tensors(split.train, limit), _tensors(split.test, limit)
     if info is None:
         k = len(split.class_names) if classify else None
+        # The loader's own standardization, but kept as float32 statistics applied here,
+        # so training, eval and predict (on raw inputs) do exactly the same arithmetic.
+        full = _tensors(split.train, None)[0].astype(xp.float64)
+        std = full.std(axis=0)
         info = DataInfo(
             name=name, task="classification" if classify else "regression", kind="tabular",
             in_shape=(xtr.shape[1],), num_classes=k, class_names=split.class_names,
-            feature_names=list(split.feature_names), mean=split.mean._data,
-            std=split.std._data)
+            feature_names=list(split.feature_names),
+            mean=full.mean(axis=0).astype(xp.float32),
+            std=xp.where(std > 0, std, 1.0).astype(xp.float32))
         if not classify:  # standardized targets keep the MSE and the step sizes sane
-            info.target_mean = float(ytr.astype(xp.float64).mean())
-            info.target_std = float(ytr.astype(xp.float64).std() or 1.0)
-    else:
-        xtr, xte = ((x - info.mean) / info.std for x in (xtr, xte))
+            target = _tensors(split.train, None)[1].astype(xp.float64)
+            info.target_mean = float(target.mean())
+            info.target_std = float(target.std() or 1.0)
+    xtr, xte = ((x - info.mean) / info.std for x in (xtr, xte))
     return Data(_wrap(xtr, ytr, info), _wrap(xte, yte, info), info)
 
 
@@ -223,70 +231,106 @@ def _idx(name, limit, data_dir):
     return Data(_wrap(xtr, ytr, info), _wrap(xte, yte, info), info)
 
 
-def _csv(spec, limit, info):
-    body = spec[len("csv:"):]
-    path, sep, target = body.rpartition(":")
-    if not sep or not path or not target:
-        raise UsageError(f"--data {spec}: write csv:PATH:TARGET, e.g. csv:houses.csv:price")
+def _csv_frame(path):
     try:
         import pandas as pd
     except ImportError:
         raise UsageError("CSV data needs pandas: pip install 'zerograd[tabular]'") from None
+    if not os.path.isfile(path):
+        raise UsageError(f"data file not found: {path}")
     try:
-        frame = pd.read_csv(path)
-    except FileNotFoundError:
-        raise UsageError(f"data file not found: {path}") from None
-    except (OSError, ValueError, pd.errors.ParserError) as err:
+        return pd.read_csv(path)
+    except (OSError, ValueError, UnicodeDecodeError) as err:
         raise UsageError(f"cannot read CSV {path}: {str(err).splitlines()[0]}") from None
+
+
+def _preprocessor_state(prep):
+    """A fitted TabularPreprocessor as JSON-able values (checkpoints never pickle)."""
+    return {"numeric_columns": [str(c) for c in prep.numeric_columns],
+            "categorical_columns": [str(c) for c in prep.categorical_columns],
+            "mean": [float(v) for v in prep.mean.tolist()],
+            "std": [float(v) for v in prep.std.tolist()],
+            "categories": {str(c): list(v) for c, v in prep.categories.items()},
+            "dummy_columns": [str(c) for c in prep.dummy_columns],
+            "standardize": bool(prep.standardize)}
+
+
+def csv_preprocessor(state):
+    """Rebuild the fitted TabularPreprocessor from ``_preprocessor_state``'s values."""
+    import pandas as pd
+    from zerograd.datasets import TabularPreprocessor
+    prep = TabularPreprocessor(standardize=state["standardize"])
+    prep.numeric_columns = list(state["numeric_columns"])
+    prep.categorical_columns = list(state["categorical_columns"])
+    prep.mean = pd.Series(state["mean"], index=prep.numeric_columns, dtype="float64")
+    prep.std = pd.Series(state["std"], index=prep.numeric_columns, dtype="float64")
+    prep.categories = {c: list(v) for c, v in state["categories"].items()}
+    prep.dummy_columns = list(state["dummy_columns"])
+    prep.fitted = True
+    return prep
+
+
+def csv_features(prep, frame, where):
+    """The feature matrix of ``frame`` (float32 array), or a one-line error."""
+    try:
+        return prep.transform(frame)[0]._data
+    except (ValueError, KeyError, TypeError) as err:
+        raise UsageError(f"{where}: {str(err).splitlines()[0]}") from None
+
+
+def _csv(spec, limit, info):
+    """``csv:PATH:TARGET``: zerograd.datasets' TabularPreprocessor (fill missing values,
+    standardize numbers, one-hot categories) fitted on a fixed 80% split."""
+    path, sep, target = spec[len("csv:"):].rpartition(":")
+    if not sep or not path or not target:
+        raise UsageError(f"--data {spec}: write csv:PATH:TARGET, e.g. csv:houses.csv:price")
+    import pandas as pd
+    frame = _csv_frame(path)
     if target not in frame.columns:
         raise UsageError(f"CSV {path} has no column '{target}'; its columns are: "
                          f"{', '.join(map(str, frame.columns))}")
-    if len(frame) < 2:
-        raise UsageError(f"CSV {path} needs at least 2 rows, it has {len(frame)}")
-    features = frame.drop(columns=[target])
-    bad = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
-    if bad:
-        raise UsageError(f"CSV {path}: feature columns must be numeric; not numeric: "
-                         f"{', '.join(bad)}")
-    if features.isna().any().any() or frame[target].isna().any():
-        missing = [str(c) for c in frame.columns if frame[c].isna().any()]
-        raise UsageError(f"CSV {path} has missing values in: {', '.join(missing)}")
+    if len(frame) < 2 or frame.shape[1] < 2:
+        raise UsageError(f"CSV {path} needs at least 2 rows and a feature column besides "
+                         f"'{target}'")
     column = frame[target]
-    integral = pd.api.types.is_integer_dtype(column) or (
-        pd.api.types.is_float_dtype(column) and (column == column.round()).all())
-    classify = not pd.api.types.is_numeric_dtype(column) or (integral and column.nunique() <= 20)
-    if info is not None:
-        classify = info.task == "classification"
+    if column.isna().any():
+        raise UsageError(f"CSV {path}: the target column '{target}' has missing values")
+    numeric = pd.api.types.is_numeric_dtype(column)
+    integral = numeric and bool((column == column.round()).all())
+    # Text labels, or a few distinct whole numbers, mean classes; anything else a quantity.
+    classify = (not numeric or (integral and column.nunique() <= 20)) if info is None \
+        else info.task == "classification"
     if classify:
         names = info.class_names if info else [str(v) for v in sorted(column.unique())]
         lookup = {n: i for i, n in enumerate(names)}
-        unknown = set(column.astype(str)) - set(lookup)
+        labels = column.astype(str)
+        unknown = sorted(set(labels) - set(lookup))
         if unknown:
             raise UsageError(f"CSV {path}: column '{target}' has classes the checkpoint does "
-                             f"not know: {', '.join(sorted(unknown))}")
-        y = xp.asarray(column.astype(str).map(lookup).to_numpy(), dtype=xp.int64)
+                             f"not know: {', '.join(unknown[:5])}")
+        y = xp.asarray(labels.map(lookup).to_numpy(), dtype=xp.int64)
+    elif not numeric:
+        raise UsageError(f"CSV {path}: the target column '{target}' is not numeric")
     else:
         names, y = None, xp.asarray(column.to_numpy(), dtype=xp.float64)
-    X = xp.asarray(features.to_numpy(), dtype=xp.float32)
-    if info is not None and list(info.feature_names) != [str(c) for c in features.columns]:
-        raise UsageError(f"CSV {path} has feature columns {list(features.columns)} but the "
-                         f"checkpoint was trained on {info.feature_names}")
     train_idx, test_idx = _stratified_split(y, classify)
-    train_idx, test_idx = _limit(train_idx, limit), _limit(test_idx, limit)
-    if info is None:
-        xtr, ytr = X[train_idx], y[train_idx].astype(xp.float64)
-        std = xtr.std(axis=0)
+    if info is None:  # fitted on the whole training split, whatever --limit says
+        from zerograd.datasets import TabularPreprocessor
+        prep = TabularPreprocessor(drop=[target]).fit(frame.iloc[train_idx])
+        ytr = y[train_idx].astype(xp.float64)
         info = DataInfo(
-            name=spec, task="classification" if classify else "regression", kind="tabular",
-            in_shape=(X.shape[1],), num_classes=len(names) if classify else None,
-            class_names=names, feature_names=[str(c) for c in features.columns],
-            mean=xtr.mean(axis=0).astype(xp.float32),
-            std=xp.where(std > 0, std, 1.0).astype(xp.float32),  # constant columns stay 0
+            name=spec, task="classification" if classify else "regression", kind="csv",
+            in_shape=(len(prep.feature_names),), num_classes=len(names) if classify else None,
+            class_names=names, feature_names=[str(c) for c in prep.feature_names],
+            preprocessor=_preprocessor_state(prep),
             target_mean=0.0 if classify else float(ytr.mean()),
             target_std=1.0 if classify else float(ytr.std() or 1.0))
-    standardized = (X - info.mean) / info.std
-    return Data(_wrap(standardized[train_idx], y[train_idx], info),
-                _wrap(standardized[test_idx], y[test_idx], info), info)
+    else:
+        prep = csv_preprocessor(info.preprocessor)
+    X = csv_features(prep, frame, f"CSV {path}")
+    train_idx, test_idx = _limit(train_idx, limit), _limit(test_idx, limit)
+    return Data(_wrap(X[train_idx], y[train_idx], info), _wrap(X[test_idx], y[test_idx], info),
+                info)
 
 
 # -- the entry points ------------------------------------------------------------------------------
@@ -338,6 +382,9 @@ def preprocess(info, raw):
     the model's input size.
     """
     x = _array(raw)
+    if info.kind == "csv":
+        raise UsageError("a model trained on a CSV takes CSV rows with the same columns "
+                         f"({', '.join(info.preprocessor['numeric_columns'] + info.preprocessor['categorical_columns'])})")
     if info.kind == "tabular":
         x = x.reshape(len(x), -1).astype(xp.float32) if x.ndim != 1 else x[None].astype(xp.float32)
         if x.shape[1] != info.in_shape[0]:

@@ -13,7 +13,8 @@ from zerograd.ops import sigmoid, softmax
 from zerograd.tensor import Tensor
 from zerograd.train.build import build_model, count_parameters, make_loss, output_kind
 from zerograd.train.config import UsageError
-from zerograd.train.data import DataInfo, load_data, make_loaders, preprocess
+from zerograd.train.data import (DataInfo, _csv_frame, csv_features, csv_preprocessor,
+                                 load_data, make_loaders, preprocess)
 from zerograd.train.loop import evaluate
 from zerograd.train.metrics import confusion_matrix, per_class_accuracy, r2_score
 from zerograd.train.run import find_checkpoint
@@ -125,7 +126,7 @@ def read_inputs(paths, info):
         ext = os.path.splitext(path)[1].lower()
         if ext == ".png":
             if info.kind != "image":
-                raise UsageError(f"{path}: the model takes tabular data, not images")
+                raise UsageError(f"{path}: the model takes table rows (CSV), not images")
             import matplotlib.image
             try:
                 image = _grey(xp.asarray(matplotlib.image.imread(path)))
@@ -142,12 +143,23 @@ def read_inputs(paths, info):
             samples.append(batch)
             labels += [path] if len(batch) == 1 else [f"{path}[{i}]" for i in range(len(batch))]
         elif ext == ".csv":
-            if info.kind != "tabular":
+            if info.kind == "image":
                 raise UsageError(f"{path}: CSV rows are for tabular models; this model takes "
                                  "images (give PNG or NPY files)")
-            values, names = _read_csv(path, info)
-            samples.append(preprocess(info, values)._data)
-            labels += names
+            if info.kind == "csv":
+                frame = _csv_frame(path)
+                columns = info.preprocessor["numeric_columns"] + \
+                    info.preprocessor["categorical_columns"]
+                if not set(columns) <= set(frame.columns) and frame.shape[1] == len(columns):
+                    # No header row: read the rows as values of the training columns.
+                    import pandas as pd
+                    frame = pd.read_csv(path, header=None, names=columns)
+                samples.append(csv_features(csv_preprocessor(info.preprocessor), frame, path))
+                labels += [f"{path}:{i + 1}" for i in range(len(frame))]
+            else:
+                values, names = _read_csv(path, info)
+                samples.append(preprocess(info, values)._data)
+                labels += names
         else:
             raise UsageError(f"{path}: unsupported input type '{ext or 'none'}'; give .png, "
                              ".npy or .csv files")

@@ -242,6 +242,9 @@ def resume(run_dir, epochs=None, quiet=False, progress=None, stop_after=None, pl
     if epochs is not None:
         if epochs < 1:
             raise UsageError(f"--epochs must be at least 1, got {epochs}")
+        if cfg.scheduler == "onecycle" and epochs > cfg.epochs:
+            raise UsageError(f"the onecycle schedule of this run ends after {cfg.epochs} "
+                             f"epochs and cannot be extended to {epochs}; start a new run")
         cfg.epochs = epochs
     session = Session(cfg, data_info=DataInfo.from_state(state["data"]))
     session.restore(state)

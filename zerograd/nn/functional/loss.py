@@ -281,22 +281,33 @@ def _class_last(a, batched):
 
 
 class CrossEntropy(Function):
+    """Weighted, label-smoothed NLL of log_softmax(x) for class-index targets, fused.
+
+    Forward keeps only ``e = exp(x - max)`` and its row sums ``s``: the softmax the
+    backward needs is ``e / s``, and every log-probability used is ``x - max - log s``.
+    """
+
     @staticmethod
     def forward(ctx, x, t, valid, w, reduction, label_smoothing):
         batched = x.ndim >= 2
         x2 = _class_last(x, batched)
         rows, classes = x2.shape
-        shifted = x2 - x2.max(axis=1, keepdims=True)
-        logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-        dt = x.dtype.type
-        w_i = (w[t] if w is not None else xp.ones(rows, x.dtype)) * valid
-        loss = -logp[xp.arange(rows), t] * w_i
+        e = x2 - x2.max(axis=1, keepdims=True)
         eps = label_smoothing
+        if eps > 0:  # sum_c w_c log p_c = sum_c w_c (x_c - max) - W log s
+            smooth_shifted = e @ w if w is not None else e.sum(axis=1)
+        picked = e[xp.arange(rows), t]
+        xp.exp(e, out=e)
+        s = e.sum(axis=1)
+        log_s = xp.log(s)
+        w_i = (w[t] if w is not None else xp.ones(rows, x.dtype)) * valid
+        loss = (log_s - picked) * w_i
         if eps > 0:
-            smooth = -(logp * w).sum(axis=1) if w is not None else -logp.sum(axis=1)
-            loss = (1 - eps) * loss + (eps / classes) * smooth * valid
+            w_total = w.sum() if w is not None else classes
+            smooth = (w_total * log_s - smooth_shifted) * valid
+            loss = (1 - eps) * loss + (eps / classes) * smooth
         ctx.meta = (x.shape, batched, reduction, eps, classes)
-        ctx.t, ctx.valid, ctx.w, ctx.w_i, ctx.logp = t, valid, w, w_i, logp
+        ctx.t, ctx.valid, ctx.w, ctx.w_i, ctx.e, ctx.s = t, valid, w, w_i, e, s
         ctx.save_for_backward(x)
         if reduction == "none":
             return loss.astype(x.dtype, copy=False).reshape(x.shape[:1] + x.shape[2:]
@@ -304,6 +315,7 @@ class CrossEntropy(Function):
         if reduction == "sum":
             return xp.asarray(loss.sum(), dtype=x.dtype)
         ctx.denom = w_i.sum()
+        dt = x.dtype.type
         with errstate(divide="ignore", invalid="ignore"):  # all targets ignored: nan, as torch
             return xp.asarray(dt(loss.sum()) / dt(ctx.denom), dtype=x.dtype)
 
@@ -312,25 +324,23 @@ class CrossEntropy(Function):
         shape, batched, reduction, eps, classes = ctx.meta
         w, w_i, valid, t = ctx.w, ctx.w_i, ctx.valid, ctx.t
         rows = t.shape[0]
-        dt = ctx.logp.dtype
+        dt = ctx.e.dtype
         # d loss_i / d x_i = coef_i * softmax(x_i) - target_i, with target_i the (smoothed,
         # weighted) label distribution and coef_i its total mass
         w_total = w.sum() if w is not None else classes
         coef = ((1 - eps) * w_i + (eps / classes) * w_total * valid).astype(dt)
         smooth_row = (w if w is not None else xp.ones(classes, dt)) * (eps / classes)
+        scale = 1
         if reduction == "mean":
             with errstate(divide="ignore", invalid="ignore"):
                 scale = 1 / dt.type(ctx.denom)
-        else:
-            scale = 1
         if not is_grad_enabled():
-            g = grad_output._data.reshape(-1) * scale if reduction == "none" else \
-                grad_output._data * scale
-            grad = xp.exp(ctx.logp) * coef[:, None]
+            g = grad_output._data.reshape(-1) * scale  # per row, or one value
+            g = xp.broadcast_to(g, (rows,)).astype(dt, copy=False)
+            grad = ctx.e * (coef * g / ctx.s).astype(dt)[:, None]
             if eps > 0:
-                grad -= smooth_row[None, :] * valid[:, None]
-            grad[xp.arange(rows), t] -= (1 - eps) * w_i
-            grad *= g[:, None] if reduction == "none" else g
+                grad -= (g * valid)[:, None] * smooth_row[None, :].astype(dt)
+            grad[xp.arange(rows), t] -= ((1 - eps) * w_i * g).astype(dt)
             return const(_class_first(grad, shape, batched)), None, None, None, None, None
         (x,) = ctx.saved_tensors
         target = (smooth_row[None, :] * valid[:, None]).astype(dt)

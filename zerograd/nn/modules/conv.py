@@ -139,7 +139,8 @@ class Conv1d(_Conv):
 
 
 class Conv2d(_Conv):
-    """2-D convolution over (N, C_in, H, W) input: weight (out_channels, in_channels/groups, kH, kW).
+    """2-D convolution over (N, C_in, H, W) input; weight (out_channels, in_channels/groups,
+    kH, kW).
 
     ``stride``, ``padding``, ``dilation`` are ints or pairs; ``padding`` may also be
     ``'valid'`` or ``'same'``; ``groups=in_channels`` gives a depthwise convolution.

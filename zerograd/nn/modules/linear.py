@@ -3,11 +3,11 @@ import math
 
 from zerograd.nn import functional as F
 from zerograd.nn import init
-from zerograd.nn.modules.module import Module
-from zerograd.nn.parameter import Parameter
+from zerograd.nn.modules.module import LazyModuleMixin, Module
+from zerograd.nn.parameter import Parameter, UninitializedParameter
 from zerograd.ops.creation import empty
 
-__all__ = ["Identity", "Linear", "Bilinear"]
+__all__ = ["Identity", "Linear", "Bilinear", "LazyLinear"]
 
 
 class Identity(Module):
@@ -92,3 +92,32 @@ class Bilinear(Module):
     def extra_repr(self):
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
                 f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
+class LazyLinear(LazyModuleMixin, Linear):
+    """A ``Linear`` whose ``in_features`` is read from the first input's last dimension;
+    after that first call it is an ordinary ``Linear``."""
+
+    cls_to_become = Linear
+
+    def __init__(self, out_features, bias=True, device=None, dtype=None):
+        # Linear.__init__ with 0 inputs, then swap in shapeless parameters
+        super().__init__(0, 0, False)
+        self.out_features = out_features
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        if bias:
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+
+    def reset_parameters(self):
+        if not self.has_uninitialized_params() and self.in_features != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input, *args):
+        if self.has_uninitialized_params():
+            self.in_features = input.shape[-1]
+            self.weight.materialize((self.out_features, self.in_features))
+            if self.bias is not None:
+                self.bias.materialize((self.out_features,))
+            self.reset_parameters()
+        else:  # materialized by load_state_dict: the checkpoint fixed the shape
+            self.in_features = self.weight.shape[1]

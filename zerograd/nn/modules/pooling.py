@@ -29,7 +29,8 @@ class _MaxPoolNd(Module):
 
 
 class MaxPool1d(_MaxPoolNd):
-    """Max over windows of ``kernel_size`` along L of (N, C, L) input (stride = kernel by default)."""
+    """Max over windows of ``kernel_size`` along L of (N, C, L) input (stride defaults to
+    the kernel size)."""
 
     _fn = staticmethod(F.max_pool1d)
 

@@ -1,0 +1,161 @@
+"""Array-level pooling: window geometry, and max/sum over windows as strided slices.
+
+A *plan* resolves kernel, stride, padding, dilation and ceil_mode into sizes once; the
+ops in ``pooling.py`` keep it on their graph node and hand it to their backward.
+Every window loop here runs over the kh*kw kernel offsets, never over pixels: each
+offset is one (N, C, Ho, Wo) strided slice of the padded input, whose rows copy fast.
+"""
+from zerograd.backend import xp
+
+
+class WindowPlan:
+    """Regular windows: kernel, stride, padding, dilation and ceil_mode resolved to sizes."""
+
+    def __init__(self, H, W, kernel, stride, padding, dilation, ceil_mode):
+        self.H, self.W = H, W
+        (self.kh, self.kw), (self.sh, self.sw) = kernel, stride
+        (self.ph, self.pw), (self.dh, self.dw) = padding, dilation
+        self.Ho = _out_size(H, self.kh, self.sh, self.ph, self.dh, ceil_mode)
+        self.Wo = _out_size(W, self.kw, self.sw, self.pw, self.dw, ceil_mode)
+        # padded extent the last window needs (ceil_mode can reach past the right pad)
+        self.Hb = max(H + 2 * self.ph, (self.Ho - 1) * self.sh + self.dh * (self.kh - 1) + 1)
+        self.Wb = max(W + 2 * self.pw, (self.Wo - 1) * self.sw + self.dw * (self.kw - 1) + 1)
+        self.unique = (self.sh >= self.dh * (self.kh - 1) + 1
+                       and self.sw >= self.dw * (self.kw - 1) + 1)
+
+    def padded(self, x, fill):
+        """(N, C, Hb, Wb): ``x`` surrounded by ``fill`` (``x`` itself when nothing is added)."""
+        N, C = x.shape[:2]
+        if self.Hb == self.H and self.Wb == self.W:
+            return x
+        buf = xp.full((N, C, self.Hb, self.Wb), fill, dtype=x.dtype)
+        buf[:, :, self.ph:self.ph + self.H, self.pw:self.pw + self.W] = x
+        return buf
+
+    def offset_views(self, xpad):
+        """For each kernel offset (i, j), row-major: the (N, C, Ho, Wo) strided slice of the
+        padded input that offset reads. Fast to copy: the inner axis is a row."""
+        hs, ws = self.sh * (self.Ho - 1) + 1, self.sw * (self.Wo - 1) + 1
+        for i in range(self.kh):
+            for j in range(self.kw):
+                r, c = i * self.dh, j * self.dw
+                yield xpad[:, :, r:r + hs:self.sh, c:c + ws:self.sw]
+
+    def max_with_arg(self, x):
+        """The window maxima and, per window, the offset index of the first maximum."""
+        fill = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
+        views = list(self.offset_views(self.padded(x, fill)))
+        best = views[0].copy()
+        for v in views[1:]:
+            xp.maximum(best, v, out=best)  # NaN propagates, as in torch
+        # first offset holding the maximum: scan backwards, earlier matches overwrite
+        arg = xp.zeros(best.shape, dtype=xp.int16)
+        for k in range(len(views) - 1, -1, -1):
+            hit = views[k] == best
+            arg -= (arg - k) * hit
+        if x.dtype.kind == "f":
+            nan = best != best
+            if nan.any():  # torch reports the last NaN of a window
+                for k, v in enumerate(views):
+                    arg[nan & (v != v)] = k
+        return best, arg
+
+    def flat_indices(self, arg):
+        """``arg`` as torch's indices: the flat position ``h * W + w`` in the input plane."""
+        i, j = xp.divmod(arg.astype(xp.int64), self.kw)
+        rows = (xp.arange(self.Ho) * self.sh - self.ph)[:, None] + i * self.dh
+        cols = xp.arange(self.Wo) * self.sw - self.pw + j * self.dw
+        return rows * self.W + cols
+
+
+def _out_size(size, k, s, p, d, ceil_mode):
+    span = size + 2 * p - d * (k - 1) - 1
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= size + p:  # the last window must start inside
+        out -= 1
+    return out
+
+
+class AvgPlan(WindowPlan):
+    def __init__(self, H, W, kernel, stride, padding, ceil_mode, count_include_pad,
+                 divisor_override):
+        super().__init__(H, W, kernel, stride, padding, (1, 1), ceil_mode)
+        if divisor_override:
+            self.divisor = divisor_override
+        else:
+            self.divisor = xp.multiply.outer(
+                self._counts(H, self.Ho, self.kh, self.sh, self.ph, count_include_pad),
+                self._counts(W, self.Wo, self.kw, self.sw, self.pw, count_include_pad))
+
+    @staticmethod
+    def _counts(size, out, k, s, p, include_pad):
+        # torch: a window is clipped to the padded input; without include_pad, to the input
+        start = xp.arange(out) * s - p
+        end = xp.minimum(start + k, size + p)
+        if not include_pad:
+            start, end = xp.maximum(start, 0), xp.minimum(end, size)
+        return end - start
+
+    def sum_windows(self, x):
+        views = self.offset_views(self.padded(x, 0))
+        out = next(views).copy()
+        for v in views:
+            out += v
+        return out
+
+    def spread(self, g):
+        """The adjoint of ``sum_windows``: every window's value added to its positions."""
+        N, C = g.shape[:2]
+        buf = xp.zeros((N, C, self.Hb, self.Wb), dtype=g.dtype)
+        for view in self.offset_views(buf):
+            if self.unique:  # windows do not overlap: plain strided assignment
+                view[...] = g
+            else:
+                view += g
+        return buf[:, :, self.ph:self.ph + self.H, self.pw:self.pw + self.W]
+
+    def average(self, x):
+        total = self.sum_windows(x)
+        if x.dtype.kind != "f":  # integer pooling truncates, as in torch
+            return xp.trunc(total / self.divisor).astype(x.dtype)
+        return (total / self.divisor).astype(x.dtype, copy=False)
+
+
+def bounds(size, out):
+    """Window i covers [floor(i*size/out), ceil((i+1)*size/out)) — torch's rule."""
+    i = xp.arange(out)
+    return (i * size) // out, -((-(i + 1) * size) // out)
+
+
+def averaging_matrix(size, out, dtype):
+    start, end = bounds(size, out)
+    pos = xp.arange(size)
+    inside = (pos >= start[:, None]) & (pos < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+class AdaptiveMaxPlan:
+    """Windows of different lengths, padded to the longest by repeating the window's
+    last index (a repeat never wins a tie: argmax keeps the first occurrence)."""
+
+    def __init__(self, H, W, Ho, Wo):
+        self.H, self.W, self.Ho, self.Wo = H, W, Ho, Wo
+        self.rows, self.cols = self._index(H, Ho), self._index(W, Wo)
+
+    @staticmethod
+    def _index(size, out):
+        start, end = bounds(size, out)
+        longest = int((end - start).max())
+        return xp.minimum(start[:, None] + xp.arange(longest), (end - 1)[:, None])
+
+    def max_with_indices(self, x):
+        N, C = x.shape[:2]
+        kh, kw = self.rows.shape[1], self.cols.shape[1]
+        win = x[:, :, self.rows][:, :, :, :, self.cols]  # (N, C, Ho, kh, Wo, kw)
+        win = win.transpose(0, 1, 2, 4, 3, 5).reshape(N, C, self.Ho, self.Wo, kh * kw)
+        arg = win.argmax(axis=-1)
+        y = xp.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
+        i, j = xp.divmod(arg, kw)
+        oh = xp.arange(self.Ho)[:, None]
+        ow = xp.arange(self.Wo)
+        return y, self.rows[oh, i] * self.W + self.cols[ow, j]

@@ -1,0 +1,115 @@
+"""Comparisons, logic and bitwise ops, and value tests (isnan, isclose...): no gradients.
+
+Comparisons promote their operands like arithmetic does (an int tensor compared with 2.5
+compares as float); every result is a bool tensor.
+"""
+from zerograd import dtypes
+from zerograd.backend import xp
+from zerograd.ops._promote import _arr, _broadcast_error, _operands
+from zerograd.ops._util import const
+from zerograd.tensor import Tensor
+
+__all__ = ["eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
+           "not_equal", "logical_and", "logical_or", "logical_not", "logical_xor",
+           "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "isnan", "isinf",
+           "isfinite", "equal", "allclose", "isclose"]
+
+
+def _promoted_arrays(input, other):
+    a, b = _operands(input, other)
+    return _arr(a), _arr(b)
+
+
+def _array_of(x):
+    return x._data if isinstance(x, Tensor) else xp.asarray(x)
+
+
+def _nograd_binary(fn, name, promote=True):
+    def op(input, other):
+        a, b = _promoted_arrays(input, other) if promote else (_array_of(input), _array_of(other))
+        try:
+            return const(xp.asarray(fn(a, b)))
+        except ValueError:
+            raise _broadcast_error(a, b) from None
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise {name} with broadcasting; returns a bool tensor."
+    return op
+
+
+_eq = _nograd_binary(xp.equal, "eq")
+_ne = _nograd_binary(xp.not_equal, "ne")
+lt = less = _nograd_binary(xp.less, "lt")
+le = less_equal = _nograd_binary(xp.less_equal, "le")
+gt = greater = _nograd_binary(xp.greater, "gt")
+ge = greater_equal = _nograd_binary(xp.greater_equal, "ge")
+logical_and = _nograd_binary(xp.logical_and, "logical_and", promote=False)
+logical_or = _nograd_binary(xp.logical_or, "logical_or", promote=False)
+logical_xor = _nograd_binary(xp.logical_xor, "logical_xor", promote=False)
+
+
+def eq(input, other):
+    """Elementwise ``==``; comparing with None gives False (as ``tensor == None`` in torch)."""
+    return False if other is None else _eq(input, other)
+
+
+def ne(input, other):
+    return True if other is None else _ne(input, other)
+
+
+not_equal = ne
+
+
+def logical_not(input):
+    return const(xp.logical_not(_array_of(input)))
+
+
+def _bitwise(fn, name):
+    def op(input, other):
+        a, b = _promoted_arrays(input, other)
+        if a.dtype.kind == "f":
+            raise TypeError(f"{name} is only supported for integer and bool tensors, got "
+                            f"{dtypes.from_numpy_dtype(a.dtype)}; for masks use bool tensors")
+        try:
+            return const(xp.asarray(fn(a, b)))
+        except ValueError:
+            raise _broadcast_error(a, b) from None
+    op.__name__ = op.__qualname__ = name
+    return op
+
+
+bitwise_and = _bitwise(xp.bitwise_and, "bitwise_and")
+bitwise_or = _bitwise(xp.bitwise_or, "bitwise_or")
+bitwise_xor = _bitwise(xp.bitwise_xor, "bitwise_xor")
+
+
+def bitwise_not(input):
+    if input._data.dtype.kind == "f":
+        raise TypeError("bitwise_not (~) is only supported for integer and bool tensors")
+    return const(xp.invert(input._data))
+
+
+def isnan(input):
+    return const(xp.isnan(input._data))
+
+
+def isinf(input):
+    return const(xp.isinf(input._data))
+
+
+def isfinite(input):
+    return const(xp.isfinite(input._data))
+
+
+def equal(input, other) -> bool:
+    """True when both tensors have the same shape and elements."""
+    return input.shape == other.shape and bool(xp.array_equal(input._data, other._data))
+
+
+def isclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False):
+    return const(xp.isclose(_array_of(input), _array_of(other), rtol=rtol, atol=atol,
+                            equal_nan=equal_nan))
+
+
+def allclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
+    return bool(xp.allclose(_array_of(input), _array_of(other), rtol=rtol, atol=atol,
+                            equal_nan=equal_nan))
