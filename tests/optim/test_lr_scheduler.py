@@ -40,6 +40,8 @@ SCHEDULERS = {
     "sequential": lambda s, o: s.SequentialLR(
         o, [s.LinearLR(o, start_factor=0.1, total_iters=5), s.CosineAnnealingLR(o, T_max=20),
             s.ExponentialLR(o, gamma=0.9)], milestones=[5, 25]),
+    "warm_restarts": lambda s, o: s.CosineAnnealingWarmRestarts(o, T_0=5, eta_min=0.01),
+    "warm_restarts_mult": lambda s, o: s.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2),
     "chained": lambda s, o: s.ChainedScheduler(
         [s.ConstantLR(o, factor=0.5, total_iters=4), s.ExponentialLR(o, gamma=0.95)]),
 }
@@ -163,7 +165,7 @@ def test_reduce_lr_on_plateau_accepts_tensor_metric_and_validates():
 
 
 @pytest.mark.parametrize("name", ["step", "multistep", "exponential", "cosine", "linear",
-                                  "constant", "polynomial"])
+                                  "constant", "polynomial", "warm_restarts_mult"])
 def test_step_with_epoch_uses_closed_form(name):
     def run(lib):
         opt = _optimizer(lib, "sgd")
@@ -171,7 +173,7 @@ def test_step_with_epoch_uses_closed_form(name):
         out = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for epoch in [3, 9, 4, 17, 30]:
+            for epoch in [3, 9, 4, 17, 30, 12.5]:
                 opt.step()
                 sched.step(epoch)
                 out.append(sched.get_last_lr())

@@ -139,7 +139,6 @@ def test_param_groups_and_state_dict_keys_match_torch(name):
         assert sorted(z_sd["state"][k]) == sorted(t_sd["state"][k])
 
 
-
 @pytest.mark.parametrize("name", ["sgd_momentum", "adagrad_all", "rmsprop_centered_momentum",
                                   "adam_groups", "adamw_amsgrad_maximize", "adadelta_all",
                                   "adamax_all", "nadam_all"])
@@ -150,19 +149,19 @@ def test_state_dict_round_trip_resumes_training(name):
     straight, _, _ = train(zg, build, weights, batches)
 
     first, _, opt = train(zg, build, weights, batches[:5])
-    saved = copy.deepcopy(opt.state_dict())
+    snapshot = copy.deepcopy(opt.state_dict())
     params = leaves(zg, first)
     fresh, _ = build(zg, params)
-    fresh.load_state_dict(saved)
+    fresh.load_state_dict(opt.state_dict())
     for x, y in batches[5:]:
         fresh.zero_grad()
         mlp_loss(zg, params, zg.tensor(x), zg.tensor(y)).backward()
         fresh.step()
     assert_params_close([p.detach().numpy() for p in params], straight, 0, 0)
-    # loaded state is a copy: training the new optimizer left the saved dict unchanged
-    assert all(np.array_equal(saved["state"][k][key].numpy(),
-                              opt.state_dict()["state"][k][key].numpy())
-               for k in saved["state"] for key in saved["state"][k])
+    # the loaded state is a copy: training the new optimizer left the old one's unchanged
+    old = opt.state_dict()["state"]
+    assert all(np.array_equal(snapshot["state"][k][key].numpy(), old[k][key].numpy())
+               for k in snapshot["state"] for key in snapshot["state"][k])
 
 
 def test_state_dict_loads_into_torch_shaped_layout():

@@ -47,7 +47,7 @@ def set_group_value(group, key, value):
         group[key] = value
 
 
-class _Flag:
+class Flag:
     """Sets ``obj.<name>`` to True inside a ``with`` block."""
 
     def __init__(self, obj, name):
@@ -102,7 +102,7 @@ class LRScheduler:
     def _initial_step(self):
         """Reset the step count and take the first step (``last_epoch`` -1 -> 0)."""
         self._step_count = 0
-        with _Flag(self, "_is_initial"):
+        with Flag(self, "_is_initial"):
             self.step()
 
     def state_dict(self):
@@ -134,7 +134,7 @@ class LRScheduler:
         self._update_lr(epoch)
 
     def _update_lr(self, epoch=None):
-        with _Flag(self, "_get_lr_called_within_step"):
+        with Flag(self, "_get_lr_called_within_step"):
             if epoch is None:
                 self.last_epoch += 1
                 values = self.get_lr()

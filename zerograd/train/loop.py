@@ -46,6 +46,7 @@ class Progress:
 
     def close(self):
         if self.bar is not None:
+            self.bar.refresh()  # show the epoch's final numbers at least once
             self.bar.close()
 
 

@@ -70,12 +70,16 @@ class RunFolder:
             candidate, n = os.path.join(root, f"{base}-{n}"), n + 1
         return candidate
 
-    def create(self, overwrite=False):
+    def check_free(self, overwrite=False):
+        """Refuse to train into a folder that holds another run (unless ``overwrite``)."""
         if os.path.exists(self.file("config.json")) and not overwrite:
             raise UsageError(f"{self.path} already holds a run; continue it with `zerograd resume "
                              f"{self.path}`, or pass --overwrite or another --out")
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise UsageError(f"--out {self.path} exists and is not a folder")
+
+    def create(self, overwrite=False):
+        self.check_free(overwrite)
         try:
             os.makedirs(self.checkpoints, exist_ok=True)
         except OSError as err:

@@ -136,7 +136,9 @@ class Session:
                 f"({train['samples_per_s']:,.0f} samples/s)")
 
     def summary(self, test, run):
-        last = self.history[-1]
+        last = self.history[-1] if self.history else {  # no epoch run: score as it stands
+            "train_loss": None, "train_acc": None, "test_loss": test["loss"],
+            "test_acc": test["acc"]}
         out = {"run_dir": run.path, "model": self.cfg.model, "data": self.cfg.data,
                "epochs": self.epoch, "parameters": count_parameters(self.model),
                "train_loss": last["train_loss"], "test_loss": last["test_loss"],
@@ -156,8 +158,8 @@ class Session:
 def _show_graph(session, run, say):
     """Save the autograd graph of one training step's loss without disturbing the run."""
     from zerograd.viz import draw_graph, render_graph
-    x, y = next(iter(session.test_loader))  # the test loader draws no random numbers
-    rng = get_rng_state()
+    rng = get_rng_state()  # before iterating: a loader may draw a seed (torch's does)
+    x, y = next(iter(session.test_loader))
     saved = {k: v.clone() for k, v in session.model.state_dict().items()}
     session.model.train()
     loss = session.loss_fn(session.model(x), y)
@@ -217,6 +219,7 @@ def fit(cfg, out=None, overwrite=False, quiet=False, progress=None, show_graph=F
         raise TypeError("fit expects a TrainConfig (see zerograd.train.config.resolve)")
     say = _say(quiet)
     run = RunFolder(out or cfg.out or RunFolder.default_path(cfg.model, cfg.data))
+    run.check_free(overwrite)
     session = Session(cfg)  # fails on bad data/model before the run folder is created
     run.create(overwrite)
     cfg.out = run.path
