@@ -6,7 +6,7 @@ tests; every bad input must give one line on stderr, a non-zero exit and no trac
 import csv
 import json
 import os
-import shutil
+import signal
 import subprocess
 import sys
 
@@ -61,7 +61,15 @@ def test_default_train_reaches_95_percent_on_digits(digits_run):
     assert "Traceback" not in result.stderr
 
 
-def test_eval_json_and_text(digits_run):
+def cli(capsys, *args):
+    """The same command in-process (``zerograd.cli.main``): (exit code, stdout, stderr)."""
+    from zerograd.cli import main
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_eval_json_and_text(digits_run, capsys, monkeypatch):
     cwd, _ = digits_run
     result = zerograd("eval", "runs/mlp-digits", "--json", cwd=cwd)
     assert result.returncode == 0, result.stderr
@@ -71,13 +79,14 @@ def test_eval_json_and_text(digits_run):
     assert matrix.shape == (10, 10) and matrix.sum() == 360
     assert abs(np.trace(matrix) / 360 - report["accuracy"]) < 1e-12
     assert len(report["per_class_accuracy"]) == 10
-    text = zerograd("eval", "runs/mlp-digits/checkpoints/epoch-0020.safetensors", "--limit",
-                    "50", cwd=cwd)
-    assert "data: digits (50 test samples)" in text.stdout
-    assert "per-class accuracy:" in text.stdout and "confusion matrix" in text.stdout
+    monkeypatch.chdir(cwd)
+    code, out, _ = cli(capsys, "eval", "runs/mlp-digits/checkpoints/epoch-0020.safetensors",
+                       "--limit", "50")
+    assert code == 0 and "data: digits (50 test samples)" in out
+    assert "per-class accuracy:" in out and "confusion matrix" in out
 
 
-def test_predict_png_npy(digits_run, tmp_path):
+def test_predict_png_npy(digits_run, tmp_path, capsys, monkeypatch):
     cwd, _ = digits_run
     from matplotlib import image
     from sklearn.datasets import load_digits
@@ -90,33 +99,55 @@ def test_predict_png_npy(digits_run, tmp_path):
     out = json.loads(result.stdout)
     assert [r["class"] for r in out] == [str(int(t)) for t in digits.target[:4]]
     assert all(len(r["top"]) == 2 and 0 < r["probability"] <= 1 for r in out)
-    text = zerograd("predict", "runs/mlp-digits", str(tmp_path / "zero.png"), cwd=cwd)
-    assert text.stdout.startswith(f"{tmp_path / 'zero.png'}: 0 (")
+    monkeypatch.chdir(cwd)
+    code, text, _ = cli(capsys, "predict", "runs/mlp-digits", str(tmp_path / "zero.png"))
+    assert code == 0 and text.startswith(f"{tmp_path / 'zero.png'}: 0 (")
 
 
-def test_info(digits_run):
+def test_info(digits_run, capsys, monkeypatch):
     cwd, _ = digits_run
     result = zerograd("info", "runs/mlp-digits", cwd=cwd)
     assert result.returncode == 0, result.stderr
     assert "model: mlp (MLP), 19,210 parameters" in result.stdout
     assert "Linear(in_features=64, out_features=256" in result.stdout
-    data = json.loads(zerograd("info", "runs/mlp-digits", "--json", cwd=cwd).stdout)
+    monkeypatch.chdir(cwd)
+    code, out, _ = cli(capsys, "info", "runs/mlp-digits", "--json")
+    data = json.loads(out)
     assert data["parameters"] == 19210 and data["classes"] == [str(i) for i in range(10)]
 
 
-def test_resume_extends_a_finished_run(digits_run, tmp_path):
-    cwd, _ = digits_run
-    shutil.copytree(cwd / "runs" / "mlp-digits", tmp_path / "run")
-    result = zerograd("resume", str(tmp_path / "run"), "--epochs", "21", "--json", cwd=cwd)
+def test_ctrl_c_then_resume(tmp_path):
+    """SIGINT mid-run: exit 130 with one line naming the saved epoch; resume continues."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONPATH=ROOT)
+    child = subprocess.Popen([sys.executable, "-m", "zerograd", "train", "--limit", "400",
+                              "--epochs", "60", "--out", "run"], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in child.stderr:
+            if line.startswith("epoch   2/60"):
+                break
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    assert child.returncode == 130, err
+    message = err.strip().splitlines()[-1]
+    assert message.startswith("zerograd: error: interrupted; epoch ") and "Traceback" not in err
+    saved = int(message.split("epoch ")[1].split()[0])
+    assert saved >= 2 and f"zerograd resume {os.path.join('run')}" in message
+    result = zerograd("resume", "run", "--epochs", str(saved + 1), "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["epochs"] == 21
-    assert "resuming" in result.stderr and "epoch  21/21" in result.stderr
+    assert json.loads(result.stdout)["epochs"] == saved + 1
+    assert f"epoch {saved + 1:>3}/{saved + 1}" in result.stderr
     with open(tmp_path / "run" / "metrics.csv") as handle:
-        assert len(list(csv.DictReader(handle))) == 21
+        assert [int(r["epoch"]) for r in csv.DictReader(handle)] == list(range(1, saved + 2))
 
 
 def test_config_file_flags_override_progress_and_graph(tmp_path):
-    (tmp_path / "run.toml").write_text('[train]\nmodel = "softmax"\ndata = "iris"\n'
+    rows = ["x1,x2,label"] + [f"{i % 5},{(i * 7) % 11},{'ab'[i % 2]}" for i in range(60)]
+    (tmp_path / "table.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "run.toml").write_text('[train]\nmodel = "softmax"\n'
+                                       'data = "csv:table.csv:label"\n'
                                        'epochs = 5\nbatch-size = 8\nlr = 0.05\n')
     result = zerograd("train", "--config", "run.toml", "--epochs", "2", "--out", "r",
                       "--progress", "--show-graph", "--json", cwd=tmp_path)
@@ -125,10 +156,13 @@ def test_config_file_flags_override_progress_and_graph(tmp_path):
     assert summary["epochs"] == 2 and summary["model"] == "softmax"
     config = json.loads((tmp_path / "r" / "config.json").read_text())
     assert (config["epochs"], config["batch_size"], config["lr"]) == (2, 8, 0.05)
-    assert "samples/s" in result.stderr and "acc=" in result.stderr  # the tqdm bar
+    assert "samples/s=" in result.stderr and "acc=" in result.stderr  # the tqdm bar
     assert (tmp_path / "r" / "graph.dot").is_file() and "autograd graph" in result.stderr
+    predicted = zerograd("predict", "r", "table.csv", "--json", cwd=tmp_path)
+    assert len(json.loads(predicted.stdout)) == 60
     quiet = zerograd("train", "--config", "run.toml", "--out", "q", "--quiet", cwd=tmp_path)
     assert quiet.returncode == 0 and quiet.stderr == ""
+    assert quiet.stdout.startswith("test accuracy: ")
 
 
 def _bad_files(folder):
@@ -153,13 +187,12 @@ def broken(digits_run):
     return cwd
 
 
-@pytest.mark.parametrize("args, message, code", [
+BAD_INPUTS = [
     (["train", "--model", "transformer"], "unknown model 'transformer'", 2),
     (["train", "--data", "imagenet"], "unknown dataset 'imagenet'", 2),
     (["train", "--optimizer", "sgdd"], "unknown optimizer 'sgdd'", 2),
     (["train", "--data", "csv:broken/missing.csv:y"], "data file not found", 2),
     (["train", "--data", "csv:broken/ok.csv:label"], "has no column 'label'", 2),
-    (["train", "--model", "lenet", "--data", "iris"], "needs image input", 2),
     (["train", "--config", "broken/bad.toml"], "unknown option 'colour'", 2),
     (["train", "--epochs", "many"], "invalid int value", 2),
     (["train", "--data", "mnist"], "cannot load mnist", 2),
@@ -174,10 +207,23 @@ def broken(digits_run):
     (["predict", "runs/mlp-digits", "broken/ok.csv"], "CSV rows are for tabular", 2),
     (["resume", "broken/no-run"], "run folder not found", 2),
     (["frobnicate"], "invalid choice", 2),
-])
-def test_bad_input_is_one_clear_line(broken, args, message, code):
+]
+
+
+@pytest.fixture(scope="module")
+def bad_results(broken):
+    """Every bad command, run as subprocesses a few at a time (they are mostly start-up)."""
+    from concurrent.futures import ThreadPoolExecutor
     env = {"HOME": str(broken / "home"), "ZEROGRAD_DATA": str(broken / "nodata")}
-    result = zerograd(*args, cwd=broken, env=env)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(lambda case: zerograd(*case[0], cwd=broken, env=env), BAD_INPUTS))
+
+
+@pytest.mark.parametrize("index", range(len(BAD_INPUTS)),
+                         ids=[" ".join(a[:2]) for a, _, _ in BAD_INPUTS])
+def test_bad_input_is_one_clear_line(bad_results, index):
+    args, message, code = BAD_INPUTS[index]
+    result = bad_results[index]
     assert result.returncode == code, (result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

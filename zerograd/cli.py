@@ -127,7 +127,8 @@ def _result_lines(s):
         head = f"test accuracy: {s['test_acc']:.4f}"
     else:
         head = f"test R^2: {s['test_r2']:.4f}  RMSE: {s['test_rmse']:.4g}"
-    return [head + f"  (loss {s['test_loss']:.4f}, {s['epochs']} epochs, {s['seconds']:.1f}s)",
+    epochs = f"{s['epochs']} epoch{'' if s['epochs'] == 1 else 's'}"
+    return [head + f"  (loss {s['test_loss']:.4f}, {epochs}, {s['seconds']:.1f}s)",
             f"run folder: {s['run_dir']}"]
 
 
@@ -203,7 +204,7 @@ def main(argv=None):
     if not argv:
         argv = ["train"]  # the README's main job: `zerograd` alone trains the default model
     from zerograd.io import CheckpointError
-    from zerograd.train.config import UsageError
+    from zerograd.train.config import Interrupted, UsageError
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
@@ -215,9 +216,14 @@ def main(argv=None):
         return _fail(str(err), EXIT_USAGE)
     except CheckpointError as err:
         return _fail(str(err), EXIT_ERROR)
+    except Interrupted as stop:
+        if stop.saved_epoch == 0:
+            return _fail(f"interrupted before the first epoch ended; nothing saved in "
+                         f"{stop.run_dir}", EXIT_INTERRUPTED)
+        return _fail(f"interrupted; epoch {stop.saved_epoch} is saved, continue with "
+                     f"`zerograd resume {stop.run_dir}`", EXIT_INTERRUPTED)
     except KeyboardInterrupt:
-        return _fail("interrupted; a run continues from its last checkpoint with "
-                     "`zerograd resume RUN_DIR`", EXIT_INTERRUPTED)
+        return _fail("interrupted", EXIT_INTERRUPTED)
     except BrokenPipeError:
         return EXIT_ERROR
     except (MemoryError, OSError) as err:
@@ -225,8 +231,9 @@ def main(argv=None):
     except Exception as err:  # a bug: one line, and the traceback on request
         if os.environ.get("ZEROGRAD_DEBUG"):
             raise
-        return _fail(f"internal error: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-                     " (set ZEROGRAD_DEBUG=1 to see the traceback)", EXIT_ERROR)
+        first = str(err).splitlines()[0] if str(err) else ""
+        return _fail(f"internal error: {type(err).__name__}: {first} (set ZEROGRAD_DEBUG=1 "
+                     "to see the traceback)", EXIT_ERROR)
 
 
 def _fail(message, code):

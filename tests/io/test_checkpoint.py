@@ -41,7 +41,8 @@ def _sample():
     w = zg.randn(3, 4)
     return {
         "model": {"fc.weight": w, "fc.bias": zg.zeros(4, dtype=zg.float16),
-                  "steps": zg.tensor([1, 2], dtype=zg.int64), "scalar": zg.tensor(3.5), "mask": zg.tensor([True, False]),
+                  "steps": zg.tensor([1, 2], dtype=zg.int64), "scalar": zg.tensor(3.5),
+                  "mask": zg.tensor([True, False]),
                   "view": w.t()},  # a non-contiguous view must be stored correctly
         "optimizer": {"state": {0: {"step": 3, "exp_avg": zg.ones(2, 2)}},
                       "param_groups": [{"lr": 0.1, "betas": (0.9, 0.999), "params": [0]}]},

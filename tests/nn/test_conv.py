@@ -119,8 +119,11 @@ def test_conv2d_any_geometry(h, w, k, s, p, d, g):
 
 
 def test_empty_batch():
-    out = nn.functional.conv2d(zg.zeros(0, 2, 5, 5), zg.zeros(3, 2, 3, 3))
+    w, b = zg.randn(3, 2, 3, 3, requires_grad=True), zg.randn(3, requires_grad=True)
+    out = nn.functional.conv2d(zg.zeros(0, 2, 5, 5), w, b)
     assert out.shape == (0, 3, 3, 3)
+    out.sum().backward()
+    assert not w.grad.numpy().any() and not b.grad.numpy().any()
 
 
 def test_float64_gradcheck_and_gradgradcheck():

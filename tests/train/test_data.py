@@ -3,10 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-import zerograd as zg
 from zerograd.train.config import UsageError
-from zerograd.train.data import (DataInfo, _stratified_split, load_data, preprocess,
-                                 resize_images)
+from zerograd.train.data import DataInfo, load_data, preprocess, resize_images
+from zerograd.train.datainfo import stratified_split
 
 
 def _arrays(ds):
@@ -24,11 +23,11 @@ def test_resize_matches_torch_bilinear(rng, size):
 
 def test_stratified_split_is_disjoint_and_balanced():
     y = np.repeat(np.arange(3), [50, 30, 20])
-    train, test = _stratified_split(y, True)
+    train, test = stratified_split(y, True)
     assert sorted(np.concatenate([train, test]).tolist()) == list(range(100))
     assert np.bincount(y[test]).tolist() == [10, 6, 4]
     assert not np.array_equal(np.sort(test), test)  # shuffled, not in file order
-    train2, test2 = _stratified_split(y, True)
+    train2, test2 = stratified_split(y, True)
     assert np.array_equal(test, test2)  # fixed seed: the same split every run
 
 

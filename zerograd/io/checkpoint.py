@@ -21,7 +21,7 @@ import math
 import os
 
 from zerograd import dtypes
-from zerograd.backend import asarray, is_array, to_numpy, xp
+from zerograd.backend import asarray, is_array, to_numpy
 from zerograd.device import check_device
 from zerograd.io.atomic import atomic_write_bytes, atomic_write_text
 from zerograd.size import Size
@@ -39,7 +39,8 @@ class CheckpointError(RuntimeError):
 
 
 def sidecar_path(path):
-    """The JSON sidecar beside a checkpoint: ``a.safetensors`` -> ``a.json``, ``a.pt`` -> ``a.pt.json``."""
+    """The JSON sidecar of a checkpoint: ``a.safetensors`` -> ``a.json``, ``a.pt`` ->
+    ``a.pt.json``."""
     path = os.fspath(path)
     root, ext = os.path.splitext(path)
     return root + ".json" if ext == ".safetensors" else path + ".json"
@@ -268,7 +269,7 @@ def load(f, map_location=None, pickle_module=None, weights_only=True, mmap=None,
     for missing, truncated, corrupted or too-new files. ``map_location`` accepts
     None/"cpu"; ``weights_only`` and ``mmap`` are accepted for torch compatibility.
     """
-    if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
+    if isinstance(map_location, str) or type(map_location).__name__ == "device":
         check_device(map_location)
     from safetensors import SafetensorError
     from safetensors.numpy import load as st_load
@@ -285,7 +286,8 @@ def load(f, map_location=None, pickle_module=None, weights_only=True, mmap=None,
         version = int(header["format_version"])
         description = header["object"]
     except (ValueError, KeyError, TypeError):
-        raise CheckpointError(f"{where} is corrupted: its zerograd metadata is unreadable") from None
+        raise CheckpointError(f"{where} is corrupted: its zerograd metadata is "
+                              "unreadable") from None
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{where} uses checkpoint format {version}, newer than this "
                               f"zerograd understands ({FORMAT_VERSION}); upgrade zerograd")

@@ -14,9 +14,9 @@ from zerograd.models.nin import NiN
 from zerograd.models.resnet import ResNet18, Residual
 from zerograd.models.vgg import VGGSmall
 
-__all__ = ["get_model", "MODELS", "model_names", "takes_images", "LinearRegression", "SoftmaxRegression",
-           "LogisticRegression", "MLP", "LeNet", "LeNetBN", "AlexNetSmall", "VGGSmall", "NiN",
-           "GoogLeNetSmall", "Inception", "ResNet18", "Residual"]
+__all__ = ["get_model", "MODELS", "model_names", "takes_images", "LinearRegression",
+           "SoftmaxRegression", "LogisticRegression", "MLP", "LeNet", "LeNetBN", "AlexNetSmall",
+           "VGGSmall", "NiN", "GoogLeNetSmall", "Inception", "ResNet18", "Residual"]
 
 # name -> (module with build(), what the model's outputs mean: "regression" (real values),
 # "binary" (one logit), "classes" (one logit per class), "any" (follows the data)).

@@ -63,7 +63,7 @@ class ConvGeometry:
 
     def block(self, n, channels):
         """How many samples to process at once so one block's columns stay in cache."""
-        per_sample = channels * self.kh * self.kw * self.Ho * self._cols_w * 4
+        per_sample = channels * self.kh * self.kw * self.Ho * self._cols_w * 4  # float32
         return max(1, min(n, _BLOCK_BYTES // max(per_sample, 1)))
 
 
@@ -96,7 +96,8 @@ def _blocks(n, nb):
 
 
 def _gy_block(gy, n0, n1, g, buf):
-    """Upstream gradient of samples n0:n1 as (G, O/G, m*Ho*cols_w); discarded columns stay 0."""
+    """Upstream gradient of samples n0:n1 laid out (O, m, Ho, cols_w), the layout of the
+    GEMM output; the discarded wide columns stay 0 (``buf`` is reused between blocks)."""
     m = n1 - n0
     O = gy.shape[1]
     if buf is None or buf.shape[1] != m:

@@ -50,9 +50,11 @@ class WindowPlan:
             xp.maximum(best, v, out=best)  # NaN propagates, as in torch
         # first offset holding the maximum: scan backwards, earlier matches overwrite
         arg = xp.zeros(best.shape, dtype=xp.int16)
+        hit, step = xp.empty(best.shape, dtype=bool), xp.empty(best.shape, dtype=xp.int16)
         for k in range(len(views) - 1, -1, -1):
-            hit = views[k] == best
-            arg -= (arg - k) * hit
+            xp.equal(views[k], best, out=hit)
+            xp.subtract(arg, k, out=step)
+            arg -= xp.multiply(step, hit, out=step)
         if x.dtype.kind == "f":
             nan = best != best
             if nan.any():  # torch reports the last NaN of a window
@@ -114,11 +116,16 @@ class AvgPlan(WindowPlan):
                 view += g
         return buf[:, :, self.ph:self.ph + self.H, self.pw:self.pw + self.W]
 
+    def divided(self, a):
+        """``a / divisor`` in ``a``'s float dtype (an int64 divisor would promote to float64)."""
+        d = self.divisor
+        return a / (d if isinstance(d, int) else d.astype(a.dtype))
+
     def average(self, x):
         total = self.sum_windows(x)
         if x.dtype.kind != "f":  # integer pooling truncates, as in torch
             return xp.trunc(total / self.divisor).astype(x.dtype)
-        return (total / self.divisor).astype(x.dtype, copy=False)
+        return self.divided(total)
 
 
 def bounds(size, out):
@@ -128,6 +135,7 @@ def bounds(size, out):
 
 
 def averaging_matrix(size, out, dtype):
+    """(out, size) matrix whose row i averages window i: adaptive pooling along one axis."""
     start, end = bounds(size, out)
     pos = xp.arange(size)
     inside = (pos >= start[:, None]) & (pos < end[:, None])

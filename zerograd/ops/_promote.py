@@ -24,12 +24,22 @@ def _cast(x, d):
     return xp.asarray(x).astype(d.np, copy=False)
 
 
+_NUMBERS = (float, int, bool)
+
+
 def _operands(input, other, floating=False):
     """Both operands in PyTorch's result dtype (``floating``: at least the default float)."""
-    if isinstance(input, Tensor) and isinstance(other, Tensor):
+    if isinstance(input, Tensor):
         d = input._data.dtype
-        if d == other._data.dtype and (not floating or d.kind == "f"):
-            return input, other  # the fast path: nothing to convert
+        if isinstance(other, Tensor):
+            if d == other._data.dtype and (not floating or d.kind == "f"):
+                return input, other  # the fast path: nothing to convert
+        elif d.kind == "f" and type(other) in _NUMBERS:
+            return input, xp.asarray(other, dtype=d)  # a float tensor's dtype wins over numbers
+    elif isinstance(other, Tensor) and type(input) in _NUMBERS:
+        d = other._data.dtype
+        if d.kind == "f":
+            return xp.asarray(input, dtype=d), other
     d = dtypes.result_type(input, other)
     if floating and not d.is_floating_point:
         d = dtypes.get_default_dtype()

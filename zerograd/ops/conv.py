@@ -21,6 +21,8 @@ __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 
 
 class Convolution(Function):
+    """y = conv(x, w) + b: NCHW ``x``, OIHW ``w``, optional bias ``b``; ``geom`` the rest."""
+
     @staticmethod
     def forward(ctx, x, w, b, geom):
         ctx.geom = geom
@@ -82,7 +84,7 @@ class ChannelSum(Function):
     def forward(ctx, g):
         ctx.shape = g.shape
         N, C = g.shape[:2]
-        g3 = g.reshape(N, C, -1)
+        g3 = g.reshape(N, C, g.size // max(N * C, 1))
         if g.dtype.kind != "f":
             return g3.sum(axis=(0, 2))
         return (g3 @ xp.ones(g3.shape[2], dtype=g.dtype)).sum(axis=0)

@@ -175,9 +175,8 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
         try:
-            with errstate(divide="ignore", invalid="ignore", over="ignore"):
-                kind = a.dtype.kind
-                out = a ** b if kind == "f" else _int_pow(a, b) if kind != "b" else a | ~b
+            kind = a.dtype.kind
+            out = a ** b if kind == "f" else _int_pow(a, b) if kind != "b" else a | ~b
         except ValueError:
             raise _broadcast_error(a, b) from None
         ctx.save_for_backward(a, b, out)

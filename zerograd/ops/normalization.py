@@ -1,8 +1,10 @@
 """Normalization: ``batch_norm``, ``layer_norm``, ``group_norm`` (``zerograd.nn.functional``).
 
-Each normalization is one fused op: statistics, normalization and the affine transform in
-a single forward, and a hand-written backward. With x_hat = (x - mean) * invstd over M
-values and upstream g (times the weight), the input gradient is the classic
+Batch norm and layer norm are each one fused op: statistics, normalization and the affine
+transform in a single forward, and a hand-written backward. Group norm is the layer-norm
+op applied to (N, groups, -1), then its per-channel affine with ordinary ops. With
+x_hat = (x - mean) * invstd over M values and upstream g (times the weight), the input
+gradient is the classic
 
     dx = invstd * (g - mean(g) - x_hat * mean(g * x_hat))
 

@@ -93,8 +93,9 @@ class WindowScatter(Function):
         ctx.arg, ctx.plan = arg, plan
         p = plan
         buf = xp.zeros(g.shape[:2] + (p.Hb, p.Wb), dtype=g.dtype)
+        hit, part = xp.empty(arg.shape, dtype=bool), xp.empty(g.shape, dtype=g.dtype)
         for k, view in enumerate(p.offset_views(buf)):
-            part = g * (arg == k)
+            xp.multiply(g, xp.equal(arg, k, out=hit), out=part)
             if p.unique:
                 view[...] = part
             else:
@@ -113,8 +114,9 @@ class WindowGather(Function):
     def forward(ctx, a, arg, plan):
         ctx.arg, ctx.plan = arg, plan
         out = xp.zeros(arg.shape, dtype=a.dtype)
+        hit, part = xp.empty(arg.shape, dtype=bool), xp.empty(arg.shape, dtype=a.dtype)
         for k, view in enumerate(plan.offset_views(plan.padded(a, 0))):
-            out += view * (arg == k)
+            out += xp.multiply(view, xp.equal(arg, k, out=hit), out=part)
         return out
 
     @staticmethod
@@ -140,7 +142,7 @@ class AvgPool2DTranspose(Function):
     @staticmethod
     def forward(ctx, g, plan):
         ctx.plan = plan
-        return xp.ascontiguousarray(plan.spread((g / plan.divisor).astype(g.dtype, copy=False)))
+        return xp.ascontiguousarray(plan.spread(plan.divided(g)))
 
     @staticmethod
     def backward(ctx, grad_output):

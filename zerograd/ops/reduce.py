@@ -150,10 +150,14 @@ class Var(_Reduction):
     def forward(ctx, a, dims, keepdim, correction, full):
         n = _count(a.shape, dims)
         ctx.dims, ctx.keepdim, ctx.correction, ctx.full = dims, keepdim, correction, full
-        with errstate(invalid="ignore", divide="ignore"):
-            centered = a - a.sum(axis=dims, keepdims=True) / a.dtype.type(n)
-            sq = (centered * centered).sum(axis=dims, keepdims=keepdim)
-            out = sq / a.dtype.type(n - correction if n > correction else 0)
+        if n > correction:
+            centered = a - a.mean(axis=dims, keepdims=True)
+            out = (centered * centered).sum(axis=dims, keepdims=keepdim) / a.dtype.type(
+                n - correction)
+        else:  # no degrees of freedom left: inf or nan, as torch (which warns)
+            with errstate(invalid="ignore", divide="ignore"):
+                centered = a - a.sum(axis=dims, keepdims=True) / a.dtype.type(n)
+                out = (centered * centered).sum(axis=dims, keepdims=keepdim) / a.dtype.type(0)
         ctx.save_for_backward(a, out)
         return out
 

@@ -7,12 +7,20 @@ field set, which is what config.json records and what a resume rebuilds from.
 """
 import dataclasses
 
-__all__ = ["UsageError", "TrainConfig", "MODEL_NAMES", "OPTIMIZERS", "SCHEDULERS",
+__all__ = ["UsageError", "Interrupted", "TrainConfig", "MODEL_NAMES", "OPTIMIZERS", "SCHEDULERS",
            "DATASET_NAMES", "load_toml", "resolve"]
 
 
 class UsageError(ValueError):
     """A problem with what the user asked for; the CLI prints it as one line, no traceback."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during training, with where the run stands (its last saved epoch)."""
+
+    def __init__(self, run_dir, saved_epoch):
+        super().__init__(run_dir, saved_epoch)
+        self.run_dir, self.saved_epoch = run_dir, saved_epoch
 
 
 MODEL_NAMES = ("linear", "logistic", "softmax", "mlp", "lenet", "lenet-bn", "alexnet-small",

@@ -15,99 +15,27 @@ bundled sets, offline), ``fashion-mnist``, ``mnist`` (IDX files), ``csv:PATH:TAR
 ``DataInfo`` records all of it; it goes into checkpoints so ``eval``/``predict`` apply
 exactly the training run's preprocessing to new inputs.
 """
-import dataclasses
-import os
-
 from zerograd.backend import xp
 from zerograd.models import takes_images
 from zerograd.random import Generator
 from zerograd.tensor import Tensor
 from zerograd.train.config import UsageError
-from zerograd.utils.data import DataLoader, TensorDataset
+from zerograd.train.csv_table import load_csv_spec
+from zerograd.train.datainfo import (SPLIT_SEED, TEST_FRACTION, Data, DataInfo,
+                                     limit_indices, wrap)
+from zerograd.utils.data import DataLoader
 
 __all__ = ["DataInfo", "Data", "load_data", "make_loaders", "preprocess", "resize_images"]
 
-SPLIT_SEED = 0
-TEST_FRACTION = 0.2
 CNN_SIZE = 28
 _SKLEARN = {"digits": "load_digits", "breast-cancer": "load_breast_cancer", "iris": "load_iris",
             "diabetes": "load_diabetes"}
 _IDX = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST"}
 
 
-@dataclasses.dataclass
-class DataInfo:
-    """What a model trained on this data expects, and how raw inputs are transformed."""
-    name: str
-    task: str                      # "classification" or "regression"
-    kind: str                      # "image", "tabular" (sklearn sets) or "csv"
-    in_shape: tuple                # one preprocessed sample
-    num_classes: int = None        # None for regression
-    class_names: list = None
-    feature_names: list = None     # tabular: column names, in order
-    mean: object = None            # tabular: per-feature array subtracted...
-    std: object = None             # ...then divided by
-    target_mean: float = 0.0       # regression: targets were standardized with these
-    target_std: float = 1.0
-    raw_shape: tuple = None        # image: the raw image size before any resize
-    preprocessor: dict = None      # csv: the fitted TabularPreprocessor's values
-
-    def to_state(self):
-        state = dataclasses.asdict(self)
-        for key in ("mean", "std"):
-            if state[key] is not None:
-                state[key] = Tensor._make(xp.asarray(state[key]))
-        return state
-
-    @classmethod
-    def from_state(cls, state):
-        state = dict(state)
-        for key in ("mean", "std"):
-            if isinstance(state.get(key), Tensor):
-                state[key] = state[key]._data
-        for key in ("in_shape", "raw_shape"):
-            if state.get(key) is not None:
-                state[key] = tuple(state[key])
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in state.items() if k in known})
-
-
-@dataclasses.dataclass
-class Data:
-    train: TensorDataset
-    test: TensorDataset
-    info: DataInfo
-
-
 # -- helpers -------------------------------------------------------------------------------------
 def _array(x):
     return x._data if isinstance(x, Tensor) else xp.asarray(x)
-
-
-def _stratified_split(y, classify, fraction=TEST_FRACTION, seed=SPLIT_SEED):
-    """Index arrays (train, test), both in random order; per class when ``classify``."""
-    rng = Generator().manual_seed(seed).rng
-    n = len(y)
-    perm = rng.permutation(n)
-    if not classify:
-        k = int(round(n * fraction))
-        return perm[k:], perm[:k]
-    labels = y[perm]
-    # Sorting the shuffled labels stably groups each class while keeping the random order
-    # inside it; a sample's rank within its class decides whether it is held out.
-    order = xp.argsort(labels, kind="stable")
-    sorted_labels = labels[order]
-    starts = xp.searchsorted(sorted_labels, sorted_labels, side="left")
-    rank = xp.arange(n) - starts
-    counts = xp.bincount(sorted_labels)
-    held = rank < xp.round(counts[sorted_labels] * fraction)
-    is_test = xp.zeros(n, dtype=bool)
-    is_test[order[held]] = True
-    return perm[~is_test], perm[is_test]
-
-
-def _limit(indices, limit):
-    return indices if limit is None else indices[:limit]
 
 
 def resize_images(images, size):
@@ -176,16 +104,7 @@ def _sklearn_tabular(name, limit, info):
             info.target_mean = float(target.mean())
             info.target_std = float(target.std() or 1.0)
     xtr, xte = ((x - info.mean) / info.std for x in (xtr, xte))
-    return Data(_wrap(xtr, ytr, info), _wrap(xte, yte, info), info)
-
-
-def _wrap(x, y, info):
-    if info.task == "classification":
-        y = y.astype(xp.int64)
-    else:
-        y = ((y.astype(xp.float64) - info.target_mean) / info.target_std).astype(xp.float32)
-    return TensorDataset(Tensor._make(xp.ascontiguousarray(x, dtype=xp.float32)),
-                         Tensor._make(xp.ascontiguousarray(y)))
+    return Data(wrap(xtr, ytr, info), wrap(xte, yte, info), info)
 
 
 def _digits(model_name, limit, info):
@@ -204,7 +123,7 @@ def _digits(model_name, limit, info):
         info = DataInfo(name="digits", task="classification", kind="image",
                         in_shape=tuple(xtr.shape[1:]), num_classes=len(split.class_names),
                         class_names=split.class_names, raw_shape=(1, 8, 8))
-    return Data(_wrap(xtr, ytr, info), _wrap(xte, yte, info), info)
+    return Data(wrap(xtr, ytr, info), wrap(xte, yte, info), info)
 
 
 def _idx(name, limit, data_dir):
@@ -228,109 +147,7 @@ def _idx(name, limit, data_dir):
     info = DataInfo(name=name, task="classification", kind="image", in_shape=tuple(xtr.shape[1:]),
                     num_classes=len(cls.classes), class_names=list(cls.classes),
                     raw_shape=tuple(xtr.shape[1:]))
-    return Data(_wrap(xtr, ytr, info), _wrap(xte, yte, info), info)
-
-
-def _csv_frame(path):
-    try:
-        import pandas as pd
-    except ImportError:
-        raise UsageError("CSV data needs pandas: pip install 'zerograd[tabular]'") from None
-    if not os.path.isfile(path):
-        raise UsageError(f"data file not found: {path}")
-    try:
-        return pd.read_csv(path)
-    except (OSError, ValueError, UnicodeDecodeError) as err:
-        raise UsageError(f"cannot read CSV {path}: {str(err).splitlines()[0]}") from None
-
-
-def _preprocessor_state(prep):
-    """A fitted TabularPreprocessor as JSON-able values (checkpoints never pickle)."""
-    return {"numeric_columns": [str(c) for c in prep.numeric_columns],
-            "categorical_columns": [str(c) for c in prep.categorical_columns],
-            "mean": [float(v) for v in prep.mean.tolist()],
-            "std": [float(v) for v in prep.std.tolist()],
-            "categories": {str(c): list(v) for c, v in prep.categories.items()},
-            "dummy_columns": [str(c) for c in prep.dummy_columns],
-            "standardize": bool(prep.standardize)}
-
-
-def csv_preprocessor(state):
-    """Rebuild the fitted TabularPreprocessor from ``_preprocessor_state``'s values."""
-    import pandas as pd
-    from zerograd.datasets import TabularPreprocessor
-    prep = TabularPreprocessor(standardize=state["standardize"])
-    prep.numeric_columns = list(state["numeric_columns"])
-    prep.categorical_columns = list(state["categorical_columns"])
-    prep.mean = pd.Series(state["mean"], index=prep.numeric_columns, dtype="float64")
-    prep.std = pd.Series(state["std"], index=prep.numeric_columns, dtype="float64")
-    prep.categories = {c: list(v) for c, v in state["categories"].items()}
-    prep.dummy_columns = list(state["dummy_columns"])
-    prep.fitted = True
-    return prep
-
-
-def csv_features(prep, frame, where):
-    """The feature matrix of ``frame`` (float32 array), or a one-line error."""
-    try:
-        return prep.transform(frame)[0]._data
-    except (ValueError, KeyError, TypeError) as err:
-        raise UsageError(f"{where}: {str(err).splitlines()[0]}") from None
-
-
-def _csv(spec, limit, info):
-    """``csv:PATH:TARGET``: zerograd.datasets' TabularPreprocessor (fill missing values,
-    standardize numbers, one-hot categories) fitted on a fixed 80% split."""
-    path, sep, target = spec[len("csv:"):].rpartition(":")
-    if not sep or not path or not target:
-        raise UsageError(f"--data {spec}: write csv:PATH:TARGET, e.g. csv:houses.csv:price")
-    import pandas as pd
-    frame = _csv_frame(path)
-    if target not in frame.columns:
-        raise UsageError(f"CSV {path} has no column '{target}'; its columns are: "
-                         f"{', '.join(map(str, frame.columns))}")
-    if len(frame) < 2 or frame.shape[1] < 2:
-        raise UsageError(f"CSV {path} needs at least 2 rows and a feature column besides "
-                         f"'{target}'")
-    column = frame[target]
-    if column.isna().any():
-        raise UsageError(f"CSV {path}: the target column '{target}' has missing values")
-    numeric = pd.api.types.is_numeric_dtype(column)
-    integral = numeric and bool((column == column.round()).all())
-    # Text labels, or a few distinct whole numbers, mean classes; anything else a quantity.
-    classify = (not numeric or (integral and column.nunique() <= 20)) if info is None \
-        else info.task == "classification"
-    if classify:
-        names = info.class_names if info else [str(v) for v in sorted(column.unique())]
-        lookup = {n: i for i, n in enumerate(names)}
-        labels = column.astype(str)
-        unknown = sorted(set(labels) - set(lookup))
-        if unknown:
-            raise UsageError(f"CSV {path}: column '{target}' has classes the checkpoint does "
-                             f"not know: {', '.join(unknown[:5])}")
-        y = xp.asarray(labels.map(lookup).to_numpy(), dtype=xp.int64)
-    elif not numeric:
-        raise UsageError(f"CSV {path}: the target column '{target}' is not numeric")
-    else:
-        names, y = None, xp.asarray(column.to_numpy(), dtype=xp.float64)
-    train_idx, test_idx = _stratified_split(y, classify)
-    if info is None:  # fitted on the whole training split, whatever --limit says
-        from zerograd.datasets import TabularPreprocessor
-        prep = TabularPreprocessor(drop=[target]).fit(frame.iloc[train_idx])
-        ytr = y[train_idx].astype(xp.float64)
-        info = DataInfo(
-            name=spec, task="classification" if classify else "regression", kind="csv",
-            in_shape=(len(prep.feature_names),), num_classes=len(names) if classify else None,
-            class_names=names, feature_names=[str(c) for c in prep.feature_names],
-            preprocessor=_preprocessor_state(prep),
-            target_mean=0.0 if classify else float(ytr.mean()),
-            target_std=1.0 if classify else float(ytr.std() or 1.0))
-    else:
-        prep = csv_preprocessor(info.preprocessor)
-    X = csv_features(prep, frame, f"CSV {path}")
-    train_idx, test_idx = _limit(train_idx, limit), _limit(test_idx, limit)
-    return Data(_wrap(X[train_idx], y[train_idx], info), _wrap(X[test_idx], y[test_idx], info),
-                info)
+    return Data(wrap(xtr, ytr, info), wrap(xte, yte, info), info)
 
 
 # -- the entry points ------------------------------------------------------------------------------
@@ -349,7 +166,7 @@ def load_data(name, model_name="mlp", limit=None, data_dir=None, info=None):
     elif name in _IDX:
         data = _idx(name, limit, data_dir)
     elif name.startswith("csv:"):
-        data = _csv(name, limit, info)
+        data = load_csv_spec(name, limit, info)
     else:
         raise UsageError(f"unknown dataset '{name}'; choose one of: digits, breast-cancer, iris, "
                          "diabetes, fashion-mnist, mnist, csv:PATH:TARGET")
@@ -360,7 +177,8 @@ def load_data(name, model_name="mlp", limit=None, data_dir=None, info=None):
 
 
 def _check_fits(found, expected):
-    if tuple(found.in_shape) != tuple(expected.in_shape) or found.num_classes != expected.num_classes:
+    if (tuple(found.in_shape), found.num_classes) != (tuple(expected.in_shape),
+                                                       expected.num_classes):
         what = lambda i: (f"inputs of shape {tuple(i.in_shape)} and "  # noqa: E731
                           + (f"{i.num_classes} classes" if i.num_classes else "a real target"))
         raise UsageError(f"dataset '{found.name}' has {what(found)}, but the checkpoint's model "
@@ -383,8 +201,10 @@ def preprocess(info, raw):
     """
     x = _array(raw)
     if info.kind == "csv":
+        prep = info.preprocessor
+        columns = prep["numeric_columns"] + prep["categorical_columns"]
         raise UsageError("a model trained on a CSV takes CSV rows with the same columns "
-                         f"({', '.join(info.preprocessor['numeric_columns'] + info.preprocessor['categorical_columns'])})")
+                         f"({', '.join(columns)})")
     if info.kind == "tabular":
         x = x.reshape(len(x), -1).astype(xp.float32) if x.ndim != 1 else x[None].astype(xp.float32)
         if x.shape[1] != info.in_shape[0]:

@@ -13,8 +13,8 @@ from zerograd.ops import sigmoid, softmax
 from zerograd.tensor import Tensor
 from zerograd.train.build import build_model, count_parameters, make_loss, output_kind
 from zerograd.train.config import UsageError
-from zerograd.train.data import (DataInfo, _csv_frame, csv_features, csv_preprocessor,
-                                 load_data, make_loaders, preprocess)
+from zerograd.train.csv_table import csv_features, csv_frame, csv_preprocessor
+from zerograd.train.data import DataInfo, load_data, make_loaders, preprocess
 from zerograd.train.loop import evaluate
 from zerograd.train.metrics import confusion_matrix, per_class_accuracy, r2_score
 from zerograd.train.run import find_checkpoint
@@ -147,7 +147,7 @@ def read_inputs(paths, info):
                 raise UsageError(f"{path}: CSV rows are for tabular models; this model takes "
                                  "images (give PNG or NPY files)")
             if info.kind == "csv":
-                frame = _csv_frame(path)
+                frame = csv_frame(path)
                 columns = info.preprocessor["numeric_columns"] + \
                     info.preprocessor["categorical_columns"]
                 if not set(columns) <= set(frame.columns) and frame.shape[1] == len(columns):

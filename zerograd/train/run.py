@@ -171,8 +171,9 @@ def find_checkpoint(path):
     if not os.path.exists(path):
         raise CheckpointError(f"checkpoint not found: {path}")
     folder = RunFolder(path)
-    if not os.path.isdir(folder.checkpoints) and os.path.basename(path.rstrip("/")) == "checkpoints":
-        folder = RunFolder(os.path.dirname(path.rstrip("/")))
+    bare = path.rstrip("/")
+    if not os.path.isdir(folder.checkpoints) and os.path.basename(bare) == "checkpoints":
+        folder = RunFolder(os.path.dirname(bare))
     best = os.path.join(folder.checkpoints, "best.safetensors")
     if os.path.isfile(best):
         return best

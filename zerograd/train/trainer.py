@@ -14,7 +14,7 @@ from zerograd.autograd.grad_mode import no_grad
 from zerograd.random import Generator, get_rng_state, manual_seed, set_rng_state
 from zerograd.train.build import (build_model, count_parameters, make_loss, make_optimizer,
                                   make_scheduler, output_kind)
-from zerograd.train.config import TrainConfig, UsageError
+from zerograd.train.config import Interrupted, TrainConfig, UsageError
 from zerograd.train.data import DataInfo, load_data, make_loaders
 from zerograd.train.loop import evaluate, train_epoch
 from zerograd.train.metrics import confusion_matrix, per_class_accuracy, r2_score
@@ -104,8 +104,7 @@ class Session:
     # -- one epoch ----------------------------------------------------------------------------
     def run_epoch(self, progress=None):
         self.epoch += 1
-        lr = self.optimizer.param_groups[0]["lr"]
-        lr = float(lr)
+        lr = float(self.optimizer.param_groups[0]["lr"])  # the rate this epoch starts with
         start = time.perf_counter()
         train = train_epoch(self.model, self.train_loader, self.loss_fn, self.optimizer,
                             self.classify, self.scheduler if self.schedule_on == "batch" else None,
@@ -184,8 +183,9 @@ def _finish(session, run, test, say, plots=True):
     summary = session.summary(test, run)
     if session.classify:
         matrix = confusion_matrix(test["outputs"], test["targets"], session.info.num_classes)
-        summary["per_class_acc"] = {n: (None if v != v else float(v)) for n, v in
-                                    zip(session.info.class_names, per_class_accuracy(matrix).tolist())}
+        recall = per_class_accuracy(matrix).tolist()
+        summary["per_class_acc"] = {n: (None if v != v else float(v))  # NaN: class absent
+                                    for n, v in zip(session.info.class_names, recall)}
     run.write_json("summary.json", summary)
     return summary
 
@@ -193,15 +193,21 @@ def _finish(session, run, test, say, plots=True):
 def _loop(session, run, say, progress, stop_after, plots):
     test = None
     steps = 0
-    while session.epoch < session.cfg.epochs:
-        if stop_after is not None and steps >= stop_after:
-            break
-        row, train, test, improved = session.run_epoch(progress)
-        steps += 1
-        run.save_checkpoint(session.state(), session.epoch, best=improved,
-                            keep=session.cfg.keep_checkpoints)
-        run.write_metrics(session.history)
-        say(session.describe(row, train))
+    saved = session.epoch
+    try:
+        while session.epoch < session.cfg.epochs:
+            if stop_after is not None and steps >= stop_after:
+                break
+            row, train, test, improved = session.run_epoch(progress)
+            steps += 1
+            run.save_checkpoint(session.state(), session.epoch, best=improved,
+                                keep=session.cfg.keep_checkpoints)
+            saved = session.epoch
+            run.write_metrics(session.history)
+            say(session.describe(row, train))
+    except KeyboardInterrupt:
+        # Checkpoints are written atomically, so the last saved epoch is intact.
+        raise Interrupted(run.path, saved) from None
     if test is None:  # nothing left to train: score the restored model
         test = evaluate(session.model, session.test_loader, session.loss_fn, session.classify,
                         keep_outputs=True)
@@ -241,7 +247,8 @@ def resume(run_dir, epochs=None, quiet=False, progress=None, stop_after=None, pl
     path, state = run.latest_checkpoint(warn=lambda text: print(text, file=sys.stderr))
     if not isinstance(state, dict) or state.get("kind") != CHECKPOINT_KIND:
         raise UsageError(f"{path} is not a zerograd training checkpoint")
-    cfg = TrainConfig(**state["config"])
+    known = TrainConfig.__dataclass_fields__
+    cfg = TrainConfig(**{k: v for k, v in state["config"].items() if k in known})
     if epochs is not None:
         if epochs < 1:
             raise UsageError(f"--epochs must be at least 1, got {epochs}")
