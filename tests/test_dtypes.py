@@ -122,7 +122,8 @@ def test_set_default_dtype_changes_float_results():
         assert (zg.tensor([1, 2]) + 0.5).dtype is zg.float64
         assert (zg.tensor([1, 2]) / 2).dtype is zg.float64
         assert repr(zg.tensor([1.5])) == "tensor([1.5000])"  # the default is not printed
-        assert repr(zg.tensor([1.5], dtype=zg.float32)) == "tensor([1.5000], dtype=zerograd.float32)"
+        f32 = zg.tensor([1.5], dtype=zg.float32)
+        assert repr(f32) == "tensor([1.5000], dtype=zerograd.float32)"
         with pytest.raises(TypeError):
             zg.set_default_dtype(zg.int64)
     finally:

@@ -1,4 +1,4 @@
-"""``repr`` of a tensor exactly in PyTorch's style: ``tensor([1.0000, 2.5000], requires_grad=True)``.
+"""``repr`` of a tensor in PyTorch's style: ``tensor([1.0000, 2.5000], requires_grad=True)``.
 
 This follows torch's ``_tensor_str`` with its default print options: one formatter for
 the whole tensor picks integer mode (``1.``), fixed point with 4 decimals, or scientific

@@ -10,74 +10,216 @@ Each takes a plain Python function of tensors and returns a new function (or val
 * ``hessian(f)``: ``jacfwd(jacrev(f))``, forward-over-reverse like torch.
 
 Which of jacrev/jacfwd is cheaper is the textbook's claim made measurable: for
-f: R^n -> R, jacrev needs 1 pass and jacfwd n; for f: R -> R^m it is the other way round
-(see benchmarks/bench_autodiff_modes.py).
+f: R^n -> R, jacrev needs 1 backward pass and jacfwd n forward passes; for f: R -> R^m
+it is the other way round (see benchmarks/bench_autodiff_modes.py).
+
+Arguments and results may be pytrees (tuples, lists, dicts of tensors), and transforms
+compose: ``jacfwd(jacrev(f))``, ``jacfwd(jacfwd(f))``, ``grad(grad(f))``, ``jvp`` of
+``grad``... A derivative stays differentiable exactly when an enclosing transform (or
+ordinary autograd, for inputs that require grad) can see it; otherwise it comes back
+detached, as torch.func's results do.
 """
 import functools
 
 from zerograd.autograd import forward_ad
 from zerograd.autograd import grad as _autograd_grad
-from zerograd.autograd.grad_mode import enable_grad
+from zerograd.autograd.function import AccumulateGrad
+from zerograd.autograd.grad_mode import enable_grad, is_grad_enabled
 from zerograd.backend import xp
 from zerograd.tensor import Tensor
+from zerograd.utils._pytree import tree_flatten, tree_map, tree_unflatten
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap"]
 
 
-def _argnums_tuple(argnums):
-    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+# -- arguments ----------------------------------------------------------------------------------
+def _check_argnums(argnums, num_args):
+    """``argnums`` validated and made non-negative (torch's rules and messages)."""
+    def one(n):
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise RuntimeError(f"argnum must be int, got: {type(n)}")
+        if -num_args <= n < num_args:
+            return n % num_args
+        raise RuntimeError(f"Got argnum={n}, but only {num_args} positional inputs")
+
+    if isinstance(argnums, int) and not isinstance(argnums, bool):
+        return one(argnums)
+    if not isinstance(argnums, tuple):
+        raise RuntimeError(f"argnums must be int or Tuple[int, ...], got: {type(argnums)}")
+    if not argnums:
+        raise RuntimeError("argnums must be non-empty")
+    nums = tuple(one(n) for n in argnums)
+    if len(set(nums)) != len(nums):
+        raise RuntimeError(f"argnums elements must be unique, got {argnums}")
+    return nums
 
 
-def _track(x):
-    """An alias of ``x`` that requires grad and stays connected to ``x``'s own graph."""
-    if x._requires_grad:
-        from zerograd.ops.shape import Reshape
-        return Reshape.apply(x, tuple(x.shape))
-    t = x.detach()
-    t._fw_grad = x._fw_grad
-    return t.requires_grad_(True)
+def _slice_argnums(args, nums):
+    return args[nums] if isinstance(nums, int) else tuple(args[i] for i in nums)
 
 
-def _split_aux(out, has_aux):
+def _replace_argnums(args, nums, new):
+    args = list(args)
+    if isinstance(nums, int):
+        args[nums] = new
+    else:
+        for i, value in zip(nums, new):
+            args[i] = value
+    return args
+
+
+def _check_tensors(leaves):
+    for x in leaves:
+        if not isinstance(x, Tensor):
+            raise ValueError(f"Thing passed to transform API must be Tensor, got {type(x)}")
+
+
+def _check_outputs(leaves, api):
+    if not leaves:
+        raise RuntimeError(f"{api}: Expected f to be a function that has non-empty output "
+                           f"(got output = {leaves})")
+    for o in leaves:
+        if not isinstance(o, Tensor):
+            raise RuntimeError(f"{api}: expected f(*primals) to return only tensors, got "
+                               f"unsupported type {type(o)}")
+
+
+def _split_aux(out, has_aux, api):
     if not has_aux:
         return out, None
     if not (isinstance(out, tuple) and len(out) == 2):
-        raise RuntimeError("has_aux=True requires the function to return a (output, aux) tuple")
+        raise RuntimeError(f"{api}: output of function f should be a tuple: (output, aux) if "
+                           "has_aux is True")
     return out
 
 
+# -- differentiable aliases and what an enclosing transform can see ---------------------------------
+def _track(x):
+    """A fresh alias of ``x`` to differentiate against.
+
+    When ``x`` requires grad the alias stays connected to ``x``'s graph (so an enclosing
+    ``grad`` or plain autograd can differentiate the result); otherwise it is a new leaf.
+    Forward-mode tangents of enclosing ``jvp``/``jacfwd`` levels are kept either way.
+    """
+    if not x.is_floating_point():
+        raise RuntimeError("only Tensors of floating point dtype can require gradients")
+    if x._requires_grad and is_grad_enabled():
+        from zerograd.ops.shape import Reshape
+        return Reshape.apply(x, tuple(x.shape))
+    alias = forward_ad.copy_tangents(x, x.detach())
+    return alias.requires_grad_(True)
+
+
+def _reaches_outside(outputs, fresh):
+    """Whether the reverse graph of ``outputs`` reaches a leaf other than the ``fresh`` ones:
+    then an enclosing transform (or the caller's autograd) differentiates through us."""
+    fresh_ids = {id(t) for t in fresh}
+    stack = [o.grad_fn if o.grad_fn is not None else o._accumulator()
+             for o in outputs if o._requires_grad]
+    seen = set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if type(node) is AccumulateGrad:
+            leaf = node.variable_ref()
+            if leaf is not None and id(leaf) not in fresh_ids:
+                return True
+            continue
+        stack.extend(node._next)
+    return False
+
+
+def _strip_graph(t):
+    """``t`` without reverse-mode history, keeping its forward tangents (themselves stripped)."""
+    if not isinstance(t, Tensor):
+        return t
+    out = t.detach()
+    if t._fw_grad:
+        for level, tangent in t._fw_grad.items():
+            forward_ad._set_tangent(out, level, _strip_graph(tangent))
+    return out
+
+
+def _zeros(shape, dtype):
+    return Tensor._make(xp.zeros(tuple(shape), dtype=dtype))
+
+
+def _grads(outputs, inputs, cotangents, create_graph):
+    """Gradients of ``outputs`` (weighted by ``cotangents``) w.r.t. ``inputs``; zeros where
+    an input was not used."""
+    pairs = [(o, c) for o, c in zip(outputs, cotangents) if o._requires_grad]
+    found = [None] * len(inputs)
+    if pairs:
+        found = _autograd_grad([o for o, _ in pairs], inputs, [c for _, c in pairs],
+                               retain_graph=True, create_graph=create_graph, allow_unused=True)
+    return [g if g is not None else _zeros(x.shape, x._data.dtype)
+            for g, x in zip(found, inputs)]
+
+
+class _Reverse:
+    """One reverse-mode evaluation: ``func`` run on fresh aliases of the differentiated
+    arguments, ready for any number of backward passes."""
+
+    def __init__(self, func, args, kwargs, nums, has_aux, api):
+        self.outer_grad = is_grad_enabled()
+        diff = _slice_argnums(args, nums) if nums is not None else args
+        flat, self.in_spec = tree_flatten(diff)
+        _check_tensors(flat)
+        self.inputs = [_track(x) for x in flat]
+        tracked = tree_unflatten(self.inputs, self.in_spec)
+        call = _replace_argnums(args, nums, tracked) if nums is not None else tracked
+        with enable_grad():
+            out, aux = _split_aux(func(*call, **kwargs), has_aux, api)
+        self.output, self.aux = out, aux
+        self.flat_out, self.out_spec = tree_flatten(out)
+        # A derivative must stay differentiable if an enclosing reverse transform can see
+        # it, and carry tangents if an enclosing forward level is open.
+        outs = [o for o in self.flat_out if isinstance(o, Tensor)]
+        self.reverse_outer = self.outer_grad and _reaches_outside(outs, self.inputs)
+        self.forward_outer = forward_ad.is_active()
+
+    @property
+    def create_graph(self):
+        return self.reverse_outer or self.forward_outer
+
+    def finish(self, tree):
+        """Results as an enclosing transform should see them."""
+        if self.reverse_outer:
+            return tree
+        return tree_map(_strip_graph, tree)
+
+
+# -- grad, vjp ------------------------------------------------------------------------------------
 def grad_and_value(func, argnums=0, has_aux=False):
-    """A function returning ``(gradient, value)`` of a scalar-valued ``func``."""
-    nums = _argnums_tuple(argnums)
+    """A function returning ``(gradient, value)`` of a scalar-valued ``func``
+    (``(gradient, (value, aux))`` with ``has_aux``)."""
+    api = "grad_and_value(f)(*args)"
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        args = list(args)
-        outer = any(isinstance(args[i], Tensor) and (args[i]._requires_grad or
-                                                     args[i]._fw_grad is not None) for i in nums)
-        for i in nums:
-            if not isinstance(args[i], Tensor):
-                raise TypeError(f"grad: argument {i} must be a Tensor, got {type(args[i]).__name__}")
-            args[i] = _track(args[i])
+        nums = _check_argnums(argnums, len(args))
+        run = _Reverse(func, args, kwargs, nums, has_aux, api)
+        out = run.output
+        if not isinstance(out, Tensor):
+            raise RuntimeError(f"{api}: Expected f(*args) to return a Tensor, got {type(out)}")
+        if out.ndim != 0:
+            raise RuntimeError(f"{api}: Expected f(*args) to return a scalar Tensor, got tensor "
+                               f"with {out.ndim} dims. Maybe you wanted to use the vjp or "
+                               "jacrev APIs instead?")
         with enable_grad():
-            out, aux = _split_aux(func(*args, **kwargs), has_aux)
-            if not isinstance(out, Tensor) or out.numel() != 1:
-                raise RuntimeError("grad: the function must return a scalar (one-element) "
-                                   f"tensor, got {getattr(out, 'shape', type(out).__name__)}")
-            grads = _autograd_grad(out, [args[i] for i in nums], create_graph=outer,
-                                   allow_unused=True)
-        grads = tuple(g if g is not None else _zeros_like(args[i]) for g, i in zip(grads, nums))
-        if not outer:
-            grads = tuple(g.detach() for g in grads)
-            out = out.detach()
-        result = grads[0] if isinstance(argnums, int) else grads
-        return (result, (out, aux)) if has_aux else (result, out)
+            g = _grads([out], run.inputs, [None], run.create_graph)
+        g = run.finish(tree_unflatten(g, run.in_spec))
+        value = run.finish(out)
+        return (g, (value, run.finish(run.aux))) if has_aux else (g, value)
 
     return wrapper
 
 
 def grad(func, argnums=0, has_aux=False):
-    """The gradient of a scalar-valued ``func`` w.r.t. its ``argnums`` argument(s)."""
+    """The gradient of a scalar-valued ``func`` w.r.t. its ``argnums`` argument(s), with the
+    structure of those arguments (a dict of parameters gives a dict of gradients)."""
     inner = grad_and_value(func, argnums, has_aux)
 
     @functools.wraps(func)
@@ -88,126 +230,203 @@ def grad(func, argnums=0, has_aux=False):
     return wrapper
 
 
-def _zeros_like(t):
-    return Tensor._make(xp.zeros_like(t._data))
-
-
 def vjp(func, *primals, has_aux=False):
-    """``(func(*primals), vjp_fn)`` where ``vjp_fn(v)`` gives ``v^T J`` for each primal."""
-    tracked = [_track(p) for p in primals]
-    with enable_grad():
-        out, aux = _split_aux(func(*tracked), has_aux)
-    outer = any(p._requires_grad for p in primals)
+    """``(func(*primals), vjp_fn)``: ``vjp_fn(cotangents)`` gives ``v^T J`` for every primal.
 
-    def vjp_fn(*cotangents):
-        outs = out if isinstance(out, (tuple, list)) else (out,)
-        cots = cotangents if len(cotangents) == len(outs) else tuple(cotangents[0])
-        grads = _autograd_grad(outs, tracked, grad_outputs=cots, retain_graph=True,
-                               create_graph=outer, allow_unused=True)
-        return tuple(g if g is not None else _zeros_like(p) for g, p in zip(grads, tracked))
+    ``cotangents`` must have the structure of ``func``'s output; the result is a tuple
+    with one entry (of the primal's structure) per primal.
+    """
+    api = "vjp(f, *primals)"
+    run = _Reverse(func, primals, {}, None, has_aux, api)
+    _check_outputs(run.flat_out, api)
+    for o in run.flat_out:
+        if not o.is_floating_point():
+            raise RuntimeError("vjp(f, ...): All outputs of f must be floating-point or complex "
+                               f"Tensors, got Tensor with dtype {o.dtype}")
 
-    result = out if outer else _detach_all(out)
-    return (result, vjp_fn, aux) if has_aux else (result, vjp_fn)
-
-
-def _detach_all(out):
-    if isinstance(out, (tuple, list)):
-        return type(out)(o.detach() for o in out)
-    return out.detach()
-
-
-def jvp(func, primals, tangents, has_aux=False):
-    """``(func(*primals), J @ tangents)`` by forward-mode AD (one forward pass)."""
-    primals, tangents = tuple(primals), tuple(tangents)
-    if len(primals) != len(tangents):
-        raise RuntimeError("jvp: primals and tangents must have the same length")
-    with forward_ad.dual_level():
-        duals = [forward_ad.make_dual(p, t) for p, t in zip(primals, tangents)]
-        out, aux = _split_aux(func(*duals), has_aux)
-        outs = out if isinstance(out, (tuple, list)) else (out,)
-        pairs = [forward_ad.unpack_dual(o) for o in outs]
-        values = tuple(p.primal for p in pairs)
-        jvps = tuple(p.tangent if p.tangent is not None else _zeros_like(p.primal) for p in pairs)
-    if not isinstance(out, (tuple, list)):
-        values, jvps = values[0], jvps[0]
-    return (values, jvps, aux) if has_aux else (values, jvps)
-
-
-def _basis(t, k):
-    e = xp.zeros(t._data.size, dtype=t._data.dtype)
-    e[k] = 1
-    return Tensor._make(e.reshape(t._data.shape))
-
-
-def _stack_rows(rows, out_shape, in_shape):
-    from zerograd.ops.shape import stack
-    if not rows:
-        return Tensor._make(xp.zeros(tuple(out_shape) + tuple(in_shape)))
-    return stack(rows).reshape(tuple(out_shape) + tuple(in_shape))
-
-
-def jacrev(func, argnums=0, has_aux=False):
-    """Jacobian by reverse mode: one backward pass per output element."""
-    nums = _argnums_tuple(argnums)
-
-    @functools.wraps(func)
-    def wrapper(*args):
-        args = list(args)
-        outer = any(args[i]._requires_grad or args[i]._fw_grad is not None for i in nums)
-        for i in nums:
-            args[i] = _track(args[i])
+    def vjp_fn(cotangents, retain_graph=True, create_graph=None):
+        flat_cot, cot_spec = tree_flatten(cotangents)
+        if cot_spec != run.out_spec:
+            raise RuntimeError("Expected pytree structure of cotangents to be the same as pytree "
+                               f"structure of outputs to the function. cotangents: {cot_spec}, "
+                               f"primal output: {run.out_spec}")
+        _check_tensors(flat_cot)
+        if create_graph is None:
+            create_graph = run.create_graph or forward_ad.is_active() or (
+                is_grad_enabled() and any(c._requires_grad for c in flat_cot))
         with enable_grad():
-            out, aux = _split_aux(func(*args), has_aux)
-        inputs = [args[i] for i in nums]
-        rows = [[] for _ in nums]
-        for k in range(out.numel()):
-            grads = _autograd_grad(out, inputs, grad_outputs=_basis(out, k), retain_graph=True,
-                                   create_graph=outer, allow_unused=True)
-            for j, (g, x) in enumerate(zip(grads, inputs)):
-                rows[j].append(g if g is not None else _zeros_like(x))
-        jac = tuple(_stack_rows(r, out.shape, x.shape) for r, x in zip(rows, inputs))
-        if not outer:
-            jac = tuple(j.detach() for j in jac)
-        result = jac[0] if isinstance(argnums, int) else jac
-        return (result, aux) if has_aux else result
+            g = _grads(run.flat_out, run.inputs, flat_cot, create_graph)
+        g = tree_unflatten(g, run.in_spec)
+        return g if create_graph and not run.create_graph else run.finish(g)
 
-    return wrapper
+    result = run.finish(run.output)
+    return (result, vjp_fn, run.finish(run.aux)) if has_aux else (result, vjp_fn)
 
 
-def jacfwd(func, argnums=0, has_aux=False):
-    """Jacobian by forward mode: one forward (dual) pass per input element."""
-    nums = _argnums_tuple(argnums)
+# -- jvp -----------------------------------------------------------------------------------------
+def jvp(func, primals, tangents, *, strict=False, has_aux=False):
+    """``(func(*primals), J @ tangents)`` by true forward-mode AD: one forward pass."""
+    api = "jvp(f, primals, tangents)"
+    if not isinstance(primals, tuple):
+        raise RuntimeError(f"{api}: Expected primals to be a tuple. E.g. it should be valid to "
+                           "call f(*primals).")
+    flat_p, spec_p = tree_flatten(primals)
+    flat_t, spec_t = tree_flatten(tangents)
+    if spec_p != spec_t:
+        raise RuntimeError(f"{api}: Expected primals and tangents to have the same python "
+                           "structure. For example, if primals is a tuple of 3 tensors, "
+                           f"tangents also must be. Got primals with structure {spec_p} and "
+                           f"tangents with structure {spec_t}")
+    for name, leaves in (("primals", flat_p), ("tangents", flat_t)):
+        if not leaves:
+            raise RuntimeError(f"{api}: Expected {name} to contain at least one Tensor.")
+        for x in leaves:
+            if not isinstance(x, Tensor):
+                raise RuntimeError(f"{api}: Expected {name} to only contain Tensors, got "
+                                   f"{type(x)}")
+    return _jvp_leaves(lambda leaves: func(*tree_unflatten(leaves, spec_p)), flat_p, flat_t,
+                       strict, has_aux, api)
+
+
+def _jvp_leaves(fn, flat_p, flat_t, strict, has_aux, api):
+    """One forward pass of ``fn(list_of_leaves)`` at a new level, perturbing each leaf by
+    its tangent (None: not perturbed)."""
+    with forward_ad._nested_level() as level:
+        duals = [p if t is None else forward_ad.make_dual(p, t, level=level)
+                 for p, t in zip(flat_p, flat_t)]
+        out, aux = _split_aux(fn(duals), has_aux, api)
+        flat_out, out_spec = tree_flatten(out)
+        if not flat_out:
+            raise RuntimeError(f"{api}: Expected f to be a function that has non-empty output "
+                               f"(got output = {out})")
+        values, jvps = [], []
+        for o in flat_out:
+            if not isinstance(o, Tensor):
+                raise RuntimeError(f"{api}: expected f(*args) to return only tensors, got "
+                                   f"unsupported type {type(o)}")
+            primal, tangent = forward_ad.unpack_dual(o, level=level)
+            if tangent is None:
+                if strict:
+                    raise RuntimeError("jvp(f, primals, tangents, strict=True): The output of f "
+                                       "is independent of the inputs. This is not allowed with "
+                                       "strict=True.")
+                tangent = _zeros(o.shape, o._data.dtype)
+            values.append(primal)
+            jvps.append(tangent)
+        if has_aux:
+            aux = tree_map(lambda a: forward_ad.unpack_dual(a, level=level).primal
+                           if isinstance(a, Tensor) else a, aux)
+    result = (tree_unflatten(values, out_spec), tree_unflatten(jvps, out_spec))
+    return result + (aux,) if has_aux else result
+
+
+# -- Jacobians and Hessians ------------------------------------------------------------------------
+def _basis(shape, dtype, k):
+    e = xp.zeros(int(xp.prod(shape)) if shape else 1, dtype=dtype)
+    e[k] = 1
+    return Tensor._make(e.reshape(tuple(shape)))
+
+
+def _assemble(parts, out, x):
+    """Jacobian block of shape ``out.shape + x.shape`` from one piece per element."""
+    from zerograd.ops.join import stack
+    shape = tuple(out.shape) + tuple(x.shape)
+    if not parts:
+        return _zeros(shape, x._data.dtype)
+    return stack(parts).reshape(shape)
+
+
+def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_copy=False):
+    """Jacobian by reverse mode: one forward pass, then one backward pass per output element.
+
+    The result has the structure of ``func``'s output, each leaf replaced by the Jacobian
+    w.r.t. ``args[argnums]`` (a tuple of them when ``argnums`` is a tuple).
+    ``chunk_size`` is accepted for compatibility; rows are computed one at a time.
+    """
+    if not (chunk_size is None or chunk_size > 0):
+        raise ValueError("jacrev: `chunk_size` should be greater than 0.")
 
     @functools.wraps(func)
-    def wrapper(*args):
-        args = list(args)
-        per_input = []
-        aux = None
-        for i in nums:
-            x = args[i]
-            cols = []
-            out = None
-            for k in range(x.numel()):
-                def partial(xi, i=i):
-                    call = list(args)
-                    call[i] = xi
-                    return func(*call)
-                result = jvp(partial, (x,), (_basis(x, k),), has_aux=has_aux)
-                out, tangent = result[0], result[1]
-                if has_aux:
-                    aux = result[2]
-                cols.append(tangent)
-            if out is None:
-                out = func(*args)
-                out = out[0] if has_aux else out
-            from zerograd.ops.shape import stack
-            jac = stack(cols, dim=-1).reshape(tuple(out.shape) + tuple(x.shape)) if cols else \
-                Tensor._make(xp.zeros(tuple(out.shape) + tuple(x.shape)))
-            per_input.append(jac)
-        result = per_input[0] if isinstance(argnums, int) else tuple(per_input)
-        return (result, aux) if has_aux else result
+    def wrapper(*args, **kwargs):
+        nums = _check_argnums(argnums, len(args))
+        run = _Reverse(func, args, kwargs, nums, has_aux, "vjp(f, *primals)")
+        _check_outputs(run.flat_out, "vjp(f, *primals)")
+        per_output = []
+        with enable_grad():
+            for o in run.flat_out:
+                rows = [[] for _ in run.inputs]
+                if o._requires_grad:
+                    for k in range(o.numel()):
+                        e = _basis(o.shape, o._data.dtype, k)
+                        for j, g in enumerate(_grads([o], run.inputs, [e], run.create_graph)):
+                            rows[j].append(g)
+                blocks = [_assemble(r, o, x) if r else _zeros(tuple(o.shape) + tuple(x.shape),
+                                                             x._data.dtype)
+                          for r, x in zip(rows, run.inputs)]
+                per_output.append(tree_unflatten(blocks, run.in_spec))
+        jac = run.finish(tree_unflatten(per_output, run.out_spec))
+        return (jac, run.finish(run.aux)) if has_aux else jac
 
     return wrapper
+
+
+def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
+    """Jacobian by forward mode: one forward (dual) pass per input element.
+
+    The result has the structure of ``func``'s output, each leaf replaced by the Jacobian
+    w.r.t. ``args[argnums]`` (a tuple of them when ``argnums`` is a tuple).
+    """
+    if randomness not in ("error", "different", "same"):
+        raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or "
+                           f"'same'. Got {randomness}")
+    api = "jvp(f, primals, tangents)"
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        nums = _check_argnums(argnums, len(args))
+        flat_p, spec_p = tree_flatten(_slice_argnums(args, nums))
+        _check_tensors(flat_p)
+
+        def call(leaves):
+            return func(*_replace_argnums(args, nums, tree_unflatten(leaves, spec_p)), **kwargs)
+
+        columns = [None] * len(flat_p)  # columns[j][i]: tangents of output i along input j
+        out_spec = values = aux = None
+        for j, x in enumerate(flat_p):
+            cols = None
+            for k in range(x.numel()):
+                tangents = [None] * len(flat_p)
+                tangents[j] = _basis(x.shape, x._data.dtype, k)
+                res = _jvp_leaves(call, flat_p, tangents, False, has_aux, api)
+                values, out_spec = tree_flatten(res[0])
+                aux = res[2] if has_aux else None
+                tans = tree_flatten(res[1])[0]
+                cols = [[] for _ in tans] if cols is None else cols
+                for i, t in enumerate(tans):
+                    cols[i].append(t)
+            columns[j] = cols
+        if values is None:  # every input is empty: evaluate once for the output's shape
+            out, aux = _split_aux(call(flat_p), has_aux, api)
+            values, out_spec = tree_flatten(out)
+        per_output = []
+        for i, o in enumerate(values):
+            blocks = []
+            for j, x in enumerate(flat_p):
+                cols = columns[j][i] if columns[j] is not None else []
+                blocks.append(_assemble_columns(cols, o, x))
+            per_output.append(tree_unflatten(blocks, spec_p))
+        jac = tree_unflatten(per_output, out_spec)
+        return (jac, aux) if has_aux else jac
+
+    return wrapper
+
+
+def _assemble_columns(cols, out, x):
+    from zerograd.ops.join import stack
+    shape = tuple(out.shape) + tuple(x.shape)
+    if not cols:
+        return _zeros(shape, out._data.dtype)
+    return stack(cols, dim=-1).reshape(shape)
 
 
 def hessian(func, argnums=0):
@@ -215,28 +434,115 @@ def hessian(func, argnums=0):
     return jacfwd(jacrev(func, argnums), argnums)
 
 
-def vmap(func, in_dims=0, out_dims=0, randomness="error", chunk_size=None):
+# -- vmap ------------------------------------------------------------------------------------------
+def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     """Map ``func`` over a batch dimension: one call per batch element, results stacked.
 
-    Correct for any function; it is not faster than a loop (zerograd has no batching rules),
-    so prefer writing batched code directly when speed matters.
+    ``in_dims``: an int or None for every argument, or a tuple with one entry per argument
+    (each an int, None, or a pytree matching that argument). ``out_dims``: an int, or one
+    per output. Keyword arguments are passed unmapped. Correct for any function; it is not
+    faster than a loop (zerograd has no batching rules), so write batched code directly
+    where speed matters. ``randomness='same'`` replays the same random draws for every
+    element; otherwise they differ.
     """
-    from zerograd.ops.shape import stack
+    if randomness not in ("error", "different", "same"):
+        raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or "
+                           f"'same'. Got {randomness}")
 
     @functools.wraps(func)
-    def wrapper(*args):
-        dims = in_dims if isinstance(in_dims, (tuple, list)) else (in_dims,) * len(args)
-        sizes = {a.shape[d] for a, d in zip(args, dims) if d is not None}
-        if len(sizes) != 1:
-            raise ValueError(f"vmap: expected all mapped inputs to have the same batch size, "
-                             f"got sizes {sorted(sizes)}")
-        (n,) = sizes
+    def wrapper(*args, **kwargs):
+        flat, specs = _flat_in_dims(in_dims, args)
+        sizes = sorted({x.shape[d] for x, d in flat if d is not None})
+        if not sizes:
+            raise ValueError(f"vmap(f, in_dims={in_dims}, ...)(<inputs>): at least one input "
+                             "must be a Tensor mapped over a dimension (in_dim not None)")
+        if len(sizes) > 1:
+            raise ValueError("vmap: Expected all tensors to have the same size in the mapped "
+                             f"dimension, got sizes {sizes} for the mapped dimension")
+        n = sizes[0]
+        if n == 0:
+            raise ValueError("vmap: the mapped dimension has size 0; there is nothing to map "
+                             "over")
+        from zerograd import random as _random
+        state = _random.get_rng_state() if randomness == "same" else None
         results = []
         for b in range(n):
-            call = [a if d is None else a.select(d, b) for a, d in zip(args, dims)]
-            results.append(func(*call))
-        if isinstance(results[0], tuple):
-            return tuple(stack([r[k] for r in results], out_dims) for k in range(len(results[0])))
-        return stack(results, out_dims)
+            if state is not None:
+                _random.set_rng_state(state)
+            leaves = [x.select(d, b) if d is not None else x for x, d in flat]
+            call = _unflatten_args(leaves, specs)
+            results.append(func(*call, **kwargs))
+        return _stack_results(results, out_dims)
 
     return wrapper
+
+
+def _flat_in_dims(in_dims, args):
+    """``[(leaf, dim)]`` over all arguments, and what ``_unflatten_args`` needs back."""
+    if isinstance(in_dims, (int, type(None))):
+        dims = (in_dims,) * len(args)
+    elif isinstance(in_dims, tuple):
+        if len(in_dims) != len(args):
+            raise ValueError(f"vmap(f, in_dims={in_dims}, ...)(<inputs>): in_dims is not "
+                             f"compatible with the structure of `inputs`: expected one entry "
+                             f"per positional argument ({len(args)}), got {len(in_dims)}")
+        dims = in_dims
+    else:
+        raise ValueError(f"vmap(f, in_dims={in_dims}, ...): expected `in_dims` to be int or a "
+                         f"(potentially nested) tuple matching the structure of inputs, got: "
+                         f"{type(in_dims)}.")
+    flat, specs = [], []
+    for i, (arg, dim) in enumerate(zip(args, dims)):
+        leaves, spec = tree_flatten(arg)
+        if isinstance(dim, (int, type(None))):
+            leaf_dims = [dim] * len(leaves)
+        else:
+            leaf_dims, dim_spec = tree_flatten(dim)
+            if dim_spec != spec:
+                raise ValueError(f"vmap: in_dims[{i}] does not match the structure of argument "
+                                 f"{i}")
+        for x, d in zip(leaves, leaf_dims):
+            if d is not None:
+                if not isinstance(x, Tensor):
+                    raise ValueError(f"vmap: Got in_dim={d} for an input but the input is of "
+                                     f"type {type(x)}. We cannot vmap over non-Tensor arguments, "
+                                     "please use None as the respective in_dim")
+                if not -x.ndim <= d < x.ndim:
+                    raise ValueError(f"vmap: Got in_dim={d} for some input, but that input is a "
+                                     f"Tensor of dimensionality {x.ndim} so expected in_dim to "
+                                     f"satisfy -{x.ndim} <= in_dim < {x.ndim}.")
+                d = d % x.ndim
+            flat.append((x, d))
+        specs.append((spec, len(leaves)))
+    return flat, specs
+
+
+def _unflatten_args(leaves, specs):
+    args, pos = [], 0
+    for spec, n in specs:
+        args.append(tree_unflatten(leaves[pos:pos + n], spec))
+        pos += n
+    return args
+
+
+def _stack_results(results, out_dims):
+    from zerograd.ops.join import stack
+    flat0, spec = tree_flatten(results[0])
+    per_call = [tree_flatten(r)[0] for r in results]
+    if isinstance(out_dims, (int, type(None))):
+        dims = [out_dims] * len(flat0)
+    else:
+        dims, dims_spec = tree_flatten(out_dims)
+        if len(dims) != len(flat0):
+            raise ValueError(f"vmap: out_dims={out_dims} does not match the structure of the "
+                             f"outputs (expected {len(flat0)} entries)")
+    stacked = []
+    for i, d in enumerate(dims):
+        items = [p[i] for p in per_call]
+        if not isinstance(items[0], Tensor):
+            raise ValueError(f"vmap: `func` must only return Tensors, got type {type(items[0])}")
+        if d is None:
+            stacked.append(items[0])
+        else:
+            stacked.append(stack(items, d))
+    return tree_unflatten(stacked, spec)

@@ -426,7 +426,7 @@ class Tensor:
     divide = true_divide = div
     def floor_divide(self, other): return _ops.floor_divide(self, other)
     def remainder(self, other): return _ops.remainder(self, other)
-    fmod = remainder
+    def fmod(self, other): return _ops.fmod(self, other)
     def pow(self, exponent): return _ops.pow(self, exponent)
     def neg(self): return _ops.neg(self)
     negative = neg

@@ -197,7 +197,7 @@ LOGICAL = ["logical_and", "logical_or", "logical_xor"]
 def test_comparisons_and_logic_give_bool(name, shapes, kinds, seed):
     arrays = [values(k, s, np.float32, seed + i)
               for i, (k, s) in enumerate(zip(kinds, shapes.input_shapes))]
-    zs, _ = check(getattr(zg, name), getattr(torch, name), *arrays, grad=False)
+    check(getattr(zg, name), getattr(torch, name), *arrays, grad=False)
 
 
 @pytest.mark.parametrize("name", COMPARE)
@@ -292,6 +292,7 @@ INT_OPS = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # exp(255) overflows to inf, as torch
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, np.int8, np.uint8])
 @pytest.mark.parametrize("name,fn", INT_OPS, ids=[o[0] for o in INT_OPS])
 def test_integer_ops_match_torch_values_and_dtypes(name, fn, dtype):
@@ -323,7 +324,8 @@ BROADCAST_OPS = [
     lambda m, a, b: a + b, lambda m, a, b: a - b, lambda m, a, b: a * b, lambda m, a, b: a / b,
     lambda m, a, b: a ** b, lambda m, a, b: a // b, lambda m, a, b: a % b,
     lambda m, a, b: m.maximum(a, b), lambda m, a, b: m.minimum(a, b), lambda m, a, b: a == b,
-    lambda m, a, b: a < b, lambda m, a, b: m.logical_and(a, b), lambda m, a, b: m.where(a > 0, a, b),
+    lambda m, a, b: a < b, lambda m, a, b: m.logical_and(a, b),
+    lambda m, a, b: m.where(a > 0, a, b),
     lambda m, a, b: m.clamp(a, min=b), lambda m, a, b: m.fmod(a, b),
 ]
 
@@ -398,6 +400,7 @@ def test_forward_mode_jvp_matches_torch(op):
     check_jvp(lambda *t: op.fn(zg, *t), lambda *t: op.fn(torch, *t), *arrays)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("name,fn,data", [k for k in KINKS if k[0] in (
     "abs_at_0", "relu_at_0", "clamp_at_bounds", "clamp_tensor_at_bounds", "maximum_ties",
     "pow_zero_zero", "pow_scalar_at_0")], ids=lambda v: v if isinstance(v, str) else "")
@@ -421,7 +424,8 @@ def test_second_derivative_matches_torch():
 @pytest.mark.parametrize("expr", [
     "x + 1", "1 - x", "x - y", "x * y", "x / 2", "x ** 2", "2 ** x", "x ** y", "-x", "x.abs()",
     "x.exp()", "x.clamp(0, 1)", "x.clamp(min=y)", "m.where(x > 0, x, y)", "m.maximum(x, y)",
-    "x.sigmoid()", "x.square()", "x.sign()", "x % 2", "x.double()", "x.relu()",
+    "x.sigmoid()", "x.square()", "x.sign()", "x % 2", "x.double()", "x.relu()", "x.log1p()",
+    "x.fmod(2)", "x.rsqrt()", "x.erf()", "x.reciprocal()", "m.minimum(x, y)",
 ])
 def test_grad_fn_names_match_torch(expr):
     names = []

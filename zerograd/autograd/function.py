@@ -79,13 +79,15 @@ class Function:
     def apply(cls, *args, **kwargs):
         """Run ``forward`` on the arrays of ``args`` and record the node if any input needs grad."""
         ctx = object.__new__(cls)
-        record = False
+        record = tangent = False
         arrays = []
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a._data)
                 if a._requires_grad:
                     record = True
+                if a._fw_grad is not None:
+                    tangent = True
             else:
                 arrays.append(a)
         out = cls.forward(ctx, *arrays, **kwargs)
@@ -100,7 +102,7 @@ class Function:
         result = Tensor._make(out, record, ctx if record else None)
         if cls.is_view and isinstance(args[0], Tensor) and xp.may_share_memory(out, arrays[0]):
             result._share_version_with(args[0])
-        if forward_ad.is_active():
+        if tangent and forward_ad.is_active():
             forward_ad.push_tangent(cls, ctx, args, kwargs, result)
         if record:
             ctx._connect(args, arrays, out, result)

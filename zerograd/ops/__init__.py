@@ -7,3 +7,6 @@ from zerograd.ops.indexing import *  # noqa: F401,F403
 from zerograd.ops.linalg import *  # noqa: F401,F403
 from zerograd.ops.creation import *  # noqa: F401,F403
 from zerograd.ops.activation import *  # noqa: F401,F403
+from zerograd.ops.conv import *  # noqa: F401,F403
+from zerograd.ops.pooling import *  # noqa: F401,F403
+from zerograd.ops.normalization import *  # noqa: F401,F403

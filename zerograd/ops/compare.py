@@ -53,6 +53,7 @@ def eq(input, other):
 
 
 def ne(input, other):
+    """Elementwise ``!=``; comparing with None gives True."""
     return True if other is None else _ne(input, other)
 
 
@@ -60,6 +61,7 @@ not_equal = ne
 
 
 def logical_not(input):
+    """Elementwise not (nonzero is True); returns a bool tensor."""
     return const(xp.logical_not(_array_of(input)))
 
 
@@ -83,20 +85,24 @@ bitwise_xor = _bitwise(xp.bitwise_xor, "bitwise_xor")
 
 
 def bitwise_not(input):
+    """``~input`` for integer and bool tensors."""
     if input._data.dtype.kind == "f":
         raise TypeError("bitwise_not (~) is only supported for integer and bool tensors")
     return const(xp.invert(input._data))
 
 
 def isnan(input):
+    """True where ``input`` is nan."""
     return const(xp.isnan(input._data))
 
 
 def isinf(input):
+    """True where ``input`` is +inf or -inf."""
     return const(xp.isinf(input._data))
 
 
 def isfinite(input):
+    """True where ``input`` is neither inf nor nan."""
     return const(xp.isfinite(input._data))
 
 
@@ -106,10 +112,12 @@ def equal(input, other) -> bool:
 
 
 def isclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False):
+    """True where |input - other| <= atol + rtol * |other|."""
     return const(xp.isclose(_array_of(input), _array_of(other), rtol=rtol, atol=atol,
                             equal_nan=equal_nan))
 
 
 def allclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
+    """True when ``isclose`` holds everywhere."""
     return bool(xp.allclose(_array_of(input), _array_of(other), rtol=rtol, atol=atol,
                             equal_nan=equal_nan))

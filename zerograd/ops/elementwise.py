@@ -311,6 +311,7 @@ def _check_no_bool_sub(input, other):
 
 
 def mul(input, other):
+    """``input * other`` with broadcasting and torch's type promotion."""
     a, b = _operands(input, other)
     return Mul.apply(a, b)
 
@@ -338,18 +339,21 @@ def div(input, other, rounding_mode=None):
 
 
 def floor_divide(input, other):
+    """``input // other``: division rounded toward -inf (integers: ZeroDivisionError on 0)."""
     a, b = _operands(input, other)
     _check_int_divisor(b, "floor_divide")
     return FloorDivide.apply(a, b)
 
 
 def remainder(input, other):
+    """``input % other``, Python-style: the result has the sign of ``other``."""
     a, b = _operands(input, other)
     _check_int_divisor(b, "remainder")
     return Remainder.apply(a, b)
 
 
 def fmod(input, other):
+    """C-style remainder: the result has the sign of ``input``."""
     a, b = _operands(input, other)
     _check_int_divisor(b, "fmod")
     return Fmod.apply(a, b)
@@ -366,6 +370,7 @@ def pow(input, exponent):
 
 
 def neg(input):
+    """``-input``; bool tensors are refused, as in torch."""
     if input._data.dtype == bool:
         raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
                            "If you are trying to invert a mask, use the `~` or "
@@ -379,14 +384,17 @@ def _copy(input):
 
 
 def floor(input):
+    """Round down elementwise (integer tensors are returned as a copy)."""
     return Floor.apply(input) if input._data.dtype.kind == "f" else _copy(input)
 
 
 def ceil(input):
+    """Round up elementwise (integer tensors are returned as a copy)."""
     return Ceil.apply(input) if input._data.dtype.kind == "f" else _copy(input)
 
 
 def trunc(input):
+    """Round toward zero elementwise (integer tensors are returned as a copy)."""
     return Trunc.apply(input) if input._data.dtype.kind == "f" else _copy(input)
 
 
@@ -401,6 +409,7 @@ def round(input, decimals=0):
 
 
 def sign(input):
+    """-1, 0 or 1 elementwise; its gradient is zero."""
     return _copy(input) if input._data.dtype == bool else Sign.apply(input)
 
 

@@ -10,9 +10,9 @@ from collections import namedtuple
 from zerograd import return_types
 from zerograd.autograd.function import Function
 from zerograd.backend import xp
+from zerograd.ops._promote import _named
 from zerograd.ops._reduction import _Reduction
 from zerograd.ops._util import const, normalize_dim, normalize_dims
-from zerograd.ops._promote import _named
 from zerograd.tensor import Tensor
 
 __all__ = ["max", "min", "amax", "amin", "aminmax", "argmax", "argmin", "all", "any"]
@@ -127,12 +127,14 @@ def _max_min(input, dim, keepdim, largest):
 
 
 def max(input, dim=None, keepdim=False):
-    """``max(x)``: the largest element; ``max(x, dim)``: (values, indices); ``max(a, b)``: maximum."""
+    """``max(x)``: the largest element; ``max(x, dim)``: (values, indices);
+    ``max(a, b)``: elementwise maximum."""
     return _max_min(input, dim, keepdim, True)
 
 
 def min(input, dim=None, keepdim=False):
-    """``min(x)``: the smallest element; ``min(x, dim)``: (values, indices); ``min(a, b)``: minimum."""
+    """``min(x)``: the smallest element; ``min(x, dim)``: (values, indices);
+    ``min(a, b)``: elementwise minimum."""
     return _max_min(input, dim, keepdim, False)
 
 

@@ -279,7 +279,10 @@ class VectorNorm(_Reduction):
 
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
-    """Vector p-norm over ``dim`` (all elements when None): p in 2, 'fro', 1, inf, -inf, 0, any real."""
+    """Vector p-norm over ``dim`` (all elements when None).
+
+    ``p``: 2 or 'fro' (Euclidean), 1, inf, -inf, 0 (count of nonzeros) or any real number.
+    """
     if dtype is not None:
         input = input.to(dtype)
     if input._data.dtype.kind != "f":

@@ -94,7 +94,7 @@ def _alias(input):
 def reshape(input, *shape):
     """The same elements in a new shape; a view when possible, a copy otherwise."""
     shape = _infer_shape(_sizes(shape), input._data.size)
-    if shape == input._data.shape and not input._requires_grad:
+    if shape == input._data.shape and not input._requires_grad and input._fw_grad is None:
         return _alias(input)
     return Reshape.apply(input, shape)
 
@@ -278,7 +278,7 @@ def expand(input, *sizes):
                                f"existing size ({s}) at non-singleton dimension {lead + i}.  "
                                f"Target sizes: {list(sizes)}.  Tensor sizes: {list(input.shape)}")
     shape = tuple(shape)
-    if shape == input._data.shape and not input._requires_grad:
+    if shape == input._data.shape and not input._requires_grad and input._fw_grad is None:
         return _alias(input)
     return Expand.apply(input, shape)
 
