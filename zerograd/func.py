@@ -28,6 +28,7 @@ from zerograd.autograd.grad_mode import enable_grad, is_grad_enabled
 from zerograd.backend import xp
 from zerograd.tensor import Tensor
 from zerograd.utils._pytree import tree_flatten, tree_map, tree_unflatten
+from zerograd._vmap import vmap
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap"]
 
@@ -93,7 +94,7 @@ def _split_aux(out, has_aux, api):
     return out
 
 
-# -- differentiable aliases and what an enclosing transform can see ---------------------------------
+# -- differentiable aliases, and what an enclosing transform can see --------------------------
 def _track(x):
     """A fresh alias of ``x`` to differentiate against.
 
@@ -251,13 +252,14 @@ def vjp(func, *primals, has_aux=False):
                                f"structure of outputs to the function. cotangents: {cot_spec}, "
                                f"primal output: {run.out_spec}")
         _check_tensors(flat_cot)
-        if create_graph is None:
-            create_graph = run.create_graph or forward_ad.is_active() or (
-                is_grad_enabled() and any(c._requires_grad for c in flat_cot))
+        # asked for, or needed to differentiate w.r.t. the cotangents (the double-vjp trick)
+        wanted = bool(create_graph) or (create_graph is None and is_grad_enabled() and
+                                        any(c._requires_grad for c in flat_cot))
         with enable_grad():
-            g = _grads(run.flat_out, run.inputs, flat_cot, create_graph)
+            g = _grads(run.flat_out, run.inputs, flat_cot,
+                       wanted or run.create_graph or forward_ad.is_active())
         g = tree_unflatten(g, run.in_spec)
-        return g if create_graph and not run.create_graph else run.finish(g)
+        return g if wanted else run.finish(g)
 
     result = run.finish(run.output)
     return (result, vjp_fn, run.finish(run.aux)) if has_aux else (result, vjp_fn)
@@ -327,13 +329,14 @@ def _basis(shape, dtype, k):
     return Tensor._make(e.reshape(tuple(shape)))
 
 
-def _assemble(parts, out, x):
-    """Jacobian block of shape ``out.shape + x.shape`` from one piece per element."""
+def _assemble(parts, out, x, dim, dtype):
+    """The Jacobian block of shape ``out.shape + x.shape`` from one piece per element:
+    rows (reverse mode, ``dim=0``) or columns (forward mode, ``dim=-1``)."""
     from zerograd.ops.join import stack
     shape = tuple(out.shape) + tuple(x.shape)
     if not parts:
-        return _zeros(shape, x._data.dtype)
-    return stack(parts).reshape(shape)
+        return _zeros(shape, dtype)
+    return stack(parts, dim=dim).reshape(shape)
 
 
 def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_copy=False):
@@ -360,9 +363,7 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
                         e = _basis(o.shape, o._data.dtype, k)
                         for j, g in enumerate(_grads([o], run.inputs, [e], run.create_graph)):
                             rows[j].append(g)
-                blocks = [_assemble(r, o, x) if r else _zeros(tuple(o.shape) + tuple(x.shape),
-                                                             x._data.dtype)
-                          for r, x in zip(rows, run.inputs)]
+                blocks = [_assemble(r, o, x, 0, x._data.dtype) for r, x in zip(rows, run.inputs)]
                 per_output.append(tree_unflatten(blocks, run.in_spec))
         jac = run.finish(tree_unflatten(per_output, run.out_spec))
         return (jac, run.finish(run.aux)) if has_aux else jac
@@ -410,10 +411,8 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
             values, out_spec = tree_flatten(out)
         per_output = []
         for i, o in enumerate(values):
-            blocks = []
-            for j, x in enumerate(flat_p):
-                cols = columns[j][i] if columns[j] is not None else []
-                blocks.append(_assemble_columns(cols, o, x))
+            blocks = [_assemble(columns[j][i] if columns[j] is not None else [], o, x, -1,
+                                o._data.dtype) for j, x in enumerate(flat_p)]
             per_output.append(tree_unflatten(blocks, spec_p))
         jac = tree_unflatten(per_output, out_spec)
         return (jac, aux) if has_aux else jac
@@ -421,128 +420,6 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
     return wrapper
 
 
-def _assemble_columns(cols, out, x):
-    from zerograd.ops.join import stack
-    shape = tuple(out.shape) + tuple(x.shape)
-    if not cols:
-        return _zeros(shape, out._data.dtype)
-    return stack(cols, dim=-1).reshape(shape)
-
-
 def hessian(func, argnums=0):
     """Hessian of a scalar function: ``jacfwd(jacrev(func))`` (forward-over-reverse)."""
     return jacfwd(jacrev(func, argnums), argnums)
-
-
-# -- vmap ------------------------------------------------------------------------------------------
-def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
-    """Map ``func`` over a batch dimension: one call per batch element, results stacked.
-
-    ``in_dims``: an int or None for every argument, or a tuple with one entry per argument
-    (each an int, None, or a pytree matching that argument). ``out_dims``: an int, or one
-    per output. Keyword arguments are passed unmapped. Correct for any function; it is not
-    faster than a loop (zerograd has no batching rules), so write batched code directly
-    where speed matters. ``randomness='same'`` replays the same random draws for every
-    element; otherwise they differ.
-    """
-    if randomness not in ("error", "different", "same"):
-        raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or "
-                           f"'same'. Got {randomness}")
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        flat, specs = _flat_in_dims(in_dims, args)
-        sizes = sorted({x.shape[d] for x, d in flat if d is not None})
-        if not sizes:
-            raise ValueError(f"vmap(f, in_dims={in_dims}, ...)(<inputs>): at least one input "
-                             "must be a Tensor mapped over a dimension (in_dim not None)")
-        if len(sizes) > 1:
-            raise ValueError("vmap: Expected all tensors to have the same size in the mapped "
-                             f"dimension, got sizes {sizes} for the mapped dimension")
-        n = sizes[0]
-        if n == 0:
-            raise ValueError("vmap: the mapped dimension has size 0; there is nothing to map "
-                             "over")
-        from zerograd import random as _random
-        state = _random.get_rng_state() if randomness == "same" else None
-        results = []
-        for b in range(n):
-            if state is not None:
-                _random.set_rng_state(state)
-            leaves = [x.select(d, b) if d is not None else x for x, d in flat]
-            call = _unflatten_args(leaves, specs)
-            results.append(func(*call, **kwargs))
-        return _stack_results(results, out_dims)
-
-    return wrapper
-
-
-def _flat_in_dims(in_dims, args):
-    """``[(leaf, dim)]`` over all arguments, and what ``_unflatten_args`` needs back."""
-    if isinstance(in_dims, (int, type(None))):
-        dims = (in_dims,) * len(args)
-    elif isinstance(in_dims, tuple):
-        if len(in_dims) != len(args):
-            raise ValueError(f"vmap(f, in_dims={in_dims}, ...)(<inputs>): in_dims is not "
-                             f"compatible with the structure of `inputs`: expected one entry "
-                             f"per positional argument ({len(args)}), got {len(in_dims)}")
-        dims = in_dims
-    else:
-        raise ValueError(f"vmap(f, in_dims={in_dims}, ...): expected `in_dims` to be int or a "
-                         f"(potentially nested) tuple matching the structure of inputs, got: "
-                         f"{type(in_dims)}.")
-    flat, specs = [], []
-    for i, (arg, dim) in enumerate(zip(args, dims)):
-        leaves, spec = tree_flatten(arg)
-        if isinstance(dim, (int, type(None))):
-            leaf_dims = [dim] * len(leaves)
-        else:
-            leaf_dims, dim_spec = tree_flatten(dim)
-            if dim_spec != spec:
-                raise ValueError(f"vmap: in_dims[{i}] does not match the structure of argument "
-                                 f"{i}")
-        for x, d in zip(leaves, leaf_dims):
-            if d is not None:
-                if not isinstance(x, Tensor):
-                    raise ValueError(f"vmap: Got in_dim={d} for an input but the input is of "
-                                     f"type {type(x)}. We cannot vmap over non-Tensor arguments, "
-                                     "please use None as the respective in_dim")
-                if not -x.ndim <= d < x.ndim:
-                    raise ValueError(f"vmap: Got in_dim={d} for some input, but that input is a "
-                                     f"Tensor of dimensionality {x.ndim} so expected in_dim to "
-                                     f"satisfy -{x.ndim} <= in_dim < {x.ndim}.")
-                d = d % x.ndim
-            flat.append((x, d))
-        specs.append((spec, len(leaves)))
-    return flat, specs
-
-
-def _unflatten_args(leaves, specs):
-    args, pos = [], 0
-    for spec, n in specs:
-        args.append(tree_unflatten(leaves[pos:pos + n], spec))
-        pos += n
-    return args
-
-
-def _stack_results(results, out_dims):
-    from zerograd.ops.join import stack
-    flat0, spec = tree_flatten(results[0])
-    per_call = [tree_flatten(r)[0] for r in results]
-    if isinstance(out_dims, (int, type(None))):
-        dims = [out_dims] * len(flat0)
-    else:
-        dims, dims_spec = tree_flatten(out_dims)
-        if len(dims) != len(flat0):
-            raise ValueError(f"vmap: out_dims={out_dims} does not match the structure of the "
-                             f"outputs (expected {len(flat0)} entries)")
-    stacked = []
-    for i, d in enumerate(dims):
-        items = [p[i] for p in per_call]
-        if not isinstance(items[0], Tensor):
-            raise ValueError(f"vmap: `func` must only return Tensors, got type {type(items[0])}")
-        if d is None:
-            stacked.append(items[0])
-        else:
-            stacked.append(stack(items, d))
-    return tree_unflatten(stacked, spec)

@@ -171,6 +171,7 @@ class Tensor:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is not None:
             self._retains_grad = True
+            self.grad_fn._retains = True
 
     @property
     def retains_grad(self):

@@ -6,7 +6,7 @@ every consumer of its output has sent its gradient; gradients arriving at the sa
 are summed first. Broadcasting and dtype are settled here, once for all ops: a gradient
 is summed back to its input's shape and cast to its input's dtype.
 """
-from zerograd.autograd.function import AccumulateGrad
+from zerograd.autograd.function import _FREED, AccumulateGrad
 from zerograd.autograd.grad_mode import is_grad_enabled, _set_enabled
 from zerograd.backend import xp
 from zerograd.dtypes import from_numpy_dtype
@@ -139,15 +139,16 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
                 if grad is not None:
                     _accumulate_into_leaf(node, grad, create_graph)
                 continue
-            _retain_grad_if_asked(node, grad, create_graph)
+            if node._retains:
+                _retain_grad_if_asked(node, grad, create_graph)
             if grad is None:
                 in_grads = (None,) * len(node._next)
             else:
                 in_grads = type(node).backward(node, grad)
                 if not isinstance(in_grads, tuple):
                     in_grads = (in_grads,)
-            if not retain_graph:
-                node._release()
+            if not retain_graph and node._saved:
+                node._saved = _FREED
             for nxt, g, meta in zip(node._next, in_grads, node._input_meta):
                 if nxt is None:
                     continue

@@ -47,6 +47,7 @@ class Function:
     _next = ()
     _input_meta = ()
     _output_ref = None
+    _retains = False  # set when the output tensor called retain_grad()
     needs_input_grad = ()
 
     # -- the API an op's forward and backward use -------------------------------------

@@ -130,7 +130,7 @@ def _default_v(others, message):
     return (ones_like(others[0]),)
 
 
-# -- vjp, jvp ----------------------------------------------------------------------------------------
+# -- vjp, jvp -------------------------------------------------------------------------------
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), v^T J)``; ``v`` may be omitted for a single-element output."""
     with enable_grad():
@@ -176,7 +176,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
             _tuple_postprocess(_grad_postprocess(tangents, create_graph), is_outputs_tuple[0]))
 
 
-# -- Jacobian and Hessian ------------------------------------------------------------------------------
+# -- Jacobian and Hessian ---------------------------------------------------------------------
 def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
              strategy="reverse-mode"):
     """The Jacobian of ``func`` at ``inputs``: block ``[i][j]`` has shape
@@ -224,7 +224,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
 def _stack_rows(rows, out, x):
     from zerograd.ops.creation import zeros_like
     rows = [r if r is not None else zeros_like(x) for r in rows]
-    return _func._assemble(rows, out, x)
+    return _func._assemble(rows, out, x, 0, x._data.dtype)
 
 
 def _jacobian_forward(func, inputs, create_graph, strict):
@@ -288,7 +288,7 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
         return jac
 
     res = jacobian(jac_func, inputs, create_graph=create_graph,
-                   strict=strict and outer_jacobian_strategy == "reverse-mode",
+                   strict=strict,
                    vectorize=vectorize, strategy=outer_jacobian_strategy)
     return _tuple_postprocess(res, (is_inputs_tuple, is_inputs_tuple))
 

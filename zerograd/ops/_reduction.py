@@ -6,6 +6,9 @@ is ``g * D`` (g broadcast back over the reduced dims) and forward mode is ``sum(
 over them: one formula serves both.
 """
 from zerograd.autograd.function import Function
+from zerograd.autograd.grad_mode import is_grad_enabled
+from zerograd.backend import xp
+from zerograd.tensor import Tensor
 
 
 def _count(shape, dims):
@@ -21,9 +24,24 @@ def _kept_shape(shape, dims):
 
 def _expand_back(grad, in_shape, dims, keepdim):
     """A reduced gradient broadcast back over the reduced dims of the input."""
-    if not keepdim:
-        grad = grad.reshape(_kept_shape(in_shape, dims))
-    return grad.expand(in_shape)
+    from zerograd.ops.shape import Expand, Reshape
+    if not is_grad_enabled() and grad._data.size * 16 >= _numel(in_shape):
+        # Plain backward of a small reduction: materializing the gradient is cheaper than
+        # NumPy's Python-level broadcast_to, and nobody differentiates this result.
+        full = xp.empty(in_shape, dtype=grad._data.dtype)
+        full[...] = grad._data if keepdim or not grad._data.ndim else \
+            grad._data.reshape(_kept_shape(in_shape, dims))
+        return Tensor._make(full)
+    if not keepdim and grad._data.ndim:  # a 0-d gradient broadcasts as it is
+        grad = Reshape.apply(grad, _kept_shape(in_shape, dims))
+    return Expand.apply(grad, tuple(in_shape))
+
+
+def _numel(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
 
 
 def _keep(out, in_shape, dims, keepdim):

@@ -20,6 +20,21 @@ from zerograd.tensor import Tensor
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 
 
+def _bilinear_jvp(cls, ctx, t_first, t_second, t_bias=None):
+    """Forward mode for ops bilinear in their first two inputs (plus a per-channel bias):
+    d op(a, b) + db = op(da, b) + op(a, db) + db."""
+    a, b = ctx.fw_inputs[:2]
+    geom = ctx.fw_inputs[-1]
+    extra = (None,) if len(ctx.fw_inputs) == 4 else ()  # the bias slot, if the op has one
+    out = None
+    for term in (cls.apply(t_first, b, *extra, geom) if t_first is not None else None,
+                 cls.apply(a, t_second, *extra, geom) if t_second is not None else None,
+                 t_bias.reshape(1, -1, 1, 1) if t_bias is not None else None):
+        if term is not None:
+            out = term if out is None else out + term
+    return out
+
+
 class Convolution(Function):
     """y = conv(x, w) + b: NCHW ``x``, OIHW ``w``, optional bias ``b``; ``geom`` the rest."""
 
@@ -37,6 +52,10 @@ class Convolution(Function):
         return (ConvolutionTranspose.apply(grad_output, w, None, g) if need_x else None,
                 ConvolutionWeight.apply(x, grad_output, g) if need_w else None,
                 ChannelSum.apply(grad_output) if need_b else None, None)
+
+    @staticmethod
+    def jvp(ctx, t_x, t_w, t_b, _):
+        return _bilinear_jvp(Convolution, ctx, t_x, t_w, t_b)
 
 
 class ConvolutionTranspose(Function):
@@ -57,6 +76,10 @@ class ConvolutionTranspose(Function):
                 ConvolutionWeight.apply(grad_output, y, g) if need_w else None,
                 ChannelSum.apply(grad_output) if need_b else None, None)
 
+    @staticmethod
+    def jvp(ctx, t_y, t_w, t_b, _):
+        return _bilinear_jvp(ConvolutionTranspose, ctx, t_y, t_w, t_b)
+
 
 class ConvolutionWeight(Function):
     """gw = convW(x, gy): the weight gradient of conv(x, .) for upstream ``gy``."""
@@ -75,10 +98,16 @@ class ConvolutionWeight(Function):
         return (ConvolutionTranspose.apply(gy, grad_output, None, g) if need_x else None,
                 Convolution.apply(x, grad_output, None, g) if need_gy else None, None)
 
+    @staticmethod
+    def jvp(ctx, t_x, t_gy, _):
+        return _bilinear_jvp(ConvolutionWeight, ctx, t_x, t_gy)
+
 
 class ChannelSum(Function):
     """(N, C, H, W) -> (C,): the bias gradient. A batched GEMV against ones reads the array
     once at BLAS speed; ``sum(axis=(0, 2, 3))`` is several times slower."""
+
+    jvp_linear = True
 
     @staticmethod
     def forward(ctx, g):

@@ -11,6 +11,7 @@
 import weakref
 
 from zerograd import dtypes
+from zerograd.autograd import forward_ad
 from zerograd.autograd.function import Function
 from zerograd.autograd.grad_mode import is_grad_enabled, no_grad
 from zerograd.backend import xp
@@ -37,6 +38,10 @@ def check_inplace(t):
 
 
 def _needs_graph(t, args):
+    # forward-mode AD: the new values need a new tangent, from the op's JVP rule
+    if t._fw_grad is not None or any(isinstance(a, Tensor) and a._fw_grad is not None
+                                     for a in args):
+        return True
     if not is_grad_enabled():
         return False
     if t._requires_grad:
@@ -67,7 +72,8 @@ def write_inplace(t, array):
 
 def rebase(t, result):
     """Make ``t`` hold ``result``'s values and take ``result``'s place in the graph."""
-    if t._base is not None and (t._base._requires_grad or result._requires_grad):
+    if t._base is not None and (t._base._requires_grad or result._requires_grad
+                                or result._fw_grad is not None):
         raise RuntimeError("an in-place operation that needs autograd was applied to a view "
                            "(a slice or reshape) of a tensor that requires grad; zerograd cannot "
                            "propagate that change to the base tensor. Use an out-of-place "
@@ -75,14 +81,19 @@ def rebase(t, result):
     write_inplace(t, result._data)
     t.grad_fn = result.grad_fn
     t._requires_grad = result._requires_grad
+    t._fw_grad = None  # the old tangent described the old values
+    forward_ad.copy_tangents(result, t)
     if result.grad_fn is not None:
         result.grad_fn._output_ref = weakref.ref(t)
+        result.grad_fn._retains = t._retains_grad
 
 
 def _snapshot(t):
     """The old value of ``t`` as a separate tensor at the same place in the graph."""
-    return Tensor._make(t._data.copy(), t._requires_grad, t.grad_fn) if t.grad_fn is not None \
-        else (t if not t._requires_grad else Tensor._make(t._data.copy(), True, None))
+    if t.grad_fn is None and not t._requires_grad:
+        return t
+    snap = Tensor._make(t._data.copy(), t._requires_grad, t.grad_fn)
+    return forward_ad.copy_tangents(t, snap)  # and with its forward-mode tangent
 
 
 def inplace(t, op, *args, **kwargs):
@@ -99,6 +110,8 @@ def inplace(t, op, *args, **kwargs):
 
 class CopyFrom(Function):
     """``dst.copy_(src)`` seen by autograd: the old values get no gradient, ``src`` gets it all."""
+
+    jvp_linear = True  # the output is src (broadcast and cast): linear in the inputs
 
     @staticmethod
     def forward(ctx, dst, src):

@@ -91,6 +91,17 @@ class BatchNorm(Function):
             gx = _const(gx.reshape(g.shape))
         return (gx, _const(gw) if need_w else None, _const(gb) if need_b else None, None, None)
 
+    @staticmethod
+    def jvp(ctx, t_x, t_w, t_b, *_):
+        x, weight, _ = ctx.fw_inputs[:3]
+        axes = (0,) + tuple(range(2, x.ndim))
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+
+        def per_channel(t):
+            return None if t is None else t.reshape(shape)
+        return _norm_jvp(x, per_channel(weight), t_x, per_channel(t_w), per_channel(t_b), axes,
+                         ctx.eps)
+
 
 class LayerNorm(Function):
     """Normalization over the last ``k`` dims; weight and bias have those dims' shape."""
@@ -143,9 +154,33 @@ class LayerNorm(Function):
             gx = _const(gx.reshape(g.shape))
         return gx, gw, gb, None, None
 
+    @staticmethod
+    def jvp(ctx, t_x, t_w, t_b, *_):
+        x, weight, _ = ctx.fw_inputs[:3]
+        return _norm_jvp(x, weight, t_x, t_w, t_b, tuple(range(x.ndim - ctx.k, x.ndim)), ctx.eps)
+
 
 def _const(array):
     return Tensor._make(array, False, None)
+
+
+def _norm_jvp(x, w, t_x, t_w, t_b, axes, eps):
+    """Forward mode of y = xhat * w + b. The normalization's Jacobian is symmetric, so
+    d xhat = invstd * (t - mean(t) - xhat * mean(t * xhat)), the backward's own formula."""
+    mean = x.mean(axes, keepdim=True)
+    xc = x - mean
+    invstd = ((xc * xc).mean(axes, keepdim=True) + eps).rsqrt()
+    xhat = xc * invstd
+    out = None
+    if t_x is not None:
+        out = invstd * (t_x - t_x.mean(axes, keepdim=True)
+                        - xhat * (t_x * xhat).mean(axes, keepdim=True))
+        if w is not None:
+            out = out * w
+    for term in (xhat * t_w if t_w is not None else None, t_b):
+        if term is not None:
+            out = term if out is None else out + term
+    return out
 
 
 def _graph_backward(x, w, g, axes, eps, need_x, need_w, need_b, param_axes):

@@ -35,6 +35,8 @@ class IndexScatter(Function):
     where windows overlap), vectorized, with no ``add.at``.
     """
 
+    jvp_linear = True  # linear in the values; the indices are fixed
+
     @staticmethod
     def forward(ctx, g, idx, plane):
         ctx.idx, ctx.plane = idx, plane
@@ -53,6 +55,8 @@ class IndexScatter(Function):
 
 class IndexGather(Function):
     """(N, C, H, W) -> the values at ``idx`` (N, C, *out): the adjoint of IndexScatter."""
+
+    jvp_linear = True  # linear in the values; the indices are fixed
 
     @staticmethod
     def forward(ctx, a, idx, plane):
@@ -80,6 +84,10 @@ class MaxPool2DWithIndices(Function):
     def backward(ctx, grad_output):
         return WindowScatter.apply(grad_output, ctx.arg, ctx.plan), None, None
 
+    @staticmethod
+    def jvp(ctx, tangent, *_):
+        return WindowGather.apply(tangent, ctx.arg, ctx.plan)  # the winners' tangents
+
 
 class WindowScatter(Function):
     """Each window's value sent to the position ``arg`` (0..kh*kw-1) names inside the window.
@@ -87,6 +95,8 @@ class WindowScatter(Function):
     One pass per kernel offset: ``g * (arg == k)`` lands on the offset's strided slice,
     by assignment when windows cannot overlap, by addition when they can.
     """
+
+    jvp_linear = True  # linear in the values; the indices are fixed
 
     @staticmethod
     def forward(ctx, g, arg, plan):
@@ -110,6 +120,8 @@ class WindowScatter(Function):
 class WindowGather(Function):
     """The value at position ``arg`` of each window: the adjoint of WindowScatter."""
 
+    jvp_linear = True  # linear in the values; the indices are fixed
+
     @staticmethod
     def forward(ctx, a, arg, plan):
         ctx.arg, ctx.plan = arg, plan
@@ -126,6 +138,8 @@ class WindowGather(Function):
 
 # -- average pooling -------------------------------------------------------------------------
 class AvgPool2D(Function):
+    jvp_linear = True
+
     @staticmethod
     def forward(ctx, x, plan):
         ctx.plan = plan
@@ -138,6 +152,8 @@ class AvgPool2D(Function):
 
 class AvgPool2DTranspose(Function):
     """The adjoint of AvgPool2D (its input gradient); its own adjoint is AvgPool2D."""
+
+    jvp_linear = True
 
     @staticmethod
     def forward(ctx, g, plan):
@@ -338,6 +354,11 @@ class AdaptiveMaxPool2D(Function):
     def backward(ctx, grad_output):
         p = ctx.plan
         return IndexScatter.apply(grad_output, ctx.idx, (p.H, p.W)), None, None
+
+    @staticmethod
+    def jvp(ctx, tangent, *_):
+        p = ctx.plan
+        return IndexGather.apply(tangent, ctx.idx, (p.H, p.W))  # the winners' tangents
 
 
 def _adaptive_max(fn, nd, input, output_size, return_indices):

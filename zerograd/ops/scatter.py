@@ -138,6 +138,16 @@ class ScatterMultiply(Function):
                            "implemented (as in torch); use scatter_reduce-free code, e.g. "
                            "gather + prod, for a differentiable version")
 
+    @staticmethod
+    def jvp(ctx, t_a, _, t_src, __):
+        # For a fixed src the op scales entries of a: the tangent is scaled the same way.
+        if t_src is not None:
+            raise RuntimeError("forward-mode derivative of scatter(reduce='multiply') w.r.t. "
+                               "src is not implemented (torch has none either); use gather + "
+                               "prod for a differentiable version")
+        a, index, src, dim = ctx.fw_inputs
+        return ScatterMultiply.apply(t_a, index, src, dim)
+
 
 def gather(input, dim, index, sparse_grad=False):
     """``out[i][j] = input[i][index[i][j]]`` for ``dim=1`` (any dim likewise)."""

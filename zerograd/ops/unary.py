@@ -209,6 +209,37 @@ class Relu(_Pointwise):
     def derivative(a, out):
         return out > 0  # 0 at a == 0, as torch
 
+    @staticmethod
+    def backward(ctx, grad_output):
+        _, out = ctx.saved_tensors
+        return ReluMask.apply(grad_output, out)
+
+    @staticmethod
+    def jvp(ctx, tangent, *_):
+        return ReluMask.apply(tangent, ctx.fw_output)
+
+
+class ReluMask(Function):
+    """``g * (out > 0)`` in one fused pass: the hot part of every ReLU network's backward."""
+
+    @staticmethod
+    def forward(ctx, g, out):
+        ctx.save_for_backward(out)
+        return xp.multiply(g, out > 0, dtype=g.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors  # the mask is piecewise constant: no gradient to ``out``
+        return ReluMask.apply(grad_output, out), None
+
+    @staticmethod
+    def jvp(ctx, tangent_g, tangent_out):
+        return None if tangent_g is None else ReluMask.apply(tangent_g, ctx.fw_inputs[1])
+
+    @classmethod
+    def name(cls):
+        return "ThresholdBackwardBackward0"
+
 
 class Square(_Pointwise):
     @staticmethod

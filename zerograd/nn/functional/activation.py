@@ -50,6 +50,10 @@ class LeakyRelu(Function):
     def backward(ctx, grad_output):
         return grad_output * const(ctx.factor), None
 
+    @staticmethod
+    def jvp(ctx, tangent, *_):
+        return tangent * const(ctx.factor)
+
 
 class Hardtanh(Function):
     @staticmethod
@@ -60,6 +64,10 @@ class Hardtanh(Function):
     @staticmethod
     def backward(ctx, grad_output):
         return grad_output * const(ctx.inside), None, None
+
+    @staticmethod
+    def jvp(ctx, tangent, *_):
+        return tangent * const(ctx.inside)
 
 
 class Elu(Function):
@@ -85,6 +93,12 @@ class Elu(Function):
             return grad_output * const(_cast(factor, out._data)), None, None, None
         factor = where(const(ctx.positive), scale, (out + scale * alpha) * input_scale)
         return grad_output * factor, None, None, None
+
+    @staticmethod
+    def jvp(ctx, tangent, *_):
+        alpha, scale, input_scale = ctx.params
+        out = ctx.fw_output
+        return tangent * where(const(ctx.positive), scale, (out + scale * alpha) * input_scale)
 
 
 # -- smooth ops ----------------------------------------------------------------------------
@@ -143,6 +157,17 @@ class Gelu(Function):
         pdf = E.exp(x * x * -0.5) * _INV_SQRT_2PI
         return grad_output * (cdf + x * pdf), None
 
+    @staticmethod
+    def jvp(ctx, tangent, *_):
+        # the derivative is elementwise: the same factor as backward's differentiable branch
+        x = ctx.fw_inputs[0]
+        if ctx.approximate == "tanh":
+            t = tanh((x + x * x * x * _GELU_C) * _GELU_K)
+            return tangent * ((t + 1) * 0.5 + x * (1 - t * t) * (1 + x * x * (3 * _GELU_C))
+                              * (0.5 * _GELU_K))
+        cdf = (E.erf(x * _SQRT1_2) + 1) * 0.5
+        return tangent * (cdf + x * (E.exp(x * x * -0.5) * _INV_SQRT_2PI))
+
 
 def _sigmoid_array(a):
     e = xp.exp(-xp.abs(a))
@@ -165,6 +190,12 @@ class Silu(Function):
             return grad_output * const(s * (1 + a * (1 - s)))
         s = sigmoid(x)
         return grad_output * (s * (x * (1 - s) + 1))
+
+    @staticmethod
+    def jvp(ctx, tangent):
+        x = ctx.fw_inputs[0]
+        s = sigmoid(x)
+        return tangent * (s * (x * (1 - s) + 1))
 
 
 class Softplus(Function):
@@ -189,6 +220,11 @@ class Softplus(Function):
             return grad_output * const(_cast(d, x._data)), None, None
         d = where(const(ctx.linear), 1.0, sigmoid(x * beta))
         return grad_output * d, None, None
+
+    @staticmethod
+    def jvp(ctx, tangent, *_):
+        beta, _ = ctx.params
+        return tangent * where(const(ctx.linear), 1.0, sigmoid(ctx.fw_inputs[0] * beta))
 
 
 # -- public functions ----------------------------------------------------------------------

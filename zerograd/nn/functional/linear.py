@@ -38,6 +38,18 @@ class Linear(Function):
                 grad_b = g2.sum(0)
         return grad_x, grad_w, grad_b
 
+    @staticmethod
+    def jvp(ctx, t_x, t_w, t_b):
+        # bilinear in (x, W) plus b: d(x W^T + b) = dx W^T + x dW^T + db
+        x, weight, _ = ctx.fw_inputs
+        parts = [Linear.apply(t_x, weight, None) if t_x is not None else None,
+                 Linear.apply(x, t_w, None) if t_w is not None else None, t_b]
+        out = None
+        for p in parts:
+            if p is not None:
+                out = p if out is None else out + p
+        return out
+
 
 def _shape(t):
     return tuple(t.shape)

@@ -168,6 +168,18 @@ class BinaryCrossEntropy(Function):
                 grad_t = grad_output * (E.log1p(-x) - E.log(x))
         return grad_x, grad_t
 
+    @staticmethod
+    def jvp(ctx, t_x, t_t):
+        x, t = (a if isinstance(a, Tensor) else const(a) for a in ctx.fw_inputs)
+        out = None
+        with errstate(divide="ignore", invalid="ignore"):
+            if t_x is not None:
+                out = t_x * (x - t) / E.clamp(x * (1 - x), min=1e-12)
+            if t_t is not None:
+                term = t_t * (E.log1p(-x) - E.log(x))
+                out = term if out is None else out + term
+        return out
+
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
@@ -351,6 +363,29 @@ class CrossEntropy(Function):
         grad = grad.reshape(shape) if not batched else \
             grad.reshape(*(shape[:1] + shape[2:]), classes).movedim(-1, 1)
         return grad, None, None, None, None, None
+
+    @staticmethod
+    def jvp(ctx, t_x, *_):
+        # each row's loss has gradient coef * softmax(x_i) - target_i: dot it with the tangent
+        shape, batched, reduction, eps, classes = ctx.meta
+        w, w_i, valid, t = ctx.w, ctx.w_i, ctx.valid, ctx.t
+        rows, dt = t.shape[0], ctx.e.dtype
+        w_total = w.sum() if w is not None else classes
+        coef = ((1 - eps) * w_i + (eps / classes) * w_total * valid).astype(dt)
+        target = ((w if w is not None else xp.ones(classes, dt)) * (eps / classes))[None, :] \
+            * valid[:, None]
+        target = target.astype(dt)
+        target[xp.arange(rows), t] += (1 - eps) * w_i
+
+        def rows_of(a):
+            return a.reshape(1, -1) if not batched else a.movedim(1, -1).reshape(-1, classes)
+
+        x2 = rows_of(ctx.fw_inputs[0])
+        per_row = ((softmax(x2, 1) * const(coef[:, None]) - const(target)) * rows_of(t_x)).sum(1)
+        if reduction == "none":
+            return per_row.reshape(shape[:1] + shape[2:] if batched else ())
+        total = per_row.sum()
+        return total / float(ctx.denom) if reduction == "mean" else total
 
 
 def _class_first(a, shape, batched):

@@ -31,6 +31,10 @@ class ConstantPad(Function):
         return ConstantPad.apply(grad_output, tuple((-b, -e) for b, e in ctx.pads), 0), \
             None, None
 
+    @staticmethod
+    def jvp(ctx, tangent, *_):
+        return ConstantPad.apply(tangent, ctx.pads, 0)  # the fill value is a constant
+
 
 def _pairs(pad, ndim, mode):
     if len(pad) % 2:

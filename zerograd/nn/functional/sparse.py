@@ -16,6 +16,8 @@ __all__ = ["embedding", "one_hot"]
 
 
 class Embedding(Function):
+    jvp_linear = True  # rows of the weight picked by fixed indices
+
     @staticmethod
     def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq):
         ctx.indices, ctx.num_weights = indices, weight.shape[0]
