@@ -14,6 +14,15 @@ try:
 except ImportError:  # pragma: no cover - the dev extra always installs it
     torch = None
 
+# NumPy's OpenBLAS spins one thread per core; on a busy shared machine that made small
+# matmuls 20x slower. pytest plugins import numpy before this file runs, so the env var
+# OPENBLAS_NUM_THREADS is too late; threadpoolctl (a scikit-learn dependency) limits it live.
+try:
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(1)
+except ImportError:  # pragma: no cover
+    pass
+
 
 @pytest.fixture
 def rng():

@@ -10,12 +10,13 @@ from zerograd.dtypes import (  # noqa: F401
 from zerograd.device import device  # noqa: F401
 from zerograd.size import Size  # noqa: F401
 from zerograd.tensor import Tensor  # noqa: F401
+from zerograd._legacy_types import *  # noqa: F401,F403
 from zerograd.autograd.grad_mode import (  # noqa: F401
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled)
 from zerograd.random import (  # noqa: F401
     Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state)
 from zerograd.ops import *  # noqa: F401,F403
-from zerograd import autograd, cuda, nn, optim, utils  # noqa: F401
+from zerograd import autograd, cuda, func, nn, optim, utils, viz  # noqa: F401
 # Not `from zerograd import linalg`: the ops star-import already bound the name to ops.linalg.
 import zerograd.linalg as linalg  # noqa: E402,F401
 from zerograd.dtypes import result_type as _result_type

@@ -17,8 +17,8 @@ class device:
         self.index = index
 
     def __eq__(self, other):
-        if isinstance(other, str):
-            other = device(other)
+        # As in torch, a device never equals a string: `x.device == 'cpu'` is False there,
+        # and code written against torch must take the same branch here.
         return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
 
     def __hash__(self):

@@ -64,6 +64,16 @@ def scalar_type_name(d) -> str:
     return _SCALAR_TYPE_NAMES[d.name]
 
 
+def legacy_type_dtype(name: str) -> dtype:
+    """The dtype of a legacy tensor type name: "torch.FloatTensor" / "LongTensor" -> dtype."""
+    short = name.rsplit(".", 1)[-1]
+    for dtype_name, scalar_name in _SCALAR_TYPE_NAMES.items():
+        if short == scalar_name + "Tensor":
+            return _BY_NAME[dtype_name]
+    raise ValueError(f"invalid type: '{name}'; expected e.g. 'torch.FloatTensor' or "
+                     "'torch.LongTensor', or pass a dtype such as zerograd.float32")
+
+
 _default_float = [float32]
 
 

@@ -9,6 +9,7 @@ delegations to ``zerograd.ops``, where each op's forward and backward live toget
 import builtins
 
 from zerograd import dtypes
+from zerograd._aliases import numpy_aliases
 from zerograd.backend import xp
 from zerograd.device import CPU, check_device
 from zerograd.size import Size
@@ -302,7 +303,11 @@ class Tensor:
                     "int64": "zerograd.LongTensor", "int32": "zerograd.IntTensor",
                     "bool": "zerograd.BoolTensor", "uint8": "zerograd.ByteTensor"}.get(
                         self.dtype.name, f"zerograd.{self.dtype.name}")
-        return self.to(dtype)
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):  # x.type('torch.LongTensor')
+            dtype = dtypes.legacy_type_dtype(dtype)
+        # a legacy type such as zerograd.FloatTensor carries its dtype as a class attribute
+        legacy = getattr(dtype, "dtype", None) if isinstance(dtype, type) else None
+        return self.to(legacy if isinstance(legacy, dtypes.dtype) else dtype)
 
     def type_as(self, other):
         return self.to(other.dtype)
@@ -484,27 +489,45 @@ class Tensor:
     def sum_to_size(self, *size): return _ops.sum_to_size(self, *size)
 
     # -- reductions ------------------------------------------------------------------------
+    @numpy_aliases
     def sum(self, dim=None, keepdim=False, dtype=None): return _ops.sum(self, dim, keepdim, dtype=dtype)
+    @numpy_aliases
     def mean(self, dim=None, keepdim=False, dtype=None): return _ops.mean(self, dim, keepdim, dtype=dtype)
+    @numpy_aliases
     def prod(self, dim=None, keepdim=False, dtype=None): return _ops.prod(self, dim, keepdim, dtype=dtype)
+    @numpy_aliases
     def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
         return _ops.var(self, dim, unbiased, keepdim, correction=correction)
+    @numpy_aliases
     def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
         return _ops.std(self, dim, unbiased, keepdim, correction=correction)
+    @numpy_aliases
     def max(self, dim=None, keepdim=False): return _ops.max(self, dim, keepdim)
+    @numpy_aliases
     def min(self, dim=None, keepdim=False): return _ops.min(self, dim, keepdim)
+    @numpy_aliases
     def amax(self, dim=(), keepdim=False): return _ops.amax(self, dim, keepdim)
+    @numpy_aliases
     def amin(self, dim=(), keepdim=False): return _ops.amin(self, dim, keepdim)
+    @numpy_aliases
     def argmax(self, dim=None, keepdim=False): return _ops.argmax(self, dim, keepdim)
+    @numpy_aliases
     def argmin(self, dim=None, keepdim=False): return _ops.argmin(self, dim, keepdim)
+    @numpy_aliases
     def all(self, dim=None, keepdim=False): return _ops.all(self, dim, keepdim)
+    @numpy_aliases
     def any(self, dim=None, keepdim=False): return _ops.any(self, dim, keepdim)
     def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
         return _ops.norm(self, p, dim, keepdim, dtype=dtype)
+    @numpy_aliases
     def cumsum(self, dim, dtype=None): return _ops.cumsum(self, dim, dtype=dtype)
+    @numpy_aliases
     def cumprod(self, dim, dtype=None): return _ops.cumprod(self, dim, dtype=dtype)
+    @numpy_aliases
     def logsumexp(self, dim, keepdim=False): return _ops.logsumexp(self, dim, keepdim)
+    @numpy_aliases
     def softmax(self, dim, dtype=None): return _ops.softmax(self, dim, dtype=dtype)
+    @numpy_aliases
     def log_softmax(self, dim, dtype=None): return _ops.log_softmax(self, dim, dtype=dtype)
 
     # -- shape -----------------------------------------------------------------------------
@@ -517,7 +540,9 @@ class Tensor:
     def reshape_as(self, other): return _ops.reshape(self, other.shape)
     def flatten(self, start_dim=0, end_dim=-1): return _ops.flatten(self, start_dim, end_dim)
     def unflatten(self, dim, sizes): return _ops.unflatten(self, dim, sizes)
+    @numpy_aliases
     def squeeze(self, dim=None): return _ops.squeeze(self, dim)
+    @numpy_aliases
     def unsqueeze(self, dim): return _ops.unsqueeze(self, dim)
     def transpose(self, dim0, dim1): return _ops.transpose(self, dim0, dim1)
     swapaxes = swapdims = transpose
@@ -554,7 +579,9 @@ class Tensor:
     def masked_select(self, mask): return _ops.masked_select(self, mask)
     def take(self, index): return _ops.take(self, index)
     def nonzero(self, as_tuple=False): return _ops.nonzero(self, as_tuple=as_tuple)
+    @numpy_aliases
     def sort(self, dim=-1, descending=False, stable=False): return _ops.sort(self, dim, descending, stable=stable)
+    @numpy_aliases
     def argsort(self, dim=-1, descending=False, stable=False): return _ops.argsort(self, dim, descending, stable=stable)
     def topk(self, k, dim=-1, largest=True, sorted=True): return _ops.topk(self, k, dim, largest, sorted)
     def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):

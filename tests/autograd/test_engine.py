@@ -211,3 +211,24 @@ def test_float64_float32_mix_gives_grads_in_input_dtype():
     assert out.dtype == zg.float64
     out.sum().backward()
     assert a.grad.dtype == zg.float32 and b.grad.dtype == zg.float64
+
+
+def test_leaf_grad_never_aliases_user_gradient_or_other_leaves():
+    x = zg.ones(3, requires_grad=True)
+    g = zg.tensor([1.0, 2.0, 3.0])
+    y = x.reshape(3)
+    y.backward(g)
+    x.grad.mul_(10)
+    assert g.tolist() == [1.0, 2.0, 3.0]
+    a = zg.ones(2, 2, requires_grad=True)
+    b = zg.ones(2, 2, requires_grad=True)
+    (a * 1 + b.t()).sum().backward()
+    a.grad.zero_()
+    assert b.grad.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+
+
+def test_fresh_gradient_is_stored_without_copy():
+    w = zg.ones(4, 3, requires_grad=True)
+    x = zg.ones(5, 4)
+    (x @ w).sum().backward()
+    assert w.grad._data.base is None and w.grad._data.flags.writeable

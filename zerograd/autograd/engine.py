@@ -118,6 +118,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
         needed = expand = None
 
     pending = {}
+    owned = {}  # node -> its pending gradient's memory belongs to nobody else
     for node, g in zip(roots, grads):
         old = pending.get(node)
         pending[node] = g if old is None else old + g
@@ -137,7 +138,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
                     continue
             elif type(node) is AccumulateGrad:
                 if grad is not None:
-                    _accumulate_into_leaf(node, grad, create_graph)
+                    _accumulate_into_leaf(node, grad, create_graph, owned.get(node, False))
                 continue
             if node._retains:
                 _retain_grad_if_asked(node, grad, create_graph)
@@ -149,6 +150,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
                     in_grads = (in_grads,)
             if not retain_graph and node._saved:
                 node._saved = _FREED
+            multi = len(in_grads) > 1
             for nxt, g, meta in zip(node._next, in_grads, node._input_meta):
                 if nxt is None:
                     continue
@@ -159,7 +161,15 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
                     if g._data.dtype != np_dtype:
                         g = g.to(from_numpy_dtype(np_dtype))
                     old = pending.get(nxt)
-                    pending[nxt] = g if old is None else old + g
+                    if old is None:
+                        pending[nxt] = g
+                        # A gradient is "owned" when nothing else can see its memory: not
+                        # the incoming gradient passed through, not a view, not sent twice.
+                        owned[nxt] = (g is not grad and g._data.base is None and
+                                      (not multi or sum(x is g for x in in_grads) == 1))
+                    else:
+                        pending[nxt] = old + g
+                        owned[nxt] = True
                 deps[nxt] -= 1
                 if deps[nxt] == 0:
                     ready.append(nxt)
@@ -171,13 +181,17 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
     return captured
 
 
-def _accumulate_into_leaf(node, grad, create_graph):
+def _accumulate_into_leaf(node, grad, create_graph, owned):
     leaf = node.variable_ref()
     if leaf is None:
         return
     if leaf.grad is None:
-        # Own the array: the incoming gradient may be shared (x + x sends one tensor twice).
-        leaf.grad = grad if create_graph else Tensor._make(grad._data.copy(), False, None)
+        # .grad is later changed in place (accumulation, clipping), so it must not share
+        # memory with anything else: copy unless the engine knows the array is fresh.
+        if create_graph:
+            leaf.grad = grad
+        else:
+            leaf.grad = Tensor._make(grad._data if owned else grad._data.copy(), False, None)
     elif create_graph or leaf.grad._requires_grad:
         leaf.grad = leaf.grad + grad
     else:

@@ -2,6 +2,7 @@
 
 Both subtract the row maximum before exponentiating, so logits of 1e4 stay finite.
 """
+from zerograd._aliases import numpy_aliases
 from zerograd import dtypes
 from zerograd.autograd.function import Function
 from zerograd.backend import xp
@@ -70,6 +71,7 @@ def _prepare(input, dim, dtype):
     return input, normalize_dim(dim, input.ndim)
 
 
+@numpy_aliases
 def softmax(input, dim=None, dtype=None):
     """exp(x) / sum(exp(x)) along ``dim``, computed without overflow."""
     input, d = _prepare(input, dim, dtype)
@@ -78,6 +80,7 @@ def softmax(input, dim=None, dtype=None):
     return Softmax.apply(input, d)
 
 
+@numpy_aliases
 def log_softmax(input, dim=None, dtype=None):
     """x - logsumexp(x) along ``dim``, computed without overflow."""
     input, d = _prepare(input, dim, dtype)

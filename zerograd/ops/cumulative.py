@@ -5,6 +5,7 @@ backward itself is differentiated (create_graph) or used in forward mode with ze
 O(n^2) form built from differentiable ops (as torch does for double backward).
 Part of the reduction family: ``zerograd.ops.reduce`` re-exports everything here.
 """
+from zerograd._aliases import numpy_aliases
 from zerograd import dtypes
 from zerograd.autograd.function import Function
 from zerograd.autograd.grad_mode import is_grad_enabled
@@ -39,6 +40,7 @@ class Cumsum(Function):
         return _reverse_cumsum(grad_output, ctx.dim)
 
 
+@numpy_aliases
 def cumsum(input, dim, dtype=None):
     """Running sum along ``dim``; bool and integer inputs accumulate as int64."""
     np_dtype = _accumulation_dtype(input, dtype)
@@ -106,6 +108,7 @@ def _products_without(a, d, v, transpose):
     return out.movedim(-1, d)
 
 
+@numpy_aliases
 def cumprod(input, dim, dtype=None):
     """Running product along ``dim``; bool and integer inputs accumulate as int64."""
     np_dtype = _accumulation_dtype(input, dtype)

@@ -7,6 +7,7 @@ family: ``zerograd.ops.reduce`` re-exports everything here.
 """
 from collections import namedtuple
 
+from zerograd._aliases import numpy_aliases
 from zerograd import return_types
 from zerograd.autograd.function import Function
 from zerograd.backend import xp
@@ -56,6 +57,7 @@ MaxAll = _named(Amax, "MaxBackward1")
 MinAll = _named(Amin, "MinBackward1")
 
 
+@numpy_aliases
 def amax(input, dim=(), keepdim=False):
     """Maximum over ``dim`` (all dims for ``()``); ties share the gradient evenly."""
     dims = normalize_dims(dim, input.ndim)
@@ -63,6 +65,7 @@ def amax(input, dim=(), keepdim=False):
     return Amax.apply(input, dims, keepdim)
 
 
+@numpy_aliases
 def amin(input, dim=(), keepdim=False):
     """Minimum over ``dim`` (all dims for ``()``); ties share the gradient evenly."""
     dims = normalize_dims(dim, input.ndim)
@@ -126,12 +129,14 @@ def _max_min(input, dim, keepdim, largest):
     return result(values, const(indices))
 
 
+@numpy_aliases
 def max(input, dim=None, keepdim=False):
     """``max(x)``: the largest element; ``max(x, dim)``: (values, indices);
     ``max(a, b)``: elementwise maximum."""
     return _max_min(input, dim, keepdim, True)
 
 
+@numpy_aliases
 def min(input, dim=None, keepdim=False):
     """``min(x)``: the smallest element; ``min(x, dim)``: (values, indices);
     ``min(a, b)``: elementwise minimum."""
@@ -161,11 +166,13 @@ def _arg(fn, name, input, dim, keepdim):
     return const(xp.asarray(fn(input._data, axis=d, keepdims=keepdim)))
 
 
+@numpy_aliases
 def argmax(input, dim=None, keepdim=False):
     """Index of the largest element (of the flattened input when ``dim`` is None)."""
     return _arg(xp.argmax, "argmax", input, dim, keepdim)
 
 
+@numpy_aliases
 def argmin(input, dim=None, keepdim=False):
     """Index of the smallest element (of the flattened input when ``dim`` is None)."""
     return _arg(xp.argmin, "argmin", input, dim, keepdim)
@@ -177,11 +184,13 @@ def _logical_reduce(fn, input, dim, keepdim):
     return const(out.astype(xp.uint8) if input._data.dtype == xp.uint8 else out)
 
 
+@numpy_aliases
 def all(input, dim=None, keepdim=False):
     """True where every element over ``dim`` is nonzero."""
     return _logical_reduce(xp.all, input, dim, keepdim)
 
 
+@numpy_aliases
 def any(input, dim=None, keepdim=False):
     """True where some element over ``dim`` is nonzero."""
     return _logical_reduce(xp.any, input, dim, keepdim)

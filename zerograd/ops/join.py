@@ -6,6 +6,7 @@ input the matching slice of the gradient.
 """
 import builtins
 
+from zerograd._aliases import numpy_aliases
 from zerograd import dtypes
 from zerograd.autograd.function import Function
 from zerograd.backend import xp
@@ -50,6 +51,7 @@ def _tensor_list(tensors, name):
     return tensors
 
 
+@numpy_aliases
 def cat(tensors, dim=0):
     """Join tensors along an existing dim; all other dims must match."""
     tensors = _tensor_list(tensors, "cat")
@@ -84,6 +86,7 @@ def cat(tensors, dim=0):
 concat = concatenate = cat
 
 
+@numpy_aliases
 def stack(tensors, dim=0):
     """Join equally shaped tensors along a new dim ``dim``."""
     tensors = _tensor_list(tensors, "stack")

@@ -10,6 +10,7 @@ re-exported here: one reduction family.
 """
 import math
 
+from zerograd._aliases import numpy_aliases
 from zerograd import dtypes
 from zerograd.autograd.function import Function
 from zerograd.autograd.grad_mode import is_grad_enabled
@@ -46,6 +47,7 @@ class Sum(Function):
 SumDim = _named(Sum, "SumBackward1")
 
 
+@numpy_aliases
 def sum(input, dim=None, keepdim=False, dtype=None):
     """Sum over ``dim`` (all dims by default); bool and integer inputs sum as int64."""
     dims = normalize_dims(dim, input.ndim)
@@ -74,6 +76,7 @@ class Mean(Function):
 MeanDim = _named(Mean, "MeanBackward1")
 
 
+@numpy_aliases
 def mean(input, dim=None, keepdim=False, dtype=None):
     """Arithmetic mean over ``dim``; the input (or ``dtype``) must be floating point."""
     if dtype is not None:
@@ -135,6 +138,7 @@ def _product_of_others(a, dims):
 ProdDim = _named(Prod, "ProdBackward1")
 
 
+@numpy_aliases
 def prod(input, dim=None, keepdim=False, dtype=None):
     """Product over ``dim``; bool and integer inputs multiply as int64."""
     dims = normalize_dims(dim, input.ndim)
@@ -202,6 +206,7 @@ def _var_args(input, dim, unbiased, correction, op):
     return normalize_dims(dim, input.ndim), correction, dim is None or input.ndim == 0
 
 
+@numpy_aliases
 def var(input, dim=None, unbiased=None, keepdim=False, correction=None):
     """Variance over ``dim``; unbiased (correction=1) by default."""
     if isinstance(dim, bool):  # the old overload var(input, unbiased)
@@ -210,6 +215,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, correction=None):
     return Var.apply(input, dims, keepdim, correction, full)
 
 
+@numpy_aliases
 def std(input, dim=None, unbiased=None, keepdim=False, correction=None):
     """Standard deviation over ``dim``; unbiased (correction=1) by default."""
     if isinstance(dim, bool):
@@ -218,11 +224,13 @@ def std(input, dim=None, unbiased=None, keepdim=False, correction=None):
     return Std.apply(input, dims, keepdim, correction, full)
 
 
+@numpy_aliases
 def var_mean(input, dim=None, unbiased=None, keepdim=False, correction=None):
     """``(var, mean)`` over ``dim``."""
     return var(input, dim, unbiased, keepdim, correction), mean(input, dim, keepdim)
 
 
+@numpy_aliases
 def std_mean(input, dim=None, unbiased=None, keepdim=False, correction=None):
     """``(std, mean)`` over ``dim``."""
     return std(input, dim, unbiased, keepdim, correction), mean(input, dim, keepdim)
@@ -322,6 +330,7 @@ class Logsumexp(_Reduction):
         return (a - out_k).exp()  # the softmax
 
 
+@numpy_aliases
 def logsumexp(input, dim, keepdim=False):
     """log(sum(exp(input))) over ``dim``, computed without overflow."""
     input = float_operand(input)

@@ -7,6 +7,7 @@ with their base; their backward applies the inverse rearrangement. Joining and s
 import builtins
 import math
 
+from zerograd._aliases import numpy_aliases
 from zerograd.autograd.function import Function
 from zerograd.backend import xp
 from zerograd.ops._util import normalize_dim, normalize_dims, shape_arg
@@ -143,6 +144,7 @@ def unflatten(input, dim, sizes):
     return reshape(input, shape[:d] + sizes + shape[d + 1:])
 
 
+@numpy_aliases
 def squeeze(input, dim=None):
     """Drop dims of size 1 (all of them, or only those in ``dim``)."""
     shape = input._data.shape
@@ -155,6 +157,7 @@ def squeeze(input, dim=None):
     return reshape(input, new)
 
 
+@numpy_aliases
 def unsqueeze(input, dim):
     """Insert a dim of size 1 at position ``dim``."""
     d = normalize_dim(dim, input.ndim + 1)

@@ -4,6 +4,7 @@ Sorted values are a ``gather`` of the input at the sorting permutation, so their
 flows back to the positions the values came from; indices, unique values and nonzero
 positions are integer results without gradient.
 """
+from zerograd._aliases import numpy_aliases
 from zerograd import return_types
 from zerograd.backend import xp
 from zerograd.ops._util import const, normalize_dim
@@ -21,6 +22,7 @@ def _sort_index(a, dim, descending):
     return xp.argsort(a, axis=dim, kind="stable")
 
 
+@numpy_aliases
 def argsort(input, dim=-1, descending=False, stable=False):
     """The permutation that sorts ``input`` along ``dim`` (ties keep their order)."""
     if input.ndim == 0:
@@ -29,6 +31,7 @@ def argsort(input, dim=-1, descending=False, stable=False):
     return const(_sort_index(input._data, d, descending).astype(xp.int64, copy=False))
 
 
+@numpy_aliases
 def sort(input, dim=-1, descending=False, stable=False):
     """``(values, indices)`` sorted along ``dim``; values are differentiable."""
     from zerograd.ops.scatter import gather
