@@ -23,6 +23,11 @@ def to_numpy(array):
     return array
 
 
+def data_address(array) -> int:
+    """The address of an array's first element (to relate views to the memory they share)."""
+    return array.__array_interface__["data"][0]
+
+
 def errstate(**kwargs):
     """Silence floating-point warnings where IEEE results (inf, nan) are the intended answer."""
     return xp.errstate(**kwargs)

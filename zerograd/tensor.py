@@ -7,6 +7,7 @@ refuse stale saved values. Arithmetic and the PyTorch method surface are one-lin
 delegations to ``zerograd.ops``, where each op's forward and backward live together.
 """
 import builtins
+import weakref
 
 from zerograd import dtypes
 from zerograd._aliases import numpy_aliases
@@ -159,7 +160,14 @@ class Tensor:
 
     def _share_version_with(self, base):
         self._version_box = base._version_box
-        self._base = base._base if base._base is not None else base
+        root = self._base = base._base if base._base is not None else base
+        if root.grad_fn is not None:
+            # an in-place change through any view of a graph result re-points all its views
+            # (zerograd.ops.inplace), so the result keeps weak references to them
+            views = root.__dict__.get("_views")
+            if views is None:
+                views = root.__dict__["_views"] = weakref.WeakSet()
+            views.add(self)
 
     def _accumulator(self):
         if self._grad_accumulator is None:
@@ -539,6 +547,7 @@ class Tensor:
     def view_as(self, other): return _ops.view(self, other.shape)
     def reshape_as(self, other): return _ops.reshape(self, other.shape)
     def flatten(self, start_dim=0, end_dim=-1): return _ops.flatten(self, start_dim, end_dim)
+    def ravel(self): return _ops.ravel(self)
     def unflatten(self, dim, sizes): return _ops.unflatten(self, dim, sizes)
     @numpy_aliases
     def squeeze(self, dim=None): return _ops.squeeze(self, dim)
@@ -578,6 +587,8 @@ class Tensor:
     def masked_fill(self, mask, value): return _ops.masked_fill(self, mask, value)
     def masked_select(self, mask): return _ops.masked_select(self, mask)
     def take(self, index): return _ops.take(self, index)
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+        return _ops.repeat_interleave(self, repeats, dim, output_size=output_size)
     def nonzero(self, as_tuple=False): return _ops.nonzero(self, as_tuple=as_tuple)
     @numpy_aliases
     def sort(self, dim=-1, descending=False, stable=False): return _ops.sort(self, dim, descending, stable=stable)

@@ -11,7 +11,8 @@ from zerograd.autograd.grad_mode import is_grad_enabled
 from zerograd.backend import xp
 from zerograd.ops._util import const, normalize_dim
 
-__all__ = ["inv", "solve", "det", "slogdet", "pinv", "pinverse", "svdvals", "matrix_norm"]
+__all__ = ["inv", "solve", "det", "slogdet", "pinv", "pinverse", "svdvals", "eigvalsh",
+           "matrix_norm"]
 
 slogdet_result = namedtuple("slogdet", ["sign", "logabsdet"])
 
@@ -267,6 +268,37 @@ def svdvals(A):
         raise RuntimeError("linalg.svdvals: The input tensor A must have at least 2 dimensions.")
     _check_float(A, "svdvals")
     return Svdvals.apply(A)
+
+
+class Eigvalsh(Function):
+    @staticmethod
+    def forward(ctx, a, uplo):
+        w, v = xp.linalg.eigh(a, UPLO=uplo)
+        ctx.v = v
+        return w
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        if is_grad_enabled():
+            raise RuntimeError("zerograd cannot differentiate eigvalsh twice (create_graph=True "
+                               "needs the eigenvectors' own derivative)")
+        # dw_i = v_i^T dA v_i  =>  grad_A = V diag(g) V^T
+        v = ctx.v
+        return const((v * grad_output._data[..., None, :]) @ xp.swapaxes(v, -1, -2)), None
+
+    @staticmethod
+    def jvp(ctx, t_a, _):
+        v = const(ctx.v)
+        return (_matmul(v.mT, t_a) * v.mT).sum(-1)
+
+
+def eigvalsh(A, UPLO="L"):
+    """Eigenvalues, ascending, of each symmetric matrix in the batch; only the ``UPLO``
+    ('L' lower or 'U' upper) triangle is read."""
+    _check_square(A, "eigvalsh")
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    return Eigvalsh.apply(A, UPLO)
 
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, dtype=None):

@@ -18,7 +18,7 @@ from zerograd.tensor import Tensor
 
 __all__ = ["getitem", "setitem_", "index_put", "gather", "scatter", "scatter_add",
            "index_select", "index_add", "masked_fill", "masked_select", "take",
-           "take_along_dim", "nonzero", "argwhere", "sort", "argsort", "topk", "unique"]
+           "take_along_dim", "repeat_interleave", "nonzero", "argwhere", "sort", "argsort", "topk", "unique"]
 
 
 # -- converting a Python index to a NumPy one -------------------------------------------------
@@ -344,6 +344,42 @@ def take(input, index):
         raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} "
                          "elements.")
     return Index.apply(input.reshape(-1), (idx,))
+
+
+def _repeat_counts(repeats, n, dim=0):
+    counts = repeats._data if isinstance(repeats, Tensor) else xp.asarray(repeats)
+    if counts.dtype.kind not in "iu":
+        raise RuntimeError(f"repeat_interleave: repeats has to be an integer or a Long tensor, "
+                           f"got {counts.dtype}")
+    if counts.ndim > 1:
+        raise RuntimeError("repeat_interleave: repeats must be 0-dim or 1-dim tensor")
+    if n is not None and counts.ndim == 1 and counts.size not in (1, n):
+        raise RuntimeError(f"repeats must have the same size as input along dim, but got "
+                           f"repeats.size(0) = {counts.size} and input.size({dim}) = {n}")
+    if (counts < 0).any():
+        raise RuntimeError("repeat_interleave: repeats must be non-negative")
+    return counts if n is None else xp.broadcast_to(counts.reshape(-1), (n,))
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Repeat each slice along ``dim`` ``repeats`` times, in place (``[a, b] -> [a, a, b, b]``),
+    where ``Tensor.repeat`` tiles the whole tensor. With ``dim=None`` the input is flattened.
+    ``repeat_interleave(counts)`` alone gives ``0, ..., n-1`` each repeated ``counts[i]`` times.
+    """
+    if repeats is None:
+        counts = _repeat_counts(input, None)
+        return Tensor._make(xp.repeat(xp.arange(counts.size, dtype=xp.int64), counts))
+    if dim is None:
+        input, dim = input.reshape(-1), 0
+    d = builtins.range(input.ndim)[dim] if -input.ndim <= dim < input.ndim else None
+    if d is None:
+        raise IndexError(f"Dimension out of range (expected to be in range of "
+                         f"[{-input.ndim}, {input.ndim - 1}], but got {dim})")
+    idx = xp.repeat(xp.arange(input.shape[d]), _repeat_counts(repeats, input.shape[d], d))
+    if output_size is not None and output_size != idx.size:
+        raise RuntimeError(f"repeat_interleave: output_size {output_size} does not match the "
+                           f"total of repeats ({idx.size})")
+    return Index.apply(input, (slice(None),) * d + (idx,))
 
 
 # The gather/scatter family builds on Index and IndexPut above, so it is imported after them.

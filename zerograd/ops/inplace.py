@@ -7,6 +7,9 @@
 * When the change itself must be differentiated (the tensor or the new values require
   grad), the op runs out of place on a snapshot of the old values and the tensor is
   "rebased" onto the result: it takes the new node as its ``grad_fn``.
+* Changing a view (``X.reshape(...)[mask] = v``, d2l's masked softmax) changes its base too:
+  the base is rebased onto "old base with the view's elements replaced", and the view onto
+  "those elements read back from the new base" (torch's CopySlices).
 """
 import weakref
 
@@ -14,7 +17,7 @@ from zerograd import dtypes
 from zerograd.autograd import forward_ad
 from zerograd.autograd.function import Function
 from zerograd.autograd.grad_mode import is_grad_enabled, no_grad
-from zerograd.backend import xp
+from zerograd.backend import data_address, xp
 from zerograd.ops._util import const
 from zerograd.random import rng_of
 from zerograd.tensor import Tensor
@@ -70,22 +73,74 @@ def write_inplace(t, array):
     t._bump_version()
 
 
-def rebase(t, result):
-    """Make ``t`` hold ``result``'s values and take ``result``'s place in the graph."""
-    if t._base is not None and (t._base._requires_grad or result._requires_grad
-                                or result._fw_grad is not None):
-        raise RuntimeError("an in-place operation that needs autograd was applied to a view "
-                           "(a slice or reshape) of a tensor that requires grad; zerograd cannot "
-                           "propagate that change to the base tensor. Use an out-of-place "
-                           "operation, or clone() the view first.")
-    write_inplace(t, result._data)
+def _offsets(array):
+    """The byte offset of every element of ``array`` from its first one."""
+    off = xp.zeros(array.shape, dtype=xp.int64)
+    for d, (n, stride) in enumerate(zip(array.shape, array.strides)):
+        off = off + (xp.arange(n, dtype=xp.int64) * stride).reshape(
+            (1,) * d + (n,) + (1,) * (array.ndim - d - 1))
+    return off
+
+
+def _positions_in_base(view, base):
+    """For each element of ``view``, the flat (C-order) index of the element of ``base`` it
+    shares memory with; None when some element lies outside ``base``."""
+    if view.dtype.itemsize != base.dtype.itemsize:
+        return None
+    base_off = _offsets(base).reshape(-1)
+    view_off = _offsets(view) + (data_address(view) - data_address(base))
+    order = xp.argsort(base_off, kind="stable")
+    ordered = base_off[order]
+    pos = xp.clip(xp.searchsorted(ordered, view_off), 0, max(ordered.size - 1, 0))
+    if ordered.size == 0 or not (ordered[pos] == view_off).all():
+        return None
+    return order[pos]
+
+
+def _take_place(t, result):
+    """``t`` takes ``result``'s node in the graph (its values are already in ``t``)."""
     t.grad_fn = result.grad_fn
     t._requires_grad = result._requires_grad
-    t._fw_grad = None  # the old tangent described the old values
-    forward_ad.copy_tangents(result, t)
     if result.grad_fn is not None:
         result.grad_fn._output_ref = weakref.ref(t)
         result.grad_fn._retains = t._retains_grad
+
+
+def _rebase_view(t, base, result):
+    from zerograd.ops.indexing import Index, IndexPut  # indexing builds on this module
+    positions = _positions_in_base(t._data, base._data)
+    if positions is None or t._fw_grad is not None or result._fw_grad is not None \
+            or base._fw_grad is not None:
+        raise RuntimeError("an in-place operation that needs autograd was applied to a view "
+                           "that zerograd cannot map back onto its base tensor (or under "
+                           "forward-mode AD). Use an out-of-place operation, or clone() the "
+                           "view first.")
+    flat = (positions.reshape(-1),)
+    old_base = _snapshot(base).reshape(-1)
+    new_values = result.reshape(-1).to(base.dtype)
+    new_base = IndexPut.apply(old_base, new_values, flat, False).reshape(base.shape)
+    write_inplace(t, result._data)  # through the shared memory: base sees it too
+    _take_place(base, new_base)
+    base_flat = base.reshape(-1)
+    _take_place(t, Index.apply(base_flat, flat).reshape(t.shape))
+    # other live views of base still point at its old node: read them from the new one
+    for view in list(base.__dict__.get("_views", ())):
+        where = _positions_in_base(view._data, base._data) if view is not t else None
+        if where is not None:
+            _take_place(view, Index.apply(base_flat, (where.reshape(-1),)).reshape(view.shape))
+
+
+def rebase(t, result):
+    """Make ``t`` hold ``result``'s values and take ``result``'s place in the graph."""
+    base = t._base
+    if base is not None and (base._requires_grad or result._requires_grad
+                             or result._fw_grad is not None):
+        _rebase_view(t, base, result)
+        return
+    write_inplace(t, result._data)
+    t._fw_grad = None  # the old tangent described the old values
+    _take_place(t, result)
+    forward_ad.copy_tangents(result, t)
 
 
 def _snapshot(t):

@@ -1,10 +1,11 @@
 """Joining and splitting tensors: cat/stack (and h/v/d/column_stack), split/chunk/unbind,
-narrow/select.
+narrow/select, and meshgrid (vectors joined into coordinate grids).
 
 Pieces of a split are views of the input (basic slicing); ``cat``'s backward hands each
 input the matching slice of the gradient.
 """
 import builtins
+import warnings
 
 from zerograd._aliases import numpy_aliases
 from zerograd import dtypes
@@ -16,7 +17,8 @@ from zerograd.ops.shape import reshape, unsqueeze
 from zerograd.tensor import Tensor
 
 __all__ = ["cat", "concat", "concatenate", "stack", "split", "chunk", "unbind", "narrow",
-           "select", "column_stack", "hstack", "vstack", "dstack", "atleast_1d", "atleast_2d"]
+           "select", "column_stack", "hstack", "vstack", "dstack", "atleast_1d", "atleast_2d",
+           "meshgrid"]
 
 
 class Cat(Function):
@@ -208,3 +210,41 @@ def column_stack(tensors):
     cols = [reshape(t_, -1, 1) if t_.ndim <= 1 else t_
             for t_ in _tensor_list(tensors, "column_stack")]
     return cat(cols, 1)
+
+
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids from 1-D tensors: output ``i`` holds ``tensors[i]`` spread along its own
+    dim. ``indexing='ij'`` (the default) gives shape (len0, len1, ...); ``'xy'`` swaps the
+    first two dims, as NumPy's and MATLAB's Cartesian convention. Outputs are expanded views.
+    """
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing is None:
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the "
+                      "indexing argument.", UserWarning, stacklevel=2)
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but "
+                           f"received: {indexing}")
+    if not tensors:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
+    for i, t_ in enumerate(tensors):
+        if not isinstance(t_, Tensor) or t_.ndim > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list "
+                               f"but got: {t_!r} (argument {i})")
+        if t_.dtype != tensors[0].dtype:
+            raise RuntimeError("torch.meshgrid: Expected all tensors in the tensor list to have "
+                               f"the same dtype, got {tensors[0].dtype} and {t_.dtype}")
+    # 'xy' puts the second input's axis first: output dim of input k is axes[k]
+    axes = list(builtins.range(len(tensors)))
+    if indexing == "xy" and len(tensors) >= 2:
+        axes[0], axes[1] = 1, 0
+    shape = [0] * len(tensors)
+    for k, t_ in enumerate(tensors):
+        shape[axes[k]] = t_.numel()
+    grids = []
+    for k, t_ in enumerate(tensors):
+        view = [1] * len(tensors)
+        view[axes[k]] = -1
+        grids.append(reshape(t_, view).expand(shape))
+    return tuple(grids)

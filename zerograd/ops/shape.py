@@ -19,7 +19,7 @@ __all__ = ["reshape", "view", "flatten", "unflatten", "squeeze", "unsqueeze", "t
            "broadcast_to", "repeat", "tile", "flip", "fliplr", "flipud", "roll", "cat",
            "concat", "concatenate", "stack", "split", "chunk", "unbind", "narrow",
            "column_stack", "hstack", "vstack", "dstack", "contiguous", "clone",
-           "broadcast_tensors", "atleast_1d", "atleast_2d", "ravel", "select"]
+           "broadcast_tensors", "atleast_1d", "atleast_2d", "ravel", "select", "meshgrid"]
 
 
 def _prod(values):
@@ -437,5 +437,5 @@ def contiguous(input):
 
 # join.py builds on the ops above (reshape, unsqueeze), so it is imported after them.
 from zerograd.ops.join import (atleast_1d, atleast_2d, cat, chunk, column_stack,  # noqa: E402
-                               concat, concatenate, dstack, hstack, narrow, select, split, stack,
-                               unbind, vstack)
+                               concat, concatenate, dstack, hstack, meshgrid, narrow, select,
+                               split, stack, unbind, vstack)
