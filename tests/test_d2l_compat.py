@@ -6,7 +6,6 @@ live in ``tests/d2l/``; ``tests/d2l/_harness.py`` explains the mechanism.
 """
 import os
 
-import numpy as np
 import pandas as pd
 
 from tests.d2l._harness import compare, libs, run_both

@@ -54,7 +54,8 @@ def compare(z, t, shapes_only=(), rtol=1e-5, atol=1e-6, key="result"):
     assert type(z).__name__ == type(t).__name__ or _is_tensor(t) and _is_tensor(z), \
         f"{key}: type {type(z).__name__} != torch's {type(t).__name__}"
     if _is_tensor(t):
-        assert tuple(z.shape) == tuple(t.shape), f"{key}: shape {tuple(z.shape)} != {tuple(t.shape)}"
+        assert tuple(z.shape) == tuple(t.shape), \
+            f"{key}: shape {tuple(z.shape)} != torch's {tuple(t.shape)}"
         assert str(z.dtype).split(".")[-1] == str(t.dtype).split(".")[-1], \
             f"{key}: dtype {z.dtype} != torch's {t.dtype}"
         assert z.requires_grad == t.requires_grad, f"{key}: requires_grad differs"

@@ -3,7 +3,6 @@
 ``repeat_interleave``, ``ravel``, ``linalg.eigvalsh``, lazy conv/batch-norm layers and
 in-place random init."""
 import copy
-import warnings
 
 import numpy as np
 import pytest

@@ -2,9 +2,12 @@
 import copy
 import random
 
-import numpy as np
+import pytest
 
 from tests.d2l._harness import compare, copy_weights, fashion_loaders, libs, run_both
+
+# torch warns when d2l calls float() on a loss that requires grad; the code is the book's
+pytestmark = pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad")
 
 
 def linreg_scratch(torch, nn, F, data):  # 3.2

@@ -278,7 +278,8 @@ def kaggle_house(torch, nn, F, data):  # 5.7 (4.10 in d2l 0.17) on a tiny made-u
     rng = np.random.default_rng(0)
     n = 60
     train_data = pd.DataFrame({"Id": range(n), "LotArea": rng.integers(2000, 20000, n),
-                               # object dtype as in pandas < 3, which the book's `!= 'object'` test expects
+                               # object dtype as in pandas < 3, which the book's
+                               # `!= 'object'` test expects
                                "MSZoning": pd.Series(rng.choice(["RL", "RM", None], n),
                                                      dtype=object),
                                "YearBuilt": rng.integers(1900, 2010, n).astype(float)})

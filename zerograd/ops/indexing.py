@@ -18,7 +18,8 @@ from zerograd.tensor import Tensor
 
 __all__ = ["getitem", "setitem_", "index_put", "gather", "scatter", "scatter_add",
            "index_select", "index_add", "masked_fill", "masked_select", "take",
-           "take_along_dim", "repeat_interleave", "nonzero", "argwhere", "sort", "argsort", "topk", "unique"]
+           "take_along_dim", "repeat_interleave", "nonzero", "argwhere", "sort", "argsort", "topk",
+           "unique"]
 
 
 # -- converting a Python index to a NumPy one -------------------------------------------------

@@ -119,13 +119,14 @@ def _rebase_view(t, base, result):
     old_base = _snapshot(base).reshape(-1)
     new_values = result.reshape(-1).to(base.dtype)
     new_base = IndexPut.apply(old_base, new_values, flat, False).reshape(base.shape)
+    # other live views of base still point at its old node: they too are re-read below
+    others = [v for v in base.__dict__.get("_views", ()) if v is not t]
     write_inplace(t, result._data)  # through the shared memory: base sees it too
     _take_place(base, new_base)
     base_flat = base.reshape(-1)
     _take_place(t, Index.apply(base_flat, flat).reshape(t.shape))
-    # other live views of base still point at its old node: read them from the new one
-    for view in list(base.__dict__.get("_views", ())):
-        where = _positions_in_base(view._data, base._data) if view is not t else None
+    for view in others:
+        where = _positions_in_base(view._data, base._data)
         if where is not None:
             _take_place(view, Index.apply(base_flat, (where.reshape(-1),)).reshape(view.shape))
 

@@ -77,8 +77,9 @@ class _LazyBatchNorm(LazyModuleMixin):
 
     def initialize_parameters(self, input, *args):
         if not self.has_uninitialized_params():  # load_state_dict fixed the shapes
-            self.num_features = next(t for t in (self.weight, self.running_mean)
-                                     if t is not None).shape[0]
+            fixed = self.weight if self.weight is not None else self.running_mean
+            if fixed is not None:
+                self.num_features = fixed.shape[0]
             return
         self.num_features = input.shape[1]
         for t in (self.weight, self.bias, self.running_mean, self.running_var):
