@@ -17,8 +17,16 @@ from zerograd.size import Size
 
 
 class Tensor:
-    __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_version_box", "_base",
-                 "_retains_grad", "_grad_accumulator", "_fw_grad", "__weakref__", "__dict__")
+    __slots__ = ("_data", "_requires_grad", "grad_fn", "_version_box", "__weakref__",
+                 "__dict__")
+
+    # Rarely set per tensor: class-level defaults keep creating a tensor cheap (an op's
+    # output sets only the slots above); assigning one stores it on the instance.
+    grad = None
+    _base = None
+    _retains_grad = False
+    _grad_accumulator = None
+    _fw_grad = None
 
     # Let NumPy hand mixed expressions (ndarray * tensor) to our reflected operators.
     __array_ufunc__ = None
@@ -48,10 +56,6 @@ class Tensor:
         self.grad = None
         self.grad_fn = grad_fn
         self._version_box = [0]
-        self._base = None
-        self._retains_grad = False
-        self._grad_accumulator = None
-        self._fw_grad = None
 
     @classmethod
     def _make(cls, array, requires_grad=False, grad_fn=None):
@@ -59,13 +63,8 @@ class Tensor:
         t = object.__new__(cls)
         t._data = array
         t._requires_grad = requires_grad
-        t.grad = None
         t.grad_fn = grad_fn
         t._version_box = [0]
-        t._base = None
-        t._retains_grad = False
-        t._grad_accumulator = None
-        t._fw_grad = None
         return t
 
     # -- identity and metadata ------------------------------------------------------------
@@ -181,6 +180,7 @@ class Tensor:
         if self.grad_fn is not None:
             self._retains_grad = True
             self.grad_fn._retains = True
+            self.grad_fn._output_ref = weakref.ref(self)
 
     @property
     def retains_grad(self):

@@ -232,3 +232,13 @@ def test_fresh_gradient_is_stored_without_copy():
     x = zg.ones(5, 4)
     (x @ w).sum().backward()
     assert w.grad._data.base is None and w.grad._data.flags.writeable
+
+
+def test_three_input_op_sending_one_gradient_twice_does_not_alias():
+    a = zg.ones(2, requires_grad=True)
+    b = zg.ones(2, requires_grad=True)
+    c = zg.ones(2, requires_grad=True)
+    zg.cat([a, b, c]).sum().backward()
+    zg.stack([a, b, c]).sum().backward()
+    a.grad.mul_(3)
+    assert b.grad.tolist() == [2.0, 2.0] and c.grad.tolist() == [2.0, 2.0]

@@ -150,7 +150,11 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
                     in_grads = (in_grads,)
             if not retain_graph and node._saved:
                 node._saved = _FREED
-            multi = len(in_grads) > 1
+            # The same tensor sent to two inputs (x + x) is shared, so not owned by either.
+            n = len(in_grads)
+            shared = n > 1 and (
+                (in_grads[0] is in_grads[1] and in_grads[0] is not None) if n == 2 else
+                _has_repeats([x for x in in_grads if x is not None]))
             for nxt, g, meta in zip(node._next, in_grads, node._input_meta):
                 if nxt is None:
                     continue
@@ -165,8 +169,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
                         pending[nxt] = g
                         # A gradient is "owned" when nothing else can see its memory: not
                         # the incoming gradient passed through, not a view, not sent twice.
-                        owned[nxt] = (g is not grad and g._data.base is None and
-                                      (not multi or sum(x is g for x in in_grads) == 1))
+                        owned[nxt] = not shared and g is not grad and g._data.base is None
                     else:
                         pending[nxt] = old + g
                         owned[nxt] = True
@@ -179,6 +182,10 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
     if not create_graph:
         captured = [None if g is None else g.detach() for g in captured]
     return captured
+
+
+def _has_repeats(tensors):
+    return len({id(t) for t in tensors}) < len(tensors)
 
 
 def _accumulate_into_leaf(node, grad, create_graph, owned):

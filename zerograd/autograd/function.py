@@ -70,7 +70,7 @@ class Function:
                 "autograd.grad(). Specify retain_graph=True if you need to backward through "
                 "the graph a second time or if you need to access saved tensors after "
                 "calling backward.")
-        return tuple(self._unpack(entry) for entry in saved)
+        return tuple([self._unpack(entry) for entry in saved])
 
     def mark_non_differentiable(self, *arrays):  # torch API compatibility; outputs here are single
         pass
@@ -113,8 +113,12 @@ class Function:
         nexts, meta, needs = [], [], []
         for a in args:
             if isinstance(a, Tensor) and a._requires_grad:
-                nexts.append(a.grad_fn if a.grad_fn is not None else a._accumulator())
-                meta.append((a._data.shape, a._data.dtype))
+                fn = a.grad_fn
+                if fn is None:
+                    fn = a._grad_accumulator or a._accumulator()
+                nexts.append(fn)
+                data = a._data
+                meta.append((data.shape, data.dtype))
                 needs.append(True)
             else:
                 nexts.append(None)
@@ -123,7 +127,6 @@ class Function:
         self._next = nexts
         self._input_meta = meta
         self.needs_input_grad = tuple(needs)
-        self._output_ref = weakref.ref(result)
         if self._to_save:
             self._saved = tuple([self._pack(item, args, arrays, out, result)
                                  for item in self._to_save])
