@@ -12,7 +12,7 @@ where torch uses the double-backward trick: the values are the same. ``jacobian`
 ``strategy="forward-mode"`` builds the Jacobian column by column with forward passes
 (``vectorize`` is accepted either way; nothing here is vectorized).
 """
-from zerograd import func as _func
+from zerograd import _func_common, _jacobian, func as _func
 from zerograd.autograd import forward_ad
 from zerograd.autograd import grad as _grad
 from zerograd.autograd.grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
@@ -171,7 +171,8 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
             return outs
 
         # strict: an output that depends on none of the inputs is refused
-        outputs, tangents = _func._jvp_leaves(call, list(inputs), list(v), strict, False, "jvp")
+        outputs, tangents = _func_common._jvp_leaves(call, list(inputs), list(v), strict, False,
+                                                     "jvp")
     return (_tuple_postprocess(_grad_postprocess(outputs, create_graph), is_outputs_tuple[0]),
             _tuple_postprocess(_grad_postprocess(tangents, create_graph), is_outputs_tuple[0]))
 
@@ -204,7 +205,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
         for i, out in enumerate(outputs):
             rows = [[] for _ in inputs]
             for k in range(out.numel()):
-                e = _func._basis(out.shape, out._data.dtype, k)
+                e = _jacobian._basis(out.shape, out._data.dtype, k)
                 for j, g in enumerate(_autograd_grad((out,), inputs, (e,), create_graph)):
                     if g is None:
                         if strict:
@@ -224,7 +225,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
 def _stack_rows(rows, out, x):
     from zerograd.ops.creation import zeros_like
     rows = [r if r is not None else zeros_like(x) for r in rows]
-    return _func._assemble(rows, out, x, 0, x._data.dtype)
+    return _jacobian._assemble(rows, out, x, 0, x._data.dtype)
 
 
 def _jacobian_forward(func, inputs, create_graph, strict):

@@ -1,4 +1,4 @@
-"""Elementwise arithmetic (+ - * / // % ** and their reflected forms) and rounding.
+"""Elementwise arithmetic: + - * / // % ** and their reflected forms.
 
 Each op is a ``Function`` with its forward (NumPy arrays) and backward (zerograd
 Tensors, so it can itself be differentiated). Broadcasting needs no code here: the
@@ -7,7 +7,7 @@ PyTorch's result dtype by ``_promote._operands``.
 
 The rest of the elementwise family lives beside it and is re-exported here: math
 functions in ``unary``, where/clamp/maximum in ``selection``, comparisons and logic in
-``compare``.
+``compare``, floor/ceil/round/trunc/sign (and the ``//`` kernels) in ``rounding``.
 """
 from zerograd.autograd.function import Function
 from zerograd.backend import xp, errstate
@@ -15,16 +15,17 @@ from zerograd.ops._promote import _arr, _broadcast_error, _named, _operands, to_
 from zerograd.ops._util import const
 from zerograd.ops.compare import *  # noqa: F401,F403  (re-exported: one elementwise family)
 from zerograd.ops.compare import __all__ as _compare_all
+from zerograd.ops.rounding import *  # noqa: F401,F403
+from zerograd.ops.rounding import __all__ as _rounding_all, FloorDivide, TruncDivide
 from zerograd.ops.selection import *  # noqa: F401,F403
 from zerograd.ops.selection import __all__ as _selection_all, where
 from zerograd.ops.unary import *  # noqa: F401,F403
 from zerograd.ops.unary import __all__ as _unary_all, log
 from zerograd.tensor import Tensor
 
-__all__ = _unary_all + _selection_all + _compare_all + [
+__all__ = _unary_all + _selection_all + _compare_all + _rounding_all + [
     "add", "sub", "mul", "div", "floor_divide", "remainder", "fmod", "pow", "neg",
-    "sign", "floor", "ceil", "round", "trunc", "to_dtype", "true_divide", "subtract",
-    "multiply", "divide", "negative",
+    "to_dtype", "true_divide", "subtract", "multiply", "divide", "negative",
 ]
 
 
@@ -238,44 +239,6 @@ class Neg(Function):
         return -grad_output
 
 
-class ZeroGrad(Function):
-    """Piecewise-constant ops (floor, ceil, round, trunc, sign, //): the gradient is zero."""
-
-    fn = None
-
-    @classmethod
-    def forward(cls, ctx, *arrays, **kwargs):
-        ctx.shapes = [xp.shape(a) for a in arrays]
-        try:
-            with errstate(divide="ignore", invalid="ignore"):
-                return cls.fn(*arrays, **kwargs)
-        except ValueError:
-            raise _broadcast_error(*arrays) from None
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        dt = grad_output._data.dtype
-        return tuple(const(xp.zeros(shape, dtype=dt)) if need else None
-                     for shape, need in zip(ctx.shapes, ctx.needs_input_grad))
-
-    @staticmethod
-    def jvp(ctx, *tangents):
-        return None  # no tangent: zero
-
-
-def _zero_grad_op(name, fn):
-    return type(name, (ZeroGrad,), {"fn": staticmethod(fn)})
-
-
-Floor = _zero_grad_op("Floor", xp.floor)
-Ceil = _zero_grad_op("Ceil", xp.ceil)
-Trunc = _zero_grad_op("Trunc", xp.trunc)
-Sign = _zero_grad_op("Sign", xp.sign)
-Round = _zero_grad_op("Round", lambda a, decimals=0: xp.round(a, decimals))
-FloorDivide = _zero_grad_op("FloorDivide", xp.floor_divide)
-TruncDivide = _zero_grad_op("TruncDivide", lambda a, b: xp.trunc(a / b))
-
-
 def _check_int_divisor(b, op):
     if _arr(b).dtype.kind in "iub" and xp.any(_arr(b) == 0):
         raise RuntimeError(f"ZeroDivisionError: integer division by zero in {op}")
@@ -376,41 +339,6 @@ def neg(input):
                            "If you are trying to invert a mask, use the `~` or "
                            "`logical_not()` operator instead.")
     return Neg.apply(input)
-
-
-def _copy(input):
-    from zerograd.ops.shape import clone
-    return clone(input)
-
-
-def floor(input):
-    """Round down elementwise (integer tensors are returned as a copy)."""
-    return Floor.apply(input) if input._data.dtype.kind == "f" else _copy(input)
-
-
-def ceil(input):
-    """Round up elementwise (integer tensors are returned as a copy)."""
-    return Ceil.apply(input) if input._data.dtype.kind == "f" else _copy(input)
-
-
-def trunc(input):
-    """Round toward zero elementwise (integer tensors are returned as a copy)."""
-    return Trunc.apply(input) if input._data.dtype.kind == "f" else _copy(input)
-
-
-def round(input, decimals=0):
-    """Round half to even, optionally to ``decimals`` places (as torch.round)."""
-    if input._data.dtype.kind != "f":
-        if decimals != 0:
-            raise RuntimeError(f"round with decimals is not implemented for integer tensors "
-                               f"({input.dtype}); convert first, e.g. x.float()")
-        return _copy(input)
-    return Round.apply(input, decimals=decimals)
-
-
-def sign(input):
-    """-1, 0 or 1 elementwise; its gradient is zero."""
-    return _copy(input) if input._data.dtype == bool else Sign.apply(input)
 
 
 true_divide = divide = div

@@ -5,50 +5,21 @@ Assigning an attribute routes the value by type, as in PyTorch: a ``Parameter`` 
 (all insertion-ordered dicts), anything else into the instance ``__dict__``. Everything
 recursive (``parameters()``, ``state_dict()``, ``train()``, ``to()``, ``repr``) walks
 ``_modules`` with dotted prefixes, so a nested model needs no extra code.
-"""
-import itertools
-import weakref
-from collections import OrderedDict, namedtuple
 
-from zerograd import dtypes
-from zerograd.autograd.grad_mode import no_grad
-from zerograd.device import check_device, device as _device_type
-from zerograd.nn.parameter import Buffer, Parameter, is_lazy
+Module's state-dict methods (``_state_dict.py``), dtype/device conversion
+(``_conversion.py``) and hook registration (``_hooks.py``) come from small mixins so
+that each file keeps one job; ``LazyModuleMixin`` lives in ``_lazy_mixin.py``.
+"""
+from collections import OrderedDict
+
+from zerograd.nn.modules._conversion import _ConversionMixin
+from zerograd.nn.modules._hooks import RemovableHandle, _ForwardHooksMixin
+from zerograd.nn.modules._lazy_mixin import LazyModuleMixin
+from zerograd.nn.modules._state_dict import _StateDictMixin
+from zerograd.nn.parameter import Buffer, Parameter
 from zerograd.tensor import Tensor
 
 __all__ = ["Module", "RemovableHandle", "LazyModuleMixin"]
-
-
-class RemovableHandle:
-    """Returned by ``register_*_hook``: ``handle.remove()`` unregisters the hook."""
-
-    _next_id = itertools.count()
-
-    def __init__(self, hooks_dict, *extra_dicts):
-        self.hooks_dict_ref = weakref.ref(hooks_dict)
-        self.id = next(RemovableHandle._next_id)
-        self.extra_dict_refs = tuple(weakref.ref(d) for d in extra_dicts)
-
-    def remove(self):
-        for ref in (self.hooks_dict_ref,) + self.extra_dict_refs:
-            d = ref()
-            if d is not None and self.id in d:
-                del d[self.id]
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-
-
-class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
-    def __repr__(self):
-        if not self.missing_keys and not self.unexpected_keys:
-            return "<All keys matched successfully>"
-        return super().__repr__()
-
-    __str__ = __repr__
 
 
 def _addindent(s, num_spaces):
@@ -66,7 +37,7 @@ def _typename(value):
     return type(value).__name__
 
 
-class Module:
+class Module(_StateDictMixin, _ConversionMixin, _ForwardHooksMixin):
     """Base class for all neural network modules; subclasses define ``forward``.
 
     Call ``super().__init__()`` before assigning parameters or submodules.
@@ -353,72 +324,6 @@ class Module:
         fn(self)
         return self
 
-    # -- dtype / device ---------------------------------------------------------------------
-    def _apply(self, fn):
-        """Convert every parameter (in place, keeping its identity), its grad, and buffers."""
-        for module in self.children():
-            module._apply(fn)
-        with no_grad():
-            for p in self._parameters.values():
-                if p is None:
-                    continue
-                new = fn(p)
-                if new is not p:
-                    p.data = new
-                    if p.grad is not None:
-                        p.grad.data = fn(p.grad)
-            for key, b in self._buffers.items():
-                if b is not None:
-                    self._buffers[key] = fn(b)
-        return self
-
-    def to(self, *args, **kwargs):
-        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(tensor)``: only
-        floating-point parameters and buffers change dtype (integer buffers stay)."""
-        dtype = kwargs.pop("dtype", None)
-        dev = kwargs.pop("device", None)
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype = a.dtype
-            elif isinstance(a, (str, _device_type)) and not (
-                    isinstance(a, str) and a in dtypes._BY_NAME):
-                dev = a
-            elif a is not None:
-                dtype = a
-        check_device(dev)
-        if dtype is None:
-            return self
-        dtype = dtypes.as_dtype(dtype)
-        if not dtype.is_floating_point:
-            raise TypeError("nn.Module.to only accepts floating point or complex dtypes, but "
-                            f"got desired dtype={dtype}")
-        return self._apply(lambda t: t.to(dtype) if t.is_floating_point() else t)
-
-    def float(self):
-        return self._apply(lambda t: t.float() if t.is_floating_point() else t)
-
-    def double(self):
-        return self._apply(lambda t: t.double() if t.is_floating_point() else t)
-
-    def half(self):
-        return self._apply(lambda t: t.half() if t.is_floating_point() else t)
-
-    def type(self, dst_type):
-        return self._apply(lambda t: t.to(dst_type))
-
-    def cpu(self):
-        return self
-
-    def cuda(self, device=None):
-        check_device("cuda")
-        return self
-
-    def share_memory(self):
-        return self
-
     # -- calling ---------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         if not (self._forward_pre_hooks or self._forward_hooks):
@@ -445,122 +350,6 @@ class Module:
                 output = result
         return output
 
-    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
-        """``hook(module, args)`` runs before forward; a non-None return replaces args."""
-        handle = RemovableHandle(self._forward_pre_hooks, self._forward_pre_hooks_with_kwargs)
-        self._forward_pre_hooks[handle.id] = hook
-        if with_kwargs:
-            self._forward_pre_hooks_with_kwargs[handle.id] = True
-        if prepend:
-            self._forward_pre_hooks.move_to_end(handle.id, last=False)
-        return handle
-
-    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
-                              always_call=False):
-        """``hook(module, args, output)`` runs after forward; a non-None return replaces
-        the output."""
-        handle = RemovableHandle(self._forward_hooks, self._forward_hooks_with_kwargs,
-                                 self._forward_hooks_always_called)
-        self._forward_hooks[handle.id] = hook
-        if with_kwargs:
-            self._forward_hooks_with_kwargs[handle.id] = True
-        if always_call:
-            self._forward_hooks_always_called[handle.id] = True
-        if prepend:
-            self._forward_hooks.move_to_end(handle.id, last=False)
-        return handle
-
-    # -- state dict ------------------------------------------------------------------------
-    def _save_to_state_dict(self, destination, prefix, keep_vars):
-        for name, p in self._parameters.items():
-            if p is not None:
-                destination[prefix + name] = p if keep_vars else p.detach()
-        for name, b in self._buffers.items():
-            if b is not None and name not in self._non_persistent_buffers_set:
-                destination[prefix + name] = b if keep_vars else b.detach()
-
-    def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
-        """An ordered dict of every parameter and persistent buffer by dotted name.
-
-        The values are detached tensors sharing memory with the module's (copy them,
-        e.g. ``{k: v.clone() ...}``, to snapshot a model that keeps training).
-        """
-        if args:  # torch's deprecated positional form state_dict(destination, prefix, keep_vars)
-            destination = args[0]
-            if len(args) > 1:
-                prefix = args[1]
-            if len(args) > 2:
-                keep_vars = args[2]
-        if destination is None:
-            destination = OrderedDict()
-        self._save_to_state_dict(destination, prefix, keep_vars)
-        for name, module in self._modules.items():
-            if module is not None:
-                module.state_dict(destination=destination, prefix=prefix + name + ".",
-                                  keep_vars=keep_vars)
-        return destination
-
-    def _load_from_state_dict(self, state_dict, prefix, error_msgs, assign):
-        local = {k: v for k, v in self._parameters.items() if v is not None}
-        local.update((k, v) for k, v in self._buffers.items()
-                     if v is not None and k not in self._non_persistent_buffers_set)
-        for name, param in local.items():
-            key = prefix + name
-            if key not in state_dict:
-                continue
-            value = state_dict[key]
-            if not isinstance(value, Tensor):
-                error_msgs.append(f'While copying the parameter named "{key}", expected '
-                                  "zerograd.Tensor or Tensor-like object from checkpoint but "
-                                  f"received {type(value)}")
-                continue
-            if is_lazy(param) and not is_lazy(value):
-                param.materialize(value.shape)  # a lazy layer takes the checkpoint's shape
-            if tuple(value.shape) != tuple(param.shape):
-                error_msgs.append(f"size mismatch for {key}: copying a param with shape "
-                                  f"{value.shape} from checkpoint, the shape in current model "
-                                  f"is {param.shape}.")
-                continue
-            if assign:
-                if isinstance(param, Parameter):
-                    new = value if isinstance(value, Parameter) else \
-                        Parameter(value, requires_grad=param.requires_grad)
-                    self._parameters[name] = new
-                else:
-                    self._buffers[name] = value
-                continue
-            with no_grad():
-                param.copy_(value)
-
-    def load_state_dict(self, state_dict, strict=True, assign=False):
-        """Copy values from ``state_dict`` into this module's parameters and buffers.
-
-        Returns ``(missing_keys, unexpected_keys)``; with ``strict`` (default) any
-        missing or unexpected key raises, and a shape mismatch always raises.
-        """
-        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
-            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-        expected = list(self.state_dict(keep_vars=True).keys())
-        expected_set = set(expected)
-        given = [k for k in state_dict.keys() if k != "_metadata"]
-        missing = [k for k in expected if k not in state_dict]
-        unexpected = [k for k in given if k not in expected_set]
-        error_msgs = []
-        for prefix, module in self.named_modules(remove_duplicate=False):
-            module._load_from_state_dict(state_dict, prefix + "." if prefix else "",
-                                         error_msgs, assign)
-        if strict:
-            if unexpected:
-                error_msgs.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
-                    ", ".join(f'"{k}"' for k in unexpected)))
-            if missing:
-                error_msgs.insert(0, "Missing key(s) in state_dict: {}. ".format(
-                    ", ".join(f'"{k}"' for k in missing)))
-        if error_msgs:
-            raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
-                self._get_name(), "\n\t".join(error_msgs)))
-        return _IncompatibleKeys(missing, unexpected)
-
     # -- printing --------------------------------------------------------------------------
     def _get_name(self):
         return type(self).__name__
@@ -586,37 +375,3 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
-
-
-class LazyModuleMixin:
-    """Base for layers whose parameter shapes come from the first input (``LazyLinear``).
-
-    Until the first call the parameters are ``UninitializedParameter`` objects; a forward
-    pre-hook calls ``initialize_parameters(*inputs)``, which materializes them and runs
-    ``reset_parameters()``, then the module becomes ``cls_to_become`` (e.g. ``Linear``).
-    Loading a state_dict also materializes them, with the checkpoint's shapes.
-    """
-
-    cls_to_become = None
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._initialize_hook = self.register_forward_pre_hook(self._infer_parameters)
-
-    def has_uninitialized_params(self):
-        return any(is_lazy(t) for t in list(self._parameters.values()) +
-                   list(self._buffers.values()))
-
-    def initialize_parameters(self, *args, **kwargs):
-        raise NotImplementedError(f"initialize_parameters is not implemented for "
-                                  f"{type(self).__name__}")
-
-    def _infer_parameters(self, module, args):
-        self.initialize_parameters(*args)
-        if self.has_uninitialized_params():
-            raise RuntimeError(f"module {self._get_name()} has not been fully initialized")
-        # by id on this module's own dict: a deepcopy's handle would point at the original's
-        self._forward_pre_hooks.pop(self._initialize_hook.id, None)
-        del self._initialize_hook
-        if self.cls_to_become is not None:
-            self.__class__ = self.cls_to_become
