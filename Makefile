@@ -11,7 +11,6 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 
 venv-train: $(PY)
 	$(PY) -m pip install -q -e '.[train]'
@@ -22,7 +21,8 @@ venv-dev: $(PY)
 data:
 	@if [ ! -f $(FASHION_MNIST) ]; then \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq dataset-fashion-mnist; \
 	fi
 
 demo: venv-train
