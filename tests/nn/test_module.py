@@ -420,3 +420,20 @@ def test_deepcopy_and_pickle_keep_structure_and_sharing():
     assert_close(back(x), seq(x))
     assert isinstance(back[0].weight, nn.Parameter) and back[0].weight.requires_grad
     assert list(back.state_dict()) == list(seq.state_dict())
+
+
+def test_deleting_from_sequential_and_modulelist_renumbers_like_torch():
+    import torch
+    import zerograd as zg
+    for lib in (zg, torch):
+        seq = lib.nn.Sequential(*[lib.nn.Linear(i + 1, i + 2) for i in range(5)])
+        del seq[1]
+        del seq[-1]
+        del seq[0:1]
+        mods = lib.nn.ModuleList([lib.nn.ReLU(), lib.nn.Tanh(), lib.nn.Sigmoid()])
+        del mods[0]
+        result = ([k for k, _ in seq.named_children()], [m.in_features for m in seq],
+                  [k for k, _ in mods.named_children()], [type(m).__name__ for m in mods])
+        if lib is zg:
+            expected = result
+    assert expected == result

@@ -22,6 +22,17 @@ def _index(idx, size, what):
     return idx % size
 
 
+def _delete_and_renumber(container, idx, kind):
+    """``del container[idx]`` for an index or slice, then renumber the rest 0, 1, ... (torch)."""
+    keys = list(container._modules)
+    doomed = keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(keys), kind)]]
+    for key in doomed:
+        delattr(container, key)
+    modules = list(container._modules.values())
+    container._modules.clear()
+    container._modules.update((str(i), m) for i, m in enumerate(modules))
+
+
 class Sequential(Module):
     """Modules applied one after another: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
 
@@ -50,16 +61,7 @@ class Sequential(Module):
         setattr(self, key, module)
 
     def __delitem__(self, idx):
-        keys = list(self._modules)
-        if isinstance(idx, slice):
-            for key in keys[idx]:
-                delattr(self, key)
-        else:
-            delattr(self, keys[_index(idx, len(self), "Sequential")])
-        # keep the numbering contiguous, as torch does
-        items = list(self._modules.items())
-        self._modules.clear()
-        self._modules.update((str(i), m) for i, (_, m) in enumerate(items))
+        _delete_and_renumber(self, idx, "Sequential")
 
     def __len__(self):
         return len(self._modules)
@@ -127,15 +129,7 @@ class ModuleList(Module):
         setattr(self, str(_index(idx, len(self), "ModuleList")), module)
 
     def __delitem__(self, idx):
-        keys = list(self._modules)
-        if isinstance(idx, slice):
-            for key in keys[idx]:
-                delattr(self, key)
-        else:
-            delattr(self, keys[_index(idx, len(self), "ModuleList")])
-        modules = list(self._modules.values())
-        self._modules.clear()
-        self._modules.update((str(i), m) for i, m in enumerate(modules))
+        _delete_and_renumber(self, idx, "ModuleList")
 
     def __len__(self):
         return len(self._modules)
