@@ -155,13 +155,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), J v)``, computed in forward mode (one pass with dual tensors)."""
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
-        inputs = _grad_preprocess(inputs, create_graph, need_graph=create_graph)
-        if v is not None:
-            v = _grad_preprocess(_as_tuple(v, "v", "jvp")[1], create_graph, need_graph=False)
-            _validate_v(v, inputs, is_inputs_tuple)
-        else:
-            v = _default_v(inputs, _V_INPUT)
+        is_inputs_tuple, inputs, v = _inputs_and_v(inputs, v, create_graph, create_graph, "jvp")
         is_outputs_tuple = []
 
         def call(leaves):
@@ -303,6 +297,18 @@ def _single_scalar(outputs, is_outputs_tuple, name):
                            "a single element")
 
 
+def _inputs_and_v(inputs, v, create_graph, need_graph, fn_name):
+    """The checked inputs of a Jacobian-vector product and the vector ``v`` matched to them
+    (ones when omitted, allowed only for a single one-element input)."""
+    is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", fn_name)
+    inputs = _grad_preprocess(inputs, create_graph, need_graph=need_graph)
+    if v is None:
+        return is_inputs_tuple, inputs, _default_v(inputs, _V_INPUT)
+    v = _grad_preprocess(_as_tuple(v, "v", fn_name)[1], create_graph, need_graph=False)
+    _validate_v(v, inputs, is_inputs_tuple)
+    return is_inputs_tuple, inputs, v
+
+
 def _check_jacobian(jac, strict):
     if not strict:
         return
@@ -318,13 +324,7 @@ def _check_jacobian(jac, strict):
 def vhp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), v^T H)`` by reverse-over-reverse."""
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
-        inputs = _grad_preprocess(inputs, create_graph, need_graph=True)
-        if v is not None:
-            v = _grad_preprocess(_as_tuple(v, "v", "vhp")[1], create_graph, need_graph=False)
-            _validate_v(v, inputs, is_inputs_tuple)
-        else:
-            v = _default_v(inputs, _V_INPUT)
+        is_inputs_tuple, inputs, v = _inputs_and_v(inputs, v, create_graph, True, "vhp")
         outputs = func(*inputs)
         is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function",
                                               "vhp")
@@ -347,13 +347,7 @@ def hvp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), H v)`` by forward-over-reverse: the gradient computed in reverse mode
     while a forward-mode tangent ``v`` rides along (one pass each way)."""
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
-        inputs = _grad_preprocess(inputs, create_graph, need_graph=True)
-        if v is not None:
-            v = _grad_preprocess(_as_tuple(v, "v", "hvp")[1], create_graph, need_graph=False)
-            _validate_v(v, inputs, is_inputs_tuple)
-        else:
-            v = _default_v(inputs, _V_INPUT)
+        is_inputs_tuple, inputs, v = _inputs_and_v(inputs, v, create_graph, True, "hvp")
         with forward_ad._nested_level() as level:
             duals = [forward_ad.make_dual(x, vi, level=level) for x, vi in zip(inputs, v)]
             outputs = func(*duals)
