@@ -18,11 +18,15 @@ venv-train: $(PY)
 venv-dev: $(PY)
 	$(PY) -m pip install -q -e '.[dev]'
 
+# Debian packages the tests use: the Fashion-MNIST IDX files and Graphviz's `dot`.
 data:
-	@if [ ! -f $(FASHION_MNIST) ]; then \
+	@PKGS=; \
+	[ -f $(FASHION_MNIST) ] || PKGS="$$PKGS dataset-fashion-mnist"; \
+	command -v dot >/dev/null || PKGS="$$PKGS graphviz"; \
+	if [ -n "$$PKGS" ]; then \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq dataset-fashion-mnist; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$PKGS; \
 	fi
 
 demo: venv-train

@@ -62,6 +62,9 @@ def build_parser():
     t.add_argument("--out", help="run folder (default runs/MODEL-DATA[-N])")
     t.add_argument("--keep-checkpoints", type=int, dest="keep_checkpoints",
                    help="per-epoch checkpoints to keep (default 2)")
+    t.add_argument("--init-from", dest="init_from", metavar="CKPT",
+                   help="start from the weights of this checkpoint (file or run folder); "
+                        "optimizer, schedule and epochs start afresh")
     t.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     t.add_argument("--show-graph", action="store_true", dest="show_graph",
                    help="save the autograd graph of one batch (graph.dot, graph.svg)")

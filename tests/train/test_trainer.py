@@ -9,7 +9,7 @@ from zerograd.train import resolve
 from zerograd.train.config import UsageError
 from zerograd.train.data import load_data
 from zerograd.train.run import RunFolder
-from zerograd.train.trainer import fit, resume
+from zerograd.train.trainer import Session, _load_initial_weights, fit, resume
 
 SMALL = {"data": "digits", "limit": 300, "epochs": 3, "optimizer": "adamw",
          "weight_decay": 0.01, "scheduler": "cosine", "batch_size": 32}
@@ -121,3 +121,35 @@ def test_lenet_learns_on_fashion_mnist_subset(tmp_path):
     losses = [float(r["train_loss"]) for r in RunFolder(tmp_path / "fm").read_metrics()]
     assert losses[-1] < losses[0] - 0.3, losses
     assert summary["test_acc"] > 0.3
+
+
+def test_init_from_warm_starts_weights_only(tmp_path):
+    _run(tmp_path, "src")
+    source = tmp_path / "src" / "checkpoints" / "epoch-0003.safetensors"
+    cfg = resolve({}, dict(SMALL, init_from=str(source)))
+    session = Session(cfg)
+    _load_initial_weights(session, cfg.init_from)
+    expected = zg.load(source)["model_state"]
+    for name, value in session.model.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), expected[name].numpy(), err_msg=name)
+    assert session.optimizer.state_dict()["state"] == {} and session.epoch == 0
+
+    _run(tmp_path, "warm", init_from=str(source))
+    _run(tmp_path, "warm-cut", stop_after=1, init_from=str(source))
+    source.unlink()  # a resume rebuilds from its own checkpoint, not from the source run
+    resume(str(tmp_path / "warm-cut"), quiet=True, plots=False)
+    assert _rows(tmp_path, "warm-cut") == _rows(tmp_path, "warm")
+    _same_state(_final(tmp_path, "warm-cut"), _final(tmp_path, "warm"))
+    src_rows, warm_rows = _rows(tmp_path, "src"), _rows(tmp_path, "warm")
+    assert float(warm_rows[0]["train_loss"]) < float(src_rows[0]["train_loss"]) - 0.2
+    assert RunFolder(tmp_path / "warm").read_json("config.json")["init_from"] == str(source)
+
+
+def test_init_from_rejects_other_models_and_files(tmp_path):
+    _run(tmp_path, "src", epochs=1, limit=40)
+    with pytest.raises(UsageError, match="holds a 'mlp' model, but this run trains 'softmax'"):
+        _run(tmp_path, "other", model="softmax", init_from=str(tmp_path / "src"))
+    zg.save({"w": zg.ones(2)}, tmp_path / "plain.safetensors")
+    with pytest.raises(UsageError, match="not a zerograd training checkpoint"):
+        _run(tmp_path, "plain", init_from=str(tmp_path / "plain.safetensors"))
+    assert not (tmp_path / "other").exists() and not (tmp_path / "plain").exists()

@@ -1,5 +1,8 @@
 """viz.draw_graph: DOT text of the autograd graph; render_graph without Graphviz."""
 import re
+import shutil
+
+import pytest
 
 import zerograd as zg
 from zerograd.viz import draw_graph, render_graph
@@ -58,3 +61,26 @@ def test_render_without_graphviz_writes_dot(tmp_path, monkeypatch):
     written, message = render_graph(draw_graph((x * 2).sum()), tmp_path / "g.svg")
     assert written.endswith("g.dot") and "not installed" in message
     assert (tmp_path / "g.dot").read_text().startswith("digraph")
+
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
+                               reason="Graphviz 'dot' missing (`make test` installs it)")
+
+
+@needs_dot
+def test_render_svg_and_png_with_graphviz(tmp_path):
+    w = zg.ones(3, requires_grad=True)
+    dot = draw_graph((w * 2).sum(), params={"w": w})
+    written, message = render_graph(dot, tmp_path / "g.svg")
+    assert written == str(tmp_path / "g.svg") and "wrote" in message
+    svg = (tmp_path / "g.svg").read_text()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert ">MulBackward0</text>" in svg and ">w</text>" in svg and ">requires_grad</text>" in svg
+    written, _ = render_graph(dot, tmp_path / "g.png")
+    assert (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@needs_dot
+def test_render_reports_graphviz_errors(tmp_path):
+    written, message = render_graph("digraph { a -> }", tmp_path / "bad.svg")
+    assert written.endswith("bad.dot") and message.startswith("Graphviz failed")

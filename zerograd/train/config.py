@@ -60,6 +60,7 @@ class TrainConfig:
     data_dir: str = None
     out: str = None
     keep_checkpoints: int = 2
+    init_from: str = None
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -68,7 +69,8 @@ class TrainConfig:
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 _TYPES = {"model": str, "data": str, "epochs": int, "batch_size": int, "lr": float,
           "optimizer": str, "momentum": float, "weight_decay": float, "scheduler": str,
-          "seed": int, "limit": int, "data_dir": str, "out": str, "keep_checkpoints": int}
+          "seed": int, "limit": int, "data_dir": str, "out": str, "keep_checkpoints": int,
+          "init_from": str}
 
 
 def _coerce(key, value, where):

@@ -18,7 +18,8 @@ from zerograd.train.config import Interrupted, TrainConfig, UsageError
 from zerograd.train.data import DataInfo, load_data, make_loaders
 from zerograd.train.loop import evaluate, train_epoch
 from zerograd.train.metrics import confusion_matrix, per_class_accuracy, r2_score
-from zerograd.train.run import RunFolder
+from zerograd.io import load
+from zerograd.train.run import RunFolder, find_checkpoint
 
 __all__ = ["Session", "fit", "resume", "CHECKPOINT_KIND"]
 
@@ -214,6 +215,25 @@ def _loop(session, run, say, progress, stop_after, plots):
     return _finish(session, run, test, say, plots)
 
 
+def _load_initial_weights(session, path):
+    """Warm start: the model's weights (and BatchNorm statistics) from another run's
+    checkpoint. Only the weights: optimizer state, schedule, RNG and epoch count start afresh,
+    as when fine-tuning in PyTorch with ``model.load_state_dict(torch.load(...))``."""
+    path = find_checkpoint(path)
+    state = load(path)
+    if not isinstance(state, dict) or state.get("kind") != CHECKPOINT_KIND:
+        raise UsageError(f"--init-from {path}: not a zerograd training checkpoint")
+    name = state.get("model", {}).get("name")
+    if name != session.cfg.model:
+        raise UsageError(f"--init-from {path} holds a '{name}' model, but this run trains "
+                         f"'{session.cfg.model}'; pass --model {name} or another checkpoint")
+    try:
+        session.model.load_state_dict(state["model_state"])
+    except (KeyError, RuntimeError, ValueError) as err:
+        raise UsageError(f"--init-from {path}: the weights do not fit this model and "
+                         f"dataset: {str(err).splitlines()[0]}") from None
+
+
 def fit(cfg, out=None, overwrite=False, quiet=False, progress=None, show_graph=False,
         stop_after=None, plots=True):
     """Train as ``cfg`` says, writing the run folder; returns the summary dict.
@@ -227,6 +247,8 @@ def fit(cfg, out=None, overwrite=False, quiet=False, progress=None, show_graph=F
     run = RunFolder(out or cfg.out or RunFolder.default_path(cfg.model, cfg.data))
     run.check_free(overwrite)
     session = Session(cfg)  # fails on bad data/model before the run folder is created
+    if cfg.init_from:
+        _load_initial_weights(session, cfg.init_from)
     run.create(overwrite)
     cfg.out = run.path
     run.write_json("config.json", cfg.to_dict())
