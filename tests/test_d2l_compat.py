@@ -177,6 +177,9 @@ def autograd(torch, nn, F, data):  # 2.5
             c = 100 * b
         return c
 
+    # Seeded: the book's exact `==` is False in PyTorch too for some negative a (100 * b
+    # rounds), so an unseeded draw made this comparison depend on test order.
+    torch.manual_seed(0)
     a = torch.randn(size=(), requires_grad=True)
     d = f(a)
     d.backward()
