@@ -14,6 +14,7 @@ import numbers
 
 from zerograd import dtypes
 from zerograd.backend import xp
+from zerograd.nn.functional.upsampling import linear_weights, nearest_index
 from zerograd.random import rng_of
 from zerograd.tensor import Tensor
 
@@ -143,41 +144,17 @@ def _mode_name(interpolation):
     return name
 
 
-def _nearest_index(out_size, in_size):
-    # torch's nearest_idx: the float32 product floor(i * in/out), with its exact shortcuts
-    if out_size == in_size:
-        return xp.arange(out_size)
-    if out_size == 2 * in_size:
-        return xp.arange(out_size) >> 1
-    scale = xp.float32(in_size) / xp.float32(out_size)
-    idx = xp.floor(xp.arange(out_size, dtype=xp.float32) * scale).astype(xp.int64)
-    return xp.minimum(idx, in_size - 1)
-
-
-def _linear_weights(out_size, in_size, dtype):
-    # torch's half-pixel rule (align_corners=False): src = max((i + 0.5) * in/out - 0.5, 0),
-    # computed in the input's float type so float32 results match interpolate's
-    scale = dtype.type(in_size) / dtype.type(out_size)
-    src = (xp.arange(out_size, dtype=dtype) + dtype.type(0.5)) * scale - dtype.type(0.5)
-    src = xp.maximum(src, dtype.type(0))
-    i0 = xp.floor(src).astype(xp.int64)
-    i0 = xp.minimum(i0, in_size - 1)
-    w1 = xp.clip(src - i0.astype(dtype), 0, 1).astype(dtype)
-    i1 = xp.minimum(i0 + 1, in_size - 1)
-    return i0, i1, (1 - w1).astype(dtype), w1
-
-
 def resize_array(array, size, interpolation="bilinear"):
     """Resize the last two dims of ``array`` to ``size=(h, w)``; matches torch's
     ``F.interpolate(mode=..., align_corners=False, antialias=False)``."""
     out_h, out_w = size
     in_h, in_w = array.shape[-2:]
     if _mode_name(interpolation) == "nearest":
-        rows = xp.take(array, _nearest_index(out_h, in_h), axis=-2)
-        return xp.take(rows, _nearest_index(out_w, in_w), axis=-1)
+        rows = xp.take(array, nearest_index(out_h, in_h), axis=-2)
+        return xp.take(rows, nearest_index(out_w, in_w), axis=-1)
     work = array if array.dtype.kind == "f" else array.astype(xp.float32)
-    y0, y1, wy0, wy1 = _linear_weights(out_h, in_h, work.dtype)
-    x0, x1, wx0, wx1 = _linear_weights(out_w, in_w, work.dtype)
+    y0, y1, wy0, wy1 = linear_weights(out_h, in_h, work.dtype)
+    x0, x1, wx0, wx1 = linear_weights(out_w, in_w, work.dtype)
     # along the width first, then the height: the same order of operations as torch's kernel.
     # take() along one axis plus in-place updates is several times faster than fancy indexing
     rows = xp.take(work, x0, axis=-1)
