@@ -13,13 +13,14 @@ from zerograd.autograd.function import Function
 from zerograd.backend import xp
 from zerograd.ops._util import const
 from zerograd.ops.inplace import _needs_graph, _snapshot, check_inplace, rebase
-from zerograd.ops.sorting import argsort, argwhere, nonzero, sort, topk, unique
+from zerograd.ops.sorting import (argsort, argwhere, bincount, histc, nonzero, sort, topk,
+                                  unique)
 from zerograd.tensor import Tensor
 
 __all__ = ["getitem", "setitem_", "index_put", "gather", "scatter", "scatter_add",
            "index_select", "index_add", "masked_fill", "masked_select", "take",
            "take_along_dim", "repeat_interleave", "nonzero", "argwhere", "sort", "argsort", "topk",
-           "unique"]
+           "unique", "bincount", "histc"]
 
 
 # -- converting a Python index to a NumPy one -------------------------------------------------

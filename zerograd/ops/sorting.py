@@ -1,15 +1,16 @@
-"""Order-based ops: sort, argsort, topk, unique, nonzero.
+"""Order-based and counting ops: sort, argsort, topk, unique, nonzero, bincount, histc.
 
 Sorted values are a ``gather`` of the input at the sorting permutation, so their gradient
 flows back to the positions the values came from; indices, unique values and nonzero
-positions are integer results without gradient.
+positions are integer results without gradient; so are counts and histograms (torch
+defines no gradient for them either).
 """
 from zerograd._aliases import numpy_aliases
 from zerograd import return_types
 from zerograd.backend import xp
 from zerograd.ops._util import const, normalize_dim
 
-__all__ = ["sort", "argsort", "topk", "unique", "nonzero", "argwhere"]
+__all__ = ["sort", "argsort", "topk", "unique", "nonzero", "argwhere", "bincount", "histc"]
 
 
 def _sort_index(a, dim, descending):
@@ -91,3 +92,49 @@ def nonzero(input, as_tuple=False):
 
 def argwhere(input):
     return nonzero(input)
+
+
+def bincount(input, weights=None, minlength=0):
+    """How often each value 0..max occurs in a 1-D non-negative integer tensor (the sum of
+    ``weights`` at those positions when given; integer weights count in float64)."""
+    a = input._data
+    if a.ndim != 1 or a.dtype.kind not in "iub" or (a.size and a.min() < 0):
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if minlength < 0:
+        raise RuntimeError("minlength should be >= 0")
+    if weights is None or a.size == 0:  # torch counts an empty input in int64, weights or not
+        return const(xp.bincount(a, minlength=minlength).astype(xp.int64))
+    w = weights._data
+    if w.shape != a.shape:
+        raise RuntimeError(f"weights should be 1-d and have the same length as input, got "
+                           f"weights of shape {tuple(w.shape)} for input of shape "
+                           f"{tuple(a.shape)}")
+    dtype = w.dtype if w.dtype.kind == "f" else xp.dtype(xp.float64)
+    return const(xp.bincount(a, weights=w, minlength=minlength).astype(dtype))
+
+
+def histc(input, bins=100, min=0, max=0):
+    """Counts in ``bins`` equal-width bins over ``[min, max]`` (the data's range when both
+    are 0); values outside are ignored and ``max`` itself falls in the last bin."""
+    a = input._data
+    if a.dtype.kind != "f":
+        raise RuntimeError(f"torch.histc: input must be a floating point tensor, got "
+                           f"{input.dtype}")
+    if bins <= 0:
+        raise RuntimeError(f"torch.histc: bins must be > 0, but got {bins} for dimension 0")
+    low, high = float(min), float(max)
+    if low > high:
+        raise RuntimeError("torch.histc: max must be larger than min")
+    if low == high and a.size:
+        low, high = float(a.min()), float(a.max())
+    if low == high:
+        low, high = low - 1, high + 1
+    if not (xp.isfinite(low) and xp.isfinite(high)):
+        raise RuntimeError(f"torch.histc: range of [{low}, {high}] is not finite")
+    flat = a.reshape(-1)
+    flat = flat[(flat >= low) & (flat <= high)]
+    # the bin position in the input's own float type, as torch's kernel computes it
+    lo, hi = a.dtype.type(low), a.dtype.type(high)
+    pos = xp.floor((flat - lo) * a.dtype.type(bins) / (hi - lo)).astype(xp.int64)
+    pos = xp.minimum(pos, bins - 1)
+    return const(xp.bincount(pos, minlength=bins).astype(a.dtype))
