@@ -1,15 +1,15 @@
 """``zerograd.linalg``: torch.linalg's matrix functions, all differentiable.
 
-inv, solve, det, slogdet, pinv, svdvals, eigvalsh, matrix and vector norms, plus products
+inv, solve, det, slogdet, pinv, svdvals, eigh, eigvalsh, matrix and vector norms, plus products
 (matmul, multi_dot, matrix_power) and ``diagonal``.
 """
-from zerograd.ops.decompositions import (det, eigvalsh, inv, matrix_norm, pinv,  # noqa: F401
+from zerograd.ops.decompositions import (det, eigh, eigvalsh, inv, matrix_norm, pinv,  # noqa: F401
                                          slogdet, solve, svdvals)
 from zerograd.ops.linalg import matmul  # noqa: F401
 from zerograd.ops.linalg import diagonal as _diagonal
 from zerograd.ops.reduce import norm as _vector_norm
 
-__all__ = ["inv", "solve", "det", "slogdet", "pinv", "svdvals", "eigvalsh", "matrix_norm",
+__all__ = ["inv", "solve", "det", "slogdet", "pinv", "svdvals", "eigh", "eigvalsh", "matrix_norm",
            "vector_norm",
            "norm", "matmul", "multi_dot", "matrix_power", "diagonal"]
 

@@ -11,6 +11,7 @@ from hypothesis.extra import numpy as hnp
 
 import zerograd as zg
 from zerograd.autograd import gradcheck, gradgradcheck
+from tests.oracle import check
 from tests.ops._tensor_helpers import arr, both, t64
 
 
@@ -389,3 +390,51 @@ def test_tensor_methods_for_triangles_and_diagonals():
         c.triu_(2)
         return b + c
     both(inplace, x)
+
+
+# -- linalg.eigh: values, vectors, gradients of both, second order and forward mode ---------------
+def _symmetric(shape, seed):
+    a = np.random.default_rng(seed).standard_normal(shape)
+    return a + np.swapaxes(a, -1, -2)
+
+
+def _eigh_loss(lib, a, uplo="L"):
+    """Sign-invariant use of both outputs (an eigenvector's sign is arbitrary)."""
+    w, v = lib.linalg.eigh(a, UPLO=uplo)
+    n = a.shape[-1]
+    weights = lib.tensor(np.arange(n * n, dtype=np.float64).reshape(n, n) / n, dtype=a.dtype)
+    return w * lib.arange(1, n + 1, dtype=a.dtype), (v ** 2) * weights
+
+
+@pytest.mark.parametrize("shape,dtype,uplo", [((4, 4), np.float64, "L"),
+                                              ((2, 3, 5, 5), np.float64, "U"),
+                                              ((3, 3), np.float32, "L"), ((1, 1), np.float64, "L")])
+def test_eigh_values_vectors_and_gradients_match_torch(shape, dtype, uplo):
+    a = _symmetric(shape, 0).astype(dtype)
+    check(lambda x: _eigh_loss(zg, x, uplo), lambda x: _eigh_loss(torch, x, uplo), a,
+          rtol=1e-4 if dtype == np.float32 else None, atol=1e-4 if dtype == np.float32 else None)
+    w, v = zg.linalg.eigh(zg.tensor(a))
+    np.testing.assert_allclose(((v * w.unsqueeze(-2)) @ v.mT).numpy(), a, atol=1e-4)
+    assert type(zg.linalg.eigh(zg.tensor(a))).__name__ == "linalg_eigh"
+
+
+def test_eigh_gradcheck_gradgradcheck_and_forward_mode():
+    x = t64(np.random.default_rng(2).standard_normal((2, 3, 3)))
+    fn = lambda m: _eigh_loss(zg, m + m.mT)  # noqa: E731  (FD perturbs one triangle only)
+    assert gradcheck(fn, (x,))
+    assert gradgradcheck(fn, (x,))
+    a, t = _symmetric((3, 3), 3), _symmetric((3, 3), 4)
+    _, z_tangent = zg.func.jvp(lambda m: _eigh_loss(zg, m), (zg.tensor(a),), (zg.tensor(t),))
+    _, t_tangent = torch.func.jvp(lambda m: _eigh_loss(torch, m), (torch.tensor(a),),
+                                  (torch.tensor(t),))
+    for z, r in zip(z_tangent, t_tangent):
+        np.testing.assert_allclose(z.numpy(), r.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_eigh_errors():
+    with pytest.raises(RuntimeError, match="square"):
+        zg.linalg.eigh(zg.ones(2, 3))
+    with pytest.raises(RuntimeError, match="UPLO"):
+        zg.linalg.eigh(zg.eye(2), UPLO="X")
+    with pytest.raises(RuntimeError, match="floating point"):
+        zg.linalg.eigh(zg.eye(2, dtype=zg.int64))

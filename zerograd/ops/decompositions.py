@@ -11,7 +11,7 @@ from zerograd.autograd.grad_mode import is_grad_enabled
 from zerograd.backend import xp
 from zerograd.ops._util import const, normalize_dim
 
-__all__ = ["inv", "solve", "det", "slogdet", "pinv", "pinverse", "svdvals", "eigvalsh",
+__all__ = ["inv", "solve", "det", "slogdet", "pinv", "pinverse", "svdvals", "eigvalsh", "eigh",
            "matrix_norm"]
 
 slogdet_result = namedtuple("slogdet", ["sign", "logabsdet"])
@@ -299,6 +299,65 @@ def eigvalsh(A, UPLO="L"):
     if UPLO not in ("L", "U"):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
     return Eigvalsh.apply(A, UPLO)
+
+
+class Eigh(Function):
+    """Eigenvalues and eigenvectors as one array: row 0 holds the eigenvalues, rows 1..n the
+    eigenvectors (as columns), so one Function carries both outputs; ``eigh`` slices them
+    apart with differentiable indexing, which routes each output's gradient back here."""
+
+    @staticmethod
+    def forward(ctx, a, uplo):
+        w, v = xp.linalg.eigh(a, UPLO=uplo)
+        packed = xp.concatenate([w[..., None, :], v], axis=-2)
+        ctx.save_for_backward(packed)
+        return packed
+
+    @staticmethod
+    def _parts(packed):
+        return packed[..., 0, :], packed[..., 1:, :]
+
+    @staticmethod
+    def _gaps(w):
+        # E_ij = w_j - w_i off the diagonal, 1 on it (where the numerators are 0 anyway)
+        n = w.shape[-1]
+        return w.unsqueeze(-2) - w.unsqueeze(-1) + const(xp.eye(n, dtype=w.dtype.np))
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (packed,) = ctx.saved_tensors
+        w, v = Eigh._parts(packed)
+        g_w, g_v = Eigh._parts(grad_output)
+        # torch's rule: the skew part of V^T gV divided by the eigenvalue gaps, g_w on the
+        # diagonal, rotated back: grad_A = V (skew(V^T gV) / E + diag(g_w)) V^T
+        vt_gv = _matmul(v.mT, g_v)
+        inner = 0.5 * (vt_gv - vt_gv.mT) / Eigh._gaps(w)
+        inner = inner + g_w.unsqueeze(-1) * const(xp.eye(w.shape[-1], dtype=w.dtype.np))
+        return _matmul(_matmul(v, inner), v.mT), None
+
+    @staticmethod
+    def jvp(ctx, t_a, _):
+        from zerograd.ops.join import cat
+        w, v = Eigh._parts(ctx.fw_output)
+        # dw_i = v_i^T dA v_i;  dV = V (V^T dA V / E) off the diagonal
+        rotated = _matmul(_matmul(v.mT, t_a), v)
+        n = w.shape[-1]
+        off = const(1 - xp.eye(n, dtype=w.dtype.np))
+        t_v = _matmul(v, rotated * off / Eigh._gaps(w))
+        t_w = (rotated * const(xp.eye(n, dtype=w.dtype.np))).sum(-1)
+        return cat([t_w.unsqueeze(-2), t_v], dim=-2)
+
+
+def eigh(A, UPLO="L"):
+    """``(eigenvalues, eigenvectors)`` of each symmetric matrix: eigenvalues ascending,
+    eigenvectors as the columns of an orthogonal matrix; only the ``UPLO`` triangle is read.
+    Differentiable (also twice); the gradient is undefined where eigenvalues repeat."""
+    from zerograd import return_types
+    _check_square(A, "eigh")
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    packed = Eigh.apply(A, UPLO)
+    return return_types.linalg_eigh(packed[..., 0, :], packed[..., 1:, :])
 
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, dtype=None):
