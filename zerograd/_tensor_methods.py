@@ -291,6 +291,8 @@ class TensorMethods:
     def triu_(self, diagonal=0): return _ops.inplace(self, _ops.triu, diagonal)
     def diag(self, diagonal=0): return _ops.diag(self, diagonal)
     def diagonal(self, offset=0, dim1=0, dim2=1): return _ops.diagonal(self, offset, dim1, dim2)
+    def diag_embed(self, offset=0, dim1=-2, dim2=-1):
+        return _ops.diag_embed(self, offset, dim1, dim2)
     def trace(self): return _ops.trace(self)
     def index_put(self, indices, values, accumulate=False):
         return _ops.index_put(self, indices, values, accumulate)

@@ -438,3 +438,20 @@ def test_eigh_errors():
         zg.linalg.eigh(zg.eye(2), UPLO="X")
     with pytest.raises(RuntimeError, match="floating point"):
         zg.linalg.eigh(zg.eye(2, dtype=zg.int64))
+
+
+@pytest.mark.parametrize("shape,kwargs", [((3,), {}), ((2, 3), dict(offset=1)),
+                                          ((2, 3), dict(offset=-2)), ((2, 3), dict(dim1=0, dim2=2)),
+                                          ((2, 4, 3), dict(offset=1, dim1=2, dim2=0)),
+                                          ((2, 0), dict(offset=1)), ((0,), {})])
+def test_diag_embed_matches_torch(shape, kwargs):
+    both(lambda lib, x: lib.diag_embed(x, **kwargs), arr(shape))
+    both(lambda lib, x: x.diag_embed(**kwargs), arr(shape))
+    assert gradcheck(lambda x: zg.diag_embed(x, **kwargs), (t64(arr(shape)),))
+
+
+def test_diag_embed_errors():
+    with pytest.raises(RuntimeError, match="cannot be identical"):
+        zg.diag_embed(zg.ones(3), dim1=0, dim2=-2)
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        zg.diag_embed(zg.tensor(2.0))

@@ -14,7 +14,7 @@ inverse = inv  # torch.inverse
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "einsum",
            "inv", "inverse", "solve", "det", "pinv", "pinverse", "matrix_norm", "tril", "triu",
-           "diag", "diagonal", "trace", "addmm", "baddbmm", "slogdet"]
+           "diag", "diagonal", "diag_embed", "trace", "addmm", "baddbmm", "slogdet"]
 
 
 def _check_same_dtype(a, b, name):
@@ -214,6 +214,22 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     planes = movedim(input, (d1, d2), (-2, -1))
     rows, cols = _diag_positions(planes.shape[-2], planes.shape[-1], offset)
     return Index.apply(planes, (Ellipsis, rows, cols))
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    """Matrices with the last dim of ``input`` on their ``offset``-th diagonal, in the new
+    dims ``dim1`` (rows) and ``dim2`` (columns) of a result with one dim more; the adjoint
+    of ``diagonal``."""
+    from zerograd.ops.indexing import IndexAddInto
+    from zerograd.ops.shape import movedim
+    ndim = input.ndim + 1
+    d1, d2 = normalize_dim(dim1, ndim), normalize_dim(dim2, ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    n = input.shape[-1] + abs(offset)
+    rows, cols = _diag_positions(n, n, offset)
+    planes = IndexAddInto.apply(input, tuple(input.shape[:-1]) + (n, n), (Ellipsis, rows, cols))
+    return movedim(planes, (-2, -1), (d1, d2))
 
 
 def diag(input, diagonal=0):
