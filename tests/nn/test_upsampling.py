@@ -121,3 +121,12 @@ def test_interpolate_forward_mode_matches_torch_jvp():
     _, t_tangent = torch.func.jvp(lambda a: TF.interpolate(a, **kwargs), (torch.tensor(x),),
                                   (torch.tensor(v),))
     np.testing.assert_allclose(z_tangent.numpy(), t_tangent.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # torch deprecates these aliases
+@pytest.mark.parametrize("name,kwargs", [("upsample", dict(scale_factor=2, mode="bilinear")),
+                                         ("upsample_nearest", dict(size=(5, 3))),
+                                         ("upsample_bilinear", dict(scale_factor=2))])
+def test_deprecated_aliases_match_torch(name, kwargs):
+    check(lambda a: getattr(F, name)(a, **kwargs), lambda a: getattr(TF, name)(a, **kwargs),
+          randn(1, 2, 3, 4))

@@ -33,11 +33,12 @@ def _numerical_jacobian(fn, inputs, wrt, eps):
                 minus = [o._data.astype(xp.float64).ravel().copy() for o in _flat_outputs(fn(*inputs))]
             flat[k] = orig
             cols.append(xp.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)]))
-        if not cols:  # an empty input: no rows, but as many columns as outputs have entries
-            with no_grad():
-                n_out = sum(o._data.size for o in _flat_outputs(fn(*inputs)))
-            cols = xp.zeros((0, n_out))
-        jac.append(xp.stack(cols) if len(cols) else cols)
+        if cols:
+            jac.append(xp.stack(cols))
+            continue
+        with no_grad():  # an empty input: no rows, and a column per output entry
+            n_out = sum(o._data.size for o in _flat_outputs(fn(*inputs)))
+        jac.append(xp.zeros((0, n_out)))
     return jac
 
 
