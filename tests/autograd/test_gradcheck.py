@@ -10,18 +10,22 @@ from zerograd.autograd.gradcheck import GradcheckError
 from zerograd.ops._util import const
 
 
-class WrongSquare(Function):
-    """x**2 with a backward that is off by a factor of 1.5."""
+def wrong_square(lib):
+    """x**2 with a backward off by a factor of 1.5, as a Function of ``lib`` (zerograd or
+    torch: the same text, so both gradchecks judge the same mistake)."""
 
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x * x
+    class WrongSquare(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
 
-    @staticmethod
-    def backward(ctx, grad_output):
-        (x,) = ctx.saved_tensors
-        return 3 * x * grad_output
+        @staticmethod
+        def backward(ctx, grad_output):
+            (x,) = ctx.saved_tensors
+            return 3 * x * grad_output
+
+    return WrongSquare.apply
 
 
 class FlatSquare(Function):
@@ -37,18 +41,6 @@ class FlatSquare(Function):
         return const(2 * ctx.x) * grad_output
 
 
-class TorchWrongSquare(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x * x
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        (x,) = ctx.saved_tensors
-        return 3 * x * grad_output
-
-
 def _x(lib, shape=(3,)):
     return lib.tensor(np.linspace(-1, 2, int(np.prod(shape))).reshape(shape),
                       dtype=lib.float64, requires_grad=True)
@@ -61,9 +53,9 @@ def test_correct_derivatives_pass():
 
 def test_wrong_backward_is_caught_like_torch():
     with pytest.raises(GradcheckError, match="Jacobian mismatch"):
-        gradcheck(WrongSquare.apply, (_x(zg),))
-    assert gradcheck(WrongSquare.apply, (_x(zg),), raise_exception=False) is False
-    assert torch.autograd.gradcheck(TorchWrongSquare.apply, (_x(torch),),
+        gradcheck(wrong_square(zg), (_x(zg),))
+    assert gradcheck(wrong_square(zg), (_x(zg),), raise_exception=False) is False
+    assert torch.autograd.gradcheck(wrong_square(torch), (_x(torch),),
                                     raise_exception=False) is False
 
 
