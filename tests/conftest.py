@@ -24,6 +24,19 @@ except ImportError:  # pragma: no cover
     pass
 
 
+# The stand-in device: a second backend that runs on the CPU with its own array type, so
+# the oracle tests can rerun on "another device" without a GPU (tests/standin_device.py).
+from tests import standin_device  # noqa: E402
+
+standin_device.register()
+
+
+@pytest.fixture(params=["cpu", standin_device.DEVICE])
+def device(request):
+    """Run a test on the CPU and again on the stand-in device."""
+    return request.param
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

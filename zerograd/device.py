@@ -1,4 +1,12 @@
-"""Devices. Only the CPU exists today; the names follow torch so device-aware code runs."""
+"""Devices: ``zerograd.device('cpu')``, ``device('cuda', 0)``, with torch's names and rules.
+
+A device names a backend (``zerograd.backend``) and, for multi-device types, an index.
+Whether it can be used is the backend registry's answer: ``resolve`` gives the backend
+of a device, or the one-line error saying why there is none.
+"""
+from zerograd.backend import _registry
+
+_KNOWN_TYPES = ("cpu", "cuda")  # names valid even where their backend is absent
 
 
 class device:
@@ -7,12 +15,20 @@ class device:
     def __init__(self, type="cpu", index=None):  # noqa: A002 (torch's argument name)
         if isinstance(type, device):
             type, index = type.type, type.index
+        elif isinstance(type, int) and not isinstance(type, bool):
+            type, index = "cuda", type  # torch: a bare ordinal means a CUDA device
+        if not isinstance(type, str):
+            raise TypeError(f"device() expects a string such as 'cpu' or 'cuda:0', got "
+                            f"{type.__class__.__name__}")
         if ":" in type:
             type, _, idx = type.partition(":")
+            if not idx.isdigit():
+                raise RuntimeError(f"Invalid device string: '{type}:{idx}'")
             index = int(idx)
-        if type not in ("cpu", "cuda"):
-            raise RuntimeError(f"Expected one of cpu, cuda device type at start of device "
-                               f"string: {type}")
+        if type not in _KNOWN_TYPES and type not in _registry.registered_types():
+            known = sorted(set(_KNOWN_TYPES) | set(_registry.registered_types()))
+            raise RuntimeError(f"Expected one of {', '.join(known)} device type at start of "
+                               f"device string: {type}")
         self.type = type
         self.index = index
 
@@ -35,10 +51,22 @@ class device:
 CPU = device("cpu")
 
 
-def check_device(dev) -> None:
-    """Accept cpu; explain clearly that there is no GPU backend yet for anything else."""
+def resolve(dev):
+    """``(backend, index)`` for a device, a device string, or None (the CPU)."""
     if dev is None:
-        return
-    if device(dev).type != "cpu":
-        raise RuntimeError(f"device {dev!r} is not available: zerograd runs on the CPU "
-                           "(zerograd.cuda.is_available() is False). Use device='cpu'.")
+        return _registry.get("cpu"), None
+    d = dev if isinstance(dev, device) else device(dev)
+    return _registry.get(d.type), d.index
+
+
+def check_device(dev) -> None:
+    """Raise the one-line error for a device this machine cannot use; accept the rest."""
+    resolve(dev)
+
+
+def same_device(a, b) -> bool:
+    """Whether two devices are the same, with a missing index meaning the current one (0)."""
+    a, b = device(a), device(b)
+    if a.type != b.type:
+        return False
+    return a.type == "cpu" or (a.index or 0) == (b.index or 0)

@@ -11,9 +11,12 @@ import builtins
 import weakref
 
 from zerograd import _tensor_methods, dtypes
-from zerograd.backend import xp
-from zerograd.device import CPU, check_device
+from zerograd.backend import backend_of, data_address, get as _get_backend
+from zerograd.device import CPU, resolve
 from zerograd.size import Size
+
+
+_HOST_ARRAY = _get_backend("cpu").array_type
 
 
 class Tensor(_tensor_methods.TensorMethods):
@@ -35,15 +38,16 @@ class Tensor(_tensor_methods.TensorMethods):
     def __init__(self, *args, dtype=None, device=None, requires_grad=False):
         """``Tensor(data)`` converts like ``tensor(data, dtype=float32)``; ``Tensor(2, 3)``
         allocates an uninitialized 2x3 float tensor (torch's legacy constructor)."""
-        check_device(device)
+        xp = resolve(device)[0].xp
         d = dtypes.as_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
         if args and all(isinstance(a, builtins.int) for a in args):
             array = xp.empty(args, dtype=d.np)
         elif len(args) == 1 and isinstance(args[0], Size):
             array = xp.empty(tuple(args[0]), dtype=d.np)
+        elif len(args) == 1 and isinstance(args[0], Tensor):
+            array = args[0].detach().to(device=device, dtype=d, copy=True)._data
         elif len(args) == 1:
-            src = args[0]._data if isinstance(args[0], Tensor) else args[0]
-            array = xp.array(src, dtype=d.np)
+            array = xp.array(args[0], dtype=d.np)
         elif not args:
             array = xp.empty((0,), dtype=d.np)
         else:
@@ -100,11 +104,19 @@ class Tensor(_tensor_methods.TensorMethods):
 
     @property
     def device(self):
-        return CPU
+        data = self._data
+        if type(data) is _HOST_ARRAY:
+            return CPU
+        from zerograd.backend import device_of
+        return device_of(data)
 
     @property
     def is_cuda(self):
-        return False
+        return self.device.type == "cuda"
+
+    @property
+    def is_cpu(self):
+        return self.device.type == "cpu"
 
     def is_floating_point(self):
         return self._data.dtype.kind == "f"
@@ -117,7 +129,7 @@ class Tensor(_tensor_methods.TensorMethods):
         return strides if dim is None else strides[self._wrap_dim(dim)]
 
     def data_ptr(self):
-        return self._data.__array_interface__["data"][0]
+        return data_address(self._data)
 
     def _wrap_dim(self, dim):
         n = max(self._data.ndim, 1)
@@ -206,7 +218,8 @@ class Tensor(_tensor_methods.TensorMethods):
 
     @data.setter
     def data(self, value):
-        array = value._data if isinstance(value, Tensor) else xp.asarray(value)
+        array = value._data if isinstance(value, Tensor) else backend_of(
+            self._data).xp.asarray(value)
         self._data = array
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
@@ -220,6 +233,11 @@ class Tensor(_tensor_methods.TensorMethods):
 
     # -- conversion ------------------------------------------------------------------------
     def numpy(self, force=False):
+        if type(self._data) is not _HOST_ARRAY and not self.is_cpu:
+            if not force:
+                raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use "
+                                "Tensor.cpu() to copy the tensor to host memory first.")
+            return backend_of(self._data).to_host(self._data)
         if self._requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
                                "tensor.detach().numpy() instead.")
@@ -232,9 +250,17 @@ class Tensor(_tensor_methods.TensorMethods):
         return self._data.reshape(()).item()
 
     def tolist(self):
-        return self._data.tolist()
+        return self._host().tolist()
+
+    def _host(self):
+        """The values as a NumPy array (a copy for tensors on another device)."""
+        data = self._data
+        return data if type(data) is _HOST_ARRAY else backend_of(data).to_host(data)
 
     def __array__(self, dtype=None, copy=None):
+        if type(self._data) is not _HOST_ARRAY and not self.is_cpu:
+            raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use "
+                            "Tensor.cpu() to copy the tensor to host memory first.")
         return self._data if dtype is None else self._data.astype(dtype)
 
     def __float__(self):
@@ -278,7 +304,7 @@ class Tensor(_tensor_methods.TensorMethods):
         return builtins.object.__format__(self, spec) if spec else repr(self)
 
     def __reduce_ex__(self, protocol):
-        return (_rebuild, (self._data, self._requires_grad))
+        return (_rebuild, (self._host(), self._requires_grad))
 
     def __deepcopy__(self, memo):
         if self.grad_fn is not None:
@@ -300,10 +326,13 @@ class Tensor(_tensor_methods.TensorMethods):
                 dtype = a
             else:
                 device = a
-        check_device(device)
+        result = self
+        if device is not None:
+            resolve(device)  # a clear error for a device this machine lacks
+            result = _ops.to_device(self, device, copy=copy and dtype is None)
         if dtype is None:
-            return self.clone() if copy else self
-        return _ops.to_dtype(self, dtypes.as_dtype(dtype), copy=copy)
+            return result.clone() if copy and result is self else result
+        return _ops.to_dtype(result, dtypes.as_dtype(dtype), copy=copy and result is self)
 
     def type(self, dtype=None):
         if dtype is None:
@@ -344,11 +373,21 @@ class Tensor(_tensor_methods.TensorMethods):
     def bool(self):
         return self.to(dtypes.bool_)
 
-    def cpu(self):
-        return self
+    def cpu(self, memory_format=None):
+        return self.to("cpu")
 
-    def cuda(self, device=None):
-        check_device("cuda")
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        if device is None:
+            device = "cuda"
+        elif isinstance(device, int):
+            device = f"cuda:{device}"
+        return self.to(device)
+
+    def pin_memory(self, device=None):
+        return self  # host memory is what NumPy gives; accepted so loaders written for GPUs run
+
+    def is_pinned(self, device=None):
+        return False
 
 
 def _rebuild(array, requires_grad):

@@ -16,7 +16,7 @@ from hypothesis import given, strategies as st
 import zerograd as zg
 from zerograd import nn
 from zerograd.autograd import gradcheck, gradgradcheck
-from zerograd.ops import _conv_kernels
+from zerograd.backend.cpu import conv_kernels as _conv_kernels
 from tests.nn._module_oracle import check_module, copy_params
 from tests.oracle import assert_close, check
 

@@ -8,7 +8,7 @@ is summed back to its input's shape and cast to its input's dtype.
 """
 from zerograd.autograd.function import _FREED, AccumulateGrad
 from zerograd.autograd.grad_mode import is_grad_enabled, _set_enabled
-from zerograd.backend import xp
+from zerograd.backend import array_module
 from zerograd.dtypes import from_numpy_dtype
 from zerograd.tensor import Tensor
 
@@ -26,10 +26,12 @@ def _make_root_grads(outputs, grad_outputs):
                     "grad can be implicitly created only for scalar outputs; output "
                     f"{i} has shape {tuple(out.shape)}. Pass gradient= (a tensor of that shape) "
                     "to backward(), or reduce the output first, e.g. out.sum().backward().")
+            xp = array_module(out._data)  # the root gradient lives on the output's device
             g = Tensor._make(xp.ones(out._data.shape, dtype=out._data.dtype), False, None)
         else:
             if not isinstance(g, Tensor):
-                g = Tensor._make(xp.asarray(g, dtype=out._data.dtype), False, None)
+                g = Tensor._make(array_module(out._data).asarray(g, dtype=out._data.dtype), False,
+                                 None)
             if g.shape != out.shape:
                 raise RuntimeError(
                     f"Mismatch in shape: grad_output[{i}] has a shape of {tuple(g.shape)} and "

@@ -24,8 +24,11 @@ import weakref
 
 from zerograd.autograd import forward_ad
 from zerograd.autograd.grad_mode import is_grad_enabled
-from zerograd.backend import ndarray, xp
+from zerograd.backend import backend_of, device_of, get as _backend
 from zerograd.tensor import Tensor
+
+_CPU = _backend("cpu")
+_HOST_ARRAY = _CPU.array_type
 
 _FREED = object()  # marks saved tensors released by a backward without retain_graph
 
@@ -48,6 +51,9 @@ class Function:
     _input_meta = ()
     _output_ref = None
     _retains = False  # set when the output tensor called retain_grad()
+    _backend = None  # set by apply: the backend of the inputs' device
+    # An op whose output lives on another device than its input (``Tensor.to(device)``).
+    changes_device = False
     needs_input_grad = ()
 
     # -- the API an op's forward and backward use -------------------------------------
@@ -82,32 +88,58 @@ class Function:
         ctx = object.__new__(cls)
         record = tangent = False
         arrays = []
+        first = None
+        mixed = False
         for a in args:
             if isinstance(a, Tensor):
-                arrays.append(a._data)
+                data = a._data
+                arrays.append(data)
+                if first is None:
+                    first = data
+                elif type(data) is not type(first):
+                    mixed = True
                 if a._requires_grad:
                     record = True
                 if a._fw_grad is not None:
                     tangent = True
             else:
                 arrays.append(a)
+        # The device of the inputs decides the array module forward computes with.
+        if first is None or type(first) is _HOST_ARRAY:
+            backend = _CPU
+        else:
+            backend = backend_of(first)
+        if mixed:
+            backend = _common_backend(args, arrays)
+        ctx._backend = backend
         out = cls.forward(ctx, *arrays, **kwargs)
-        if type(out) is not ndarray:
-            scalar, out = out, xp.asarray(out)
-            # a NumPy scalar output that forward also saved must still count as the output
+        if type(out) is not backend.array_type:
+            scalar, out = out, _adopt_output(cls, backend, out)
+            # a scalar output that forward also saved must still count as the output
             if ctx._to_save:
                 ctx._to_save = tuple(out if s is scalar else s for s in ctx._to_save)
         if record:
             # Only floating outputs carry gradients (argmax-like results never do).
             record = out.dtype.kind == "f" and is_grad_enabled()
         result = Tensor._make(out, record, ctx if record else None)
-        if cls.is_view and isinstance(args[0], Tensor) and xp.may_share_memory(out, arrays[0]):
+        if (cls.is_view and isinstance(args[0], Tensor)
+                and backend.xp.may_share_memory(out, arrays[0])):
             result._share_version_with(args[0])
         if tangent and forward_ad.is_active():
             forward_ad.push_tangent(cls, ctx, args, kwargs, result)
         if record:
             ctx._connect(args, arrays, out, result)
         return result
+
+    @property
+    def xp(self):
+        """The array module of this op's inputs (NumPy for CPU tensors): forward uses it."""
+        return self._backend.xp
+
+    @property
+    def kernels(self):
+        """The device-specific kernels (convolution, pooling) of this op's inputs."""
+        return self._backend.kernels
 
     def _connect(self, args, arrays, out, result):
         nexts, meta, needs = [], [], []
@@ -204,6 +236,44 @@ class Function:
     @staticmethod
     def backward(ctx, *grad_outputs):
         raise NotImplementedError("a Function subclass must define backward")
+
+
+def _common_backend(args, arrays):
+    """The one backend of a mix of array types, or torch's error for a mix of devices.
+
+    As in torch, a 0-d CPU tensor may join tensors of another device (it is a scalar);
+    its array is moved there in ``arrays``.
+    """
+    devices = {}
+    for a, arr in zip(args, arrays):
+        if isinstance(a, Tensor):
+            devices.setdefault(str(device_of(arr)), []).append(arr)
+    if len(devices) == 1:
+        return backend_of(next(iter(devices.values()))[0])
+    others = [d for d in devices if d != "cpu"]
+    if len(others) == 1 and all(arr.ndim == 0 for arr in devices.get("cpu", ())):
+        backend = backend_of(devices[others[0]][0])
+        for i, (a, arr) in enumerate(zip(args, arrays)):
+            if isinstance(a, Tensor) and type(arr) is _HOST_ARRAY:
+                arrays[i] = backend.from_host(arr)
+        return backend
+    names = sorted(devices, key=lambda d: (d != "cpu", d))
+    raise RuntimeError("Expected all tensors to be on the same device, but found at least "
+                       f"two devices, {names[0]} and {names[1]}!")
+
+
+def _adopt_output(cls, backend, out):
+    """forward's result as an array of the inputs' device: numbers and array scalars are
+    wrapped; an array of another device is a bug in the op, reported as such."""
+    if cls.changes_device and backend_of(out).array_type is type(out):
+        return out
+    if isinstance(out, backend.array_type):
+        return out
+    if isinstance(out, (int, float, bool, complex)) or backend_of(out) is backend:
+        return backend.xp.asarray(out)
+    raise RuntimeError(
+        f"internal error: {cls.__name__}.forward returned a {type(out).__name__} for inputs on "
+        f"device '{backend.type}' (an op must compute with ctx.xp, the module of its inputs)")
 
 
 class AccumulateGrad:

@@ -8,12 +8,12 @@ Three ops make a closed family under differentiation, so gradients of gradients 
 * ``ConvolutionWeight``     the adjoint of conv(x, .): how dL/dy reaches w
 
 The backward of each is written with the other two (``<conv(x, w), g> = <x, convT(g, w)>
-= <w, convW(x, g)>``). The array work lives in ``_conv_kernels`` (im2col + GEMM).
+= <w, convW(x, g)>``). The array work lives in the backend's conv kernels (``zerograd.backend.cpu.conv_kernels``) (im2col + GEMM).
 1-D convolutions run as 2-D ones over a height of 1.
 """
 from zerograd.autograd.function import Function
 from zerograd.backend import xp
-from zerograd.ops._conv_kernels import (
+from zerograd.backend.cpu.conv_kernels import (
     ConvGeometry, conv_forward, conv_transpose_forward, conv_weight_forward)
 from zerograd.tensor import Tensor
 

@@ -9,7 +9,8 @@ import operator
 
 from zerograd import dtypes
 from zerograd.backend import xp
-from zerograd.device import check_device
+from zerograd.backend import cpu, is_array
+from zerograd.device import check_device, resolve
 from zerograd.tensor import Tensor
 
 __all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "full", "empty",
@@ -90,30 +91,39 @@ def _unwrap(data):
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
-    """A new tensor holding a copy of ``data`` (numbers, nested lists, arrays or tensors)."""
-    check_device(device)
-    if isinstance(data, Tensor):
-        data = data._data
-    elif isinstance(data, (list, tuple)) and Tensor in _leaf_types(data, set()):
+    """A new tensor holding a copy of ``data`` (numbers, nested lists, arrays or tensors).
+
+    The values are gathered on the host and then placed on ``device``; a tensor (or a
+    device array) stays on its own device unless ``device`` says otherwise.
+    """
+    backend, index = resolve(device)
+    if isinstance(data, Tensor) or (is_array(data) and not isinstance(data, cpu.array_types)):
+        source = data if isinstance(data, Tensor) else Tensor._make(data)
+        moved = source.detach().to(device=device, dtype=dtype, copy=True)
+        return _finish(moved._data, requires_grad)
+    if isinstance(data, (list, tuple)) and Tensor in _leaf_types(data, set()):
         data = _unwrap(data)  # rebuilding the lists costs; only done when tensors are inside
     d = dtypes.as_dtype(dtype) if dtype is not None else _dtype_of_data(data)
     try:
-        array = xp.array(data, dtype=d.np)
+        array = cpu.xp.array(data, dtype=d.np)
     except (ValueError, TypeError) as err:
         raise ValueError(f"can't build a tensor from this data ({err}); nested lists must be "
                          "rectangular and hold numbers") from None
+    if backend is not cpu:
+        array = backend.from_host(array, index)
     return _finish(array, requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None):
     """Like ``tensor`` but shares memory with a NumPy array or tensor when no cast is needed."""
-    check_device(device)
+    backend, _ = resolve(device)
     if isinstance(data, Tensor):
-        return data if dtype is None else data.to(dtype)
-    if isinstance(data, xp.ndarray) and (dtype is None or dtypes.as_dtype(dtype).np == data.dtype):
+        return data.to(device=device, dtype=dtype)
+    if (isinstance(data, backend.array_type) and backend.array_type is type(data)
+            and (dtype is None or dtypes.as_dtype(dtype).np == data.dtype)):
         dtypes.from_numpy_dtype(data.dtype)
         return Tensor._make(data, False, None)
-    return tensor(data, dtype=dtype)
+    return tensor(data, dtype=dtype, device=device)
 
 
 asarray = as_tensor

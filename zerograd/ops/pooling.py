@@ -1,7 +1,7 @@
 """Pooling: max, average and adaptive pooling over 1-D and 2-D windows (``nn.functional``).
 
 Windows are strided views of the (padded) input, never Python loops over pixels (the
-array work is in ``_pool_kernels``):
+array work is in ``zerograd.backend.cpu.pool_kernels``):
 
 * **max pooling** runs over the kh*kw kernel offsets, each one strided slice of the
   padded input (rows stay contiguous, which copies fast): a running ``maximum``, then
@@ -19,7 +19,7 @@ array work is in ``_pool_kernels``):
 """
 from zerograd.autograd.function import Function
 from zerograd.backend import xp
-from zerograd.ops._pool_kernels import AdaptiveMaxPlan, AvgPlan, WindowPlan, averaging_matrix
+from zerograd.backend.cpu.pool_kernels import AdaptiveMaxPlan, AvgPlan, WindowPlan, averaging_matrix
 from zerograd.ops._util import const
 from zerograd.tensor import Tensor
 

@@ -5,7 +5,7 @@ ops in ``pooling.py`` keep it on their graph node and hand it to their backward.
 Every window loop here runs over the kh*kw kernel offsets, never over pixels: each
 offset is one (N, C, Ho, Wo) strided slice of the padded input, whose rows copy fast.
 """
-from zerograd.backend import xp
+import numpy as np
 
 
 class WindowPlan:
@@ -28,7 +28,7 @@ class WindowPlan:
         N, C = x.shape[:2]
         if self.Hb == self.H and self.Wb == self.W:
             return x
-        buf = xp.full((N, C, self.Hb, self.Wb), fill, dtype=x.dtype)
+        buf = np.full((N, C, self.Hb, self.Wb), fill, dtype=x.dtype)
         buf[:, :, self.ph:self.ph + self.H, self.pw:self.pw + self.W] = x
         return buf
 
@@ -43,18 +43,18 @@ class WindowPlan:
 
     def max_with_arg(self, x):
         """The window maxima and, per window, the offset index of the first maximum."""
-        fill = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
+        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         views = list(self.offset_views(self.padded(x, fill)))
         best = views[0].copy()
         for v in views[1:]:
-            xp.maximum(best, v, out=best)  # NaN propagates, as in torch
+            np.maximum(best, v, out=best)  # NaN propagates, as in torch
         # first offset holding the maximum: scan backwards, earlier matches overwrite
-        arg = xp.zeros(best.shape, dtype=xp.int16)
-        hit, step = xp.empty(best.shape, dtype=bool), xp.empty(best.shape, dtype=xp.int16)
+        arg = np.zeros(best.shape, dtype=np.int16)
+        hit, step = np.empty(best.shape, dtype=bool), np.empty(best.shape, dtype=np.int16)
         for k in range(len(views) - 1, -1, -1):
-            xp.equal(views[k], best, out=hit)
-            xp.subtract(arg, k, out=step)
-            arg -= xp.multiply(step, hit, out=step)
+            np.equal(views[k], best, out=hit)
+            np.subtract(arg, k, out=step)
+            arg -= np.multiply(step, hit, out=step)
         if x.dtype.kind == "f":
             nan = best != best
             if nan.any():  # torch reports the last NaN of a window
@@ -64,9 +64,9 @@ class WindowPlan:
 
     def flat_indices(self, arg):
         """``arg`` as torch's indices: the flat position ``h * W + w`` in the input plane."""
-        i, j = xp.divmod(arg.astype(xp.int64), self.kw)
-        rows = (xp.arange(self.Ho) * self.sh - self.ph)[:, None] + i * self.dh
-        cols = xp.arange(self.Wo) * self.sw - self.pw + j * self.dw
+        i, j = np.divmod(arg.astype(np.int64), self.kw)
+        rows = (np.arange(self.Ho) * self.sh - self.ph)[:, None] + i * self.dh
+        cols = np.arange(self.Wo) * self.sw - self.pw + j * self.dw
         return rows * self.W + cols
 
 
@@ -85,17 +85,17 @@ class AvgPlan(WindowPlan):
         if divisor_override:
             self.divisor = divisor_override
         else:
-            self.divisor = xp.multiply.outer(
+            self.divisor = np.multiply.outer(
                 self._counts(H, self.Ho, self.kh, self.sh, self.ph, count_include_pad),
                 self._counts(W, self.Wo, self.kw, self.sw, self.pw, count_include_pad))
 
     @staticmethod
     def _counts(size, out, k, s, p, include_pad):
         # torch: a window is clipped to the padded input; without include_pad, to the input
-        start = xp.arange(out) * s - p
-        end = xp.minimum(start + k, size + p)
+        start = np.arange(out) * s - p
+        end = np.minimum(start + k, size + p)
         if not include_pad:
-            start, end = xp.maximum(start, 0), xp.minimum(end, size)
+            start, end = np.maximum(start, 0), np.minimum(end, size)
         return end - start
 
     def sum_windows(self, x):
@@ -108,7 +108,7 @@ class AvgPlan(WindowPlan):
     def spread(self, g):
         """The adjoint of ``sum_windows``: every window's value added to its positions."""
         N, C = g.shape[:2]
-        buf = xp.zeros((N, C, self.Hb, self.Wb), dtype=g.dtype)
+        buf = np.zeros((N, C, self.Hb, self.Wb), dtype=g.dtype)
         for view in self.offset_views(buf):
             if self.unique:  # windows do not overlap: plain strided assignment
                 view[...] = g
@@ -124,20 +124,20 @@ class AvgPlan(WindowPlan):
     def average(self, x):
         total = self.sum_windows(x)
         if x.dtype.kind != "f":  # integer pooling truncates, as in torch
-            return xp.trunc(total / self.divisor).astype(x.dtype)
+            return np.trunc(total / self.divisor).astype(x.dtype)
         return self.divided(total)
 
 
 def bounds(size, out):
     """Window i covers [floor(i*size/out), ceil((i+1)*size/out)) — torch's rule."""
-    i = xp.arange(out)
+    i = np.arange(out)
     return (i * size) // out, -((-(i + 1) * size) // out)
 
 
 def averaging_matrix(size, out, dtype):
     """(out, size) matrix whose row i averages window i: adaptive pooling along one axis."""
     start, end = bounds(size, out)
-    pos = xp.arange(size)
+    pos = np.arange(size)
     inside = (pos >= start[:, None]) & (pos < end[:, None])
     return (inside / (end - start)[:, None]).astype(dtype)
 
@@ -154,7 +154,7 @@ class AdaptiveMaxPlan:
     def _index(size, out):
         start, end = bounds(size, out)
         longest = int((end - start).max())
-        return xp.minimum(start[:, None] + xp.arange(longest), (end - 1)[:, None])
+        return np.minimum(start[:, None] + np.arange(longest), (end - 1)[:, None])
 
     def max_with_indices(self, x):
         N, C = x.shape[:2]
@@ -162,8 +162,8 @@ class AdaptiveMaxPlan:
         win = x[:, :, self.rows][:, :, :, :, self.cols]  # (N, C, Ho, kh, Wo, kw)
         win = win.transpose(0, 1, 2, 4, 3, 5).reshape(N, C, self.Ho, self.Wo, kh * kw)
         arg = win.argmax(axis=-1)
-        y = xp.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
-        i, j = xp.divmod(arg, kw)
-        oh = xp.arange(self.Ho)[:, None]
-        ow = xp.arange(self.Wo)
+        y = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
+        i, j = np.divmod(arg, kw)
+        oh = np.arange(self.Ho)[:, None]
+        ow = np.arange(self.Wo)
         return y, self.rows[oh, i] * self.W + self.cols[ow, j]

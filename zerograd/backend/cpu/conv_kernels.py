@@ -23,9 +23,9 @@ Why the code looks the way it does:
 * **col2im = a loop over the ``kh*kw`` kernel offsets**, each adding one strided slice: no
   ``add.at``, no per-pixel work.
 """
-from zerograd.backend import xp
+import numpy as np
 
-_as_strided = xp.lib.stride_tricks.as_strided
+_as_strided = np.lib.stride_tricks.as_strided
 _BLOCK_BYTES = 4 << 20  # column-matrix bytes per block of samples: fits in L2/L3
 
 
@@ -70,7 +70,7 @@ class ConvGeometry:
 def _padded_buffer(nb, C, g, dtype):
     """Zeroed (nb, C, Hp, Wp) plane buffer (plus tail) and the view to write samples into."""
     plane = g.Hp * g.Wp
-    flat = xp.zeros(nb * C * plane + g._tail, dtype=dtype)
+    flat = np.zeros(nb * C * plane + g._tail, dtype=dtype)
     padded = flat[:nb * C * plane].reshape(nb, C, g.Hp, g.Wp)
     inner = padded[:, :, g.pt:g.pt + g.H, g.pl:g.pl + g.W]
     return flat, inner
@@ -86,7 +86,7 @@ def _im2col(flat, nb, C, g, out):
         flat, (G, Cg, g.kh, g.kw, nb, g.Ho, g._cols_w),
         (Cg * plane * s, plane * s, g.dh * g.Wp * s, g.dw * s, C * plane * s,
          g.sh * g.Wp * s, g.sw * s), writeable=False)
-    xp.copyto(out.reshape(view.shape), view)
+    np.copyto(out.reshape(view.shape), view)
     return out
 
 
@@ -101,7 +101,7 @@ def _gy_block(gy, n0, n1, g, buf):
     m = n1 - n0
     O = gy.shape[1]
     if buf is None or buf.shape[1] != m:
-        buf = xp.zeros((O, m, g.Ho, g._cols_w), dtype=gy.dtype)
+        buf = np.zeros((O, m, g.Ho, g._cols_w), dtype=gy.dtype)
     buf[:, :, :, :g.Wo] = gy[n0:n1].transpose(1, 0, 2, 3)
     return buf
 
@@ -112,24 +112,24 @@ def conv_forward(x, w, b, g):
     O = w.shape[0]
     G = g.groups
     wmat = w.reshape(G, O // G, -1)
-    y = xp.empty((N, O, g.Ho, g.Wo), dtype=x.dtype)
+    y = np.empty((N, O, g.Ho, g.Wo), dtype=x.dtype)
     nb = g.block(N, C)
     flat, inner = _padded_buffer(nb, C, g, x.dtype)
-    cols = xp.empty((G, wmat.shape[2], nb * g.Ho * g._cols_w), dtype=x.dtype)
+    cols = np.empty((G, wmat.shape[2], nb * g.Ho * g._cols_w), dtype=x.dtype)
     bias = None if b is None else b.reshape(O, 1, 1)
     for n0, n1 in _blocks(N, nb):
         m = n1 - n0
         if m != nb:  # last, smaller block
             flat, inner = _padded_buffer(m, C, g, x.dtype)
-            cols = xp.empty((G, wmat.shape[2], m * g.Ho * g._cols_w), dtype=x.dtype)
+            cols = np.empty((G, wmat.shape[2], m * g.Ho * g._cols_w), dtype=x.dtype)
         inner[...] = x[n0:n1]
         _im2col(flat, m, C, g, cols)
-        out = xp.matmul(wmat, cols).reshape(O, m, g.Ho, g._cols_w)[:, :, :, :g.Wo]
+        out = np.matmul(wmat, cols).reshape(O, m, g.Ho, g._cols_w)[:, :, :, :g.Wo]
         out = out.transpose(1, 0, 2, 3)
         if bias is None:
             y[n0:n1] = out
         else:
-            xp.add(out, bias, out=y[n0:n1])
+            np.add(out, bias, out=y[n0:n1])
     return y
 
 
@@ -158,7 +158,7 @@ def conv_transpose_forward(gy, w, b, g):
         G, O = g.groups, w.shape[0]
         Og, Cg = O // G, w.shape[1]
         w2 = w[:, :, ::-1, ::-1].reshape(G, Og, Cg, g.kh, g.kw).transpose(0, 2, 1, 3, 4)
-        w2 = xp.ascontiguousarray(w2).reshape(G * Cg, Og, g.kh, g.kw)
+        w2 = np.ascontiguousarray(w2).reshape(G * Cg, Og, g.kh, g.kw)
         return conv_forward(gy, w2, b, g2)
     return _col2im_transpose(gy, w, b, g)
 
@@ -169,7 +169,7 @@ def _col2im_transpose(gy, w, b, g):
     Cg = w.shape[1]
     C = Cg * G
     wmat_t = w.reshape(G, O // G, -1).transpose(0, 2, 1)  # (G, Cg*kh*kw, O/G)
-    x = xp.empty((N, C, g.H, g.W), dtype=gy.dtype)
+    x = np.empty((N, C, g.H, g.W), dtype=gy.dtype)
     nb = g.block(N, C)
     plane = g.Hp * g.Wp
     span = g.Ho * g.Wp if g.wide else None
@@ -178,10 +178,10 @@ def _col2im_transpose(gy, w, b, g):
     for n0, n1 in _blocks(N, nb):
         m = n1 - n0
         gbuf = _gy_block(gy, n0, n1, g, gbuf)
-        dcols = xp.matmul(wmat_t, gbuf.reshape(G, O // G, -1))
+        dcols = np.matmul(wmat_t, gbuf.reshape(G, O // G, -1))
         dcols = dcols.reshape(C, g.kh, g.kw, m, g.Ho, g._cols_w)
         if g.wide:
-            acc = xp.zeros((C, m, plane + g._tail), dtype=gy.dtype)
+            acc = np.zeros((C, m, plane + g._tail), dtype=gy.dtype)
             dcols = dcols.reshape(C, g.kh, g.kw, m, span)
             for i in range(g.kh):
                 for j in range(g.kw):
@@ -189,7 +189,7 @@ def _col2im_transpose(gy, w, b, g):
                     acc[:, :, o:o + span] += dcols[:, i, j]
             acc = acc[:, :, :plane].reshape(C, m, g.Hp, g.Wp)
         else:
-            acc = xp.zeros((C, m, g.Hp, g.Wp), dtype=gy.dtype)
+            acc = np.zeros((C, m, g.Hp, g.Wp), dtype=gy.dtype)
             hs, ws = g.sh * (g.Ho - 1) + 1, g.sw * (g.Wo - 1) + 1
             for i in range(g.kh):
                 for j in range(g.kw):
@@ -199,7 +199,7 @@ def _col2im_transpose(gy, w, b, g):
         if bias is None:
             x[n0:n1] = out
         else:
-            xp.add(out, bias, out=x[n0:n1])
+            np.add(out, bias, out=x[n0:n1])
     return x
 
 
@@ -209,19 +209,19 @@ def conv_weight_forward(x, gy, g):
     O = gy.shape[1]
     G = g.groups
     K = C // G * g.kh * g.kw
-    gw = xp.zeros((G, K, O // G), dtype=x.dtype)
+    gw = np.zeros((G, K, O // G), dtype=x.dtype)
     nb = g.block(N, C)
     flat, inner = _padded_buffer(nb, C, g, x.dtype)
-    cols = xp.empty((G, K, nb * g.Ho * g._cols_w), dtype=x.dtype)
+    cols = np.empty((G, K, nb * g.Ho * g._cols_w), dtype=x.dtype)
     gbuf = None
     for n0, n1 in _blocks(N, nb):
         m = n1 - n0
         if m != nb:
             flat, inner = _padded_buffer(m, C, g, x.dtype)
-            cols = xp.empty((G, K, m * g.Ho * g._cols_w), dtype=x.dtype)
+            cols = np.empty((G, K, m * g.Ho * g._cols_w), dtype=x.dtype)
         inner[...] = x[n0:n1]
         _im2col(flat, m, C, g, cols)
         gbuf = _gy_block(gy, n0, n1, g, gbuf)
         # (K, cols) @ (cols, O/G) runs faster in OpenBLAS than the transposed product
-        gw += xp.matmul(cols, gbuf.reshape(G, O // G, -1).transpose(0, 2, 1))
+        gw += np.matmul(cols, gbuf.reshape(G, O // G, -1).transpose(0, 2, 1))
     return gw.transpose(0, 2, 1).reshape(O, C // G, g.kh, g.kw)
