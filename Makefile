@@ -6,6 +6,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+FORTUNES := /usr/share/games/fortunes/science
+FORTUNES_ZH := /usr/share/games/fortunes/tang300
 
 .PHONY: demo test venv-train venv-dev data bench clean
 
@@ -18,10 +20,13 @@ venv-train: $(PY)
 venv-dev: $(PY)
 	$(PY) -m pip install -q -e '.[dev]'
 
-# Debian packages the tests use: the Fashion-MNIST IDX files and Graphviz's `dot`.
+# Debian packages the tests use: the Fashion-MNIST IDX files, Graphviz's `dot`, and the
+# English and Chinese fortune files (text corpora for the recurrent-network chapters).
 data:
 	@PKGS=; \
 	[ -f $(FASHION_MNIST) ] || PKGS="$$PKGS dataset-fashion-mnist"; \
+	[ -f $(FORTUNES) ] || PKGS="$$PKGS fortunes"; \
+	[ -f $(FORTUNES_ZH) ] || PKGS="$$PKGS fortunes-zh"; \
 	command -v dot >/dev/null || PKGS="$$PKGS graphviz"; \
 	if [ -n "$$PKGS" ]; then \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \

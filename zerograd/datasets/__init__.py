@@ -7,6 +7,10 @@
 - ``synthetic_linear``: d2l's linear-regression data.
 - ``load_csv`` / ``TabularPreprocessor``: CSV tables via pandas (imported lazily).
 - ``transforms`` (this package only; there is no ``zerograd.transforms``).
+- ``Vocab``, ``tokenize``, ``seq_data_iter_random``/``_sequential``, ``load_corpus``,
+  ``load_data_lm``: text for language models (``text.py``, ``text_corpora.py``: Debian's
+  fortune files, e.g. ``"tang300"``, or any UTF-8 file).
+- ``load_data_nmt``, ``load_data_seq2seq``: encoder-decoder data (``seq2seq.py``).
 """
 from zerograd.datasets import transforms  # noqa: F401
 from zerograd.datasets.idx import *  # noqa: F401,F403
@@ -14,3 +18,6 @@ from zerograd.datasets.mnist import *  # noqa: F401,F403
 from zerograd.datasets.sklearn_data import *  # noqa: F401,F403
 from zerograd.datasets.synthetic import *  # noqa: F401,F403
 from zerograd.datasets.tabular import *  # noqa: F401,F403
+from zerograd.datasets.text import *  # noqa: F401,F403
+from zerograd.datasets.text_corpora import *  # noqa: F401,F403
+from zerograd.datasets.seq2seq import *  # noqa: F401,F403
