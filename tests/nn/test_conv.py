@@ -17,8 +17,7 @@ import zerograd as zg
 from zerograd import nn
 from zerograd.autograd import gradcheck, gradgradcheck
 from zerograd.backend.cpu import conv_kernels as _conv_kernels
-from tests.nn._module_oracle import check_module, copy_params
-from tests.oracle import assert_close, check
+from tests.oracle import assert_close, check, check_module, copy_params
 
 # torch warns that its 'same' padding with an even kernel copies the input: not our concern
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
@@ -58,10 +57,10 @@ CONV2D = [
 
 @pytest.mark.parametrize("xs,ws,kw", CONV2D, ids=[str(c[2]) for c in CONV2D])
 @pytest.mark.parametrize("bias", [True, False])
-def test_conv2d_matches_torch(xs, ws, kw, bias, blocks):
+def test_conv2d_matches_torch(xs, ws, kw, bias, blocks, device):
     arrays = [randn(*xs), randn(*ws)] + ([randn(ws[0])] if bias else [])
     check(lambda *a: nn.functional.conv2d(*a, **kw),
-          lambda *a: torch.nn.functional.conv2d(*a, **kw), *arrays, **TOL)
+          lambda *a: torch.nn.functional.conv2d(*a, **kw), *arrays, **TOL, device=device)
 
 
 CONV1D = [
@@ -73,10 +72,10 @@ CONV1D = [
 
 
 @pytest.mark.parametrize("xs,ws,kw", CONV1D, ids=[str(c[2]) for c in CONV1D])
-def test_conv1d_matches_torch(xs, ws, kw, blocks):
+def test_conv1d_matches_torch(xs, ws, kw, blocks, device):
     check(lambda x, w, b: nn.functional.conv1d(x, w, b, **kw),
           lambda x, w, b: torch.nn.functional.conv1d(x, w, b, **kw),
-          randn(*xs), randn(*ws), randn(ws[0]), **TOL)
+          randn(*xs), randn(*ws), randn(ws[0]), **TOL, device=device)
 
 
 CONV_T = [
@@ -91,18 +90,18 @@ CONV_T = [
 
 
 @pytest.mark.parametrize("xs,ws,kw", CONV_T, ids=[str(c[2]) for c in CONV_T])
-def test_conv_transpose2d_matches_torch(xs, ws, kw, blocks):
+def test_conv_transpose2d_matches_torch(xs, ws, kw, blocks, device):
     out_channels = ws[1] * kw.get("groups", 1)
     check(lambda x, w, b: nn.functional.conv_transpose2d(x, w, b, **kw),
           lambda x, w, b: torch.nn.functional.conv_transpose2d(x, w, b, **kw),
-          randn(*xs), randn(*ws), randn(out_channels), **TOL)
+          randn(*xs), randn(*ws), randn(out_channels), **TOL, device=device)
 
 
-def test_conv_transpose1d_matches_torch():
+def test_conv_transpose1d_matches_torch(device):
     kw = dict(stride=2, padding=1, output_padding=1, groups=2)
     check(lambda x, w, b: nn.functional.conv_transpose1d(x, w, b, **kw),
           lambda x, w, b: torch.nn.functional.conv_transpose1d(x, w, b, **kw),
-          randn(2, 4, 6), randn(4, 3, 3), randn(6), **TOL)
+          randn(2, 4, 6), randn(4, 3, 3), randn(6), **TOL, device=device)
 
 
 @given(h=st.integers(4, 9), w=st.integers(4, 9), k=st.integers(1, 4), s=st.integers(1, 3),
@@ -148,7 +147,7 @@ def test_float64_gradcheck_and_gradgradcheck():
 
 
 @pytest.mark.parametrize("transposed", [False, True])
-def test_double_backward_matches_torch(transposed):
+def test_double_backward_matches_torch(transposed, device):
     """Gradients of a function of first-order gradients (create_graph) agree with torch."""
     kw = dict(stride=2, padding=1, groups=2)
     if transposed:
@@ -157,17 +156,19 @@ def test_double_backward_matches_torch(transposed):
     if not transposed:
         w = w[:, :2].copy()
 
-    def run(lib, fn):
-        xx, ww = lib.tensor(x, requires_grad=True), lib.tensor(w, requires_grad=True)
+    def run(lib, fn, **where):
+        xx = lib.tensor(x, requires_grad=True, **where)
+        ww = lib.tensor(w, requires_grad=True, **where)
         y = fn(xx, ww, **kw)
         gx, gw = lib.autograd.grad((y * y).sum(), (xx, ww), create_graph=True)
         ((gx * gx).sum() + (gw ** 3).sum()).backward()
         return xx.grad, ww.grad
 
     name = "conv_transpose2d" if transposed else "conv2d"
-    z = run(zg, getattr(nn.functional, name))
+    z = run(zg, getattr(nn.functional, name), device=device)
     t = run(torch, getattr(torch.nn.functional, name))
     for a, b in zip(z, t):
+        assert str(a.device) == device
         assert_close(a, b, rtol=1e-9, atol=1e-9)
 
 
@@ -196,9 +197,9 @@ LAYERS = [
 
 @pytest.mark.parametrize("name,args,kwargs,shape", LAYERS,
                          ids=[f"{c[0]}{c[2]}" for c in LAYERS])
-def test_layer_matches_torch(name, args, kwargs, shape):
+def test_layer_matches_torch(name, args, kwargs, shape, device):
     check_module(getattr(nn, name)(*args, **kwargs),
-                 getattr(torch.nn, name)(*args, **kwargs), randn(*shape), **TOL)
+                 getattr(torch.nn, name)(*args, **kwargs), randn(*shape), **TOL, device=device)
 
 
 def test_conv_transpose2d_output_size():

@@ -11,8 +11,7 @@ import torch
 import zerograd as zg
 from zerograd import nn
 from zerograd.autograd import gradcheck, gradgradcheck
-from tests.nn._module_oracle import check_module, copy_params
-from tests.oracle import assert_close, check
+from tests.oracle import assert_close, check, check_module, copy_params
 
 RNG = np.random.default_rng(0)
 F, TF = nn.functional, torch.nn.functional
@@ -25,30 +24,33 @@ def randn(*shape, dtype=np.float32, loc=0.0, scale=1.0):
 
 @pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (4, 3, 5, 6), (2, 3, 2, 2, 3)])
 @pytest.mark.parametrize("affine", [True, False])
-def test_batch_norm_training_matches_torch(shape, affine):
+def test_batch_norm_training_matches_torch(shape, affine, device):
     x = randn(*shape, loc=2.0, scale=3.0)
     params = [randn(3), randn(3)] if affine else []
     check(lambda x, *p: F.batch_norm(x, None, None, *p, training=True),
-          lambda x, *p: TF.batch_norm(x, None, None, *p, training=True), x, *params, **TOL)
+          lambda x, *p: TF.batch_norm(x, None, None, *p, training=True), x, *params, **TOL,
+          device=device)
 
 
 @pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5, 6)])
-def test_batch_norm_eval_matches_torch(shape):
+def test_batch_norm_eval_matches_torch(shape, device):
     rm, rv = randn(3), RNG.random(3).astype(np.float32) + 0.5
-    check(lambda x, w, b: F.batch_norm(x, zg.tensor(rm), zg.tensor(rv), w, b, training=False),
+    check(lambda x, w, b: F.batch_norm(x, zg.tensor(rm, device=device),
+                                       zg.tensor(rv, device=device), w, b, training=False),
           lambda x, w, b: TF.batch_norm(x, torch.tensor(rm), torch.tensor(rv), w, b,
                                         training=False),
-          randn(*shape), randn(3), randn(3), **TOL)
+          randn(*shape), randn(3), randn(3), **TOL, device=device)
 
 
-def test_functional_batch_norm_updates_running_stats():
-    z_stats = [zg.zeros(3), zg.ones(3)]
+def test_functional_batch_norm_updates_running_stats(device):
+    z_stats = [zg.zeros(3, device=device), zg.ones(3, device=device)]
     t_stats = [torch.zeros(3), torch.ones(3)]
     for i in range(4):
         x = randn(5, 3, 4, loc=i, scale=i + 1)
-        F.batch_norm(zg.tensor(x), *z_stats, training=True, momentum=0.3)
+        F.batch_norm(zg.tensor(x, device=device), *z_stats, training=True, momentum=0.3)
         TF.batch_norm(torch.tensor(x), *t_stats, training=True, momentum=0.3)
     for z, t in zip(z_stats, t_stats):
+        assert str(z.device) == device
         assert_close(z, t, **TOL)
 
 
@@ -59,7 +61,7 @@ def test_functional_batch_norm_updates_running_stats():
                                     dict(momentum=0.5, eps=1e-3)],
                          ids=["default", "momentum_None", "no_affine", "no_tracking", "no_bias",
                               "momentum_eps"])
-def test_batch_norm_layer_train_then_eval(cls, shape, kwargs):
+def test_batch_norm_layer_train_then_eval(cls, shape, kwargs, device):
     z, t = getattr(nn, cls)(3, **kwargs), getattr(torch.nn, cls)(3, **kwargs)
     assert repr(z) == repr(t)
     if z.weight is not None:  # non-trivial affine parameters
@@ -69,12 +71,13 @@ def test_batch_norm_layer_train_then_eval(cls, shape, kwargs):
     copy_params(z, t)
     for step in range(3):  # train: batch statistics, buffers updated each step
         x = randn(*shape, loc=step, scale=step + 1)
-        check_module(z, t, x, copy=False, seed=step, **TOL)
+        check_module(z, t, x, copy=False, seed=step, **TOL, device=device)
         for name, tb in t.named_buffers():
             assert_close(getattr(z, name), tb, what=name, **TOL)
     z.eval()
     t.eval()
-    check_module(z, t, randn(*shape), copy=False, **TOL)  # eval: running statistics (if any)
+    check_module(z, t, randn(*shape), copy=False, **TOL,  # eval: running statistics (if any)
+                 device=device)
     if t.track_running_stats:
         assert int(z.num_batches_tracked) == 3
 
@@ -107,21 +110,21 @@ def test_batch_norm_output_may_be_changed_in_place():
 @pytest.mark.parametrize("shape,normalized", [((4, 3), (3,)), ((2, 4, 3, 5), (3, 5)),
                                               ((6,), (6,)), ((2, 3, 4), 4)])
 @pytest.mark.parametrize("affine", ["full", "weight_only", "none"])
-def test_layer_norm_matches_torch(shape, normalized, affine):
+def test_layer_norm_matches_torch(shape, normalized, affine, device):
     ns = (normalized,) if isinstance(normalized, int) else normalized
     params = {"full": [randn(*ns), randn(*ns)], "weight_only": [randn(*ns)], "none": []}[affine]
     check(lambda x, *p: F.layer_norm(x, ns, *p), lambda x, *p: TF.layer_norm(x, ns, *p),
-          randn(*shape, loc=1.0, scale=2.0), *params, **TOL)
+          randn(*shape, loc=1.0, scale=2.0), *params, **TOL, device=device)
 
 
 @pytest.mark.parametrize("shape,groups", [((4, 6), 3), ((2, 6, 5), 2), ((2, 6, 4, 5), 6),
                                           ((2, 6, 4, 5), 1)])
-def test_group_norm_matches_torch(shape, groups):
+def test_group_norm_matches_torch(shape, groups, device):
     check(lambda x, w, b: F.group_norm(x, groups, w, b),
           lambda x, w, b: TF.group_norm(x, groups, w, b),
-          randn(*shape, loc=-1.0, scale=2.0), randn(6), randn(6), **TOL)
+          randn(*shape, loc=-1.0, scale=2.0), randn(6), randn(6), **TOL, device=device)
     check(lambda x: F.group_norm(x, groups), lambda x: TF.group_norm(x, groups), randn(*shape),
-          **TOL)
+          **TOL, device=device)
 
 
 @pytest.mark.parametrize("name,args,kwargs,shape", [
@@ -131,12 +134,12 @@ def test_group_norm_matches_torch(shape, groups):
     ("GroupNorm", (2, 6), {}, (2, 6, 3, 3)),
     ("GroupNorm", (3, 6), dict(affine=False), (2, 6, 4)),
 ])
-def test_norm_layers_match_torch(name, args, kwargs, shape):
+def test_norm_layers_match_torch(name, args, kwargs, shape, device):
     z, t = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
     assert repr(z) == repr(t)
     for p in t.parameters():
         p.data.uniform_(-1, 1)
-    check_module(z, t, randn(*shape, loc=0.5), **TOL)
+    check_module(z, t, randn(*shape, loc=0.5), **TOL, device=device)
 
 
 def test_float64_gradcheck_and_gradgradcheck():
@@ -162,21 +165,22 @@ def test_float64_gradcheck_and_gradgradcheck():
 
 
 @pytest.mark.parametrize("fn", ["batch_norm", "layer_norm", "group_norm"])
-def test_double_backward_matches_torch(fn):
+def test_double_backward_matches_torch(fn, device):
     x, w, b = randn(4, 6, 3, dtype=np.float64), randn(6, dtype=np.float64), randn(6,
                                                                                  dtype=np.float64)
     calls = {"batch_norm": lambda f, x, w, b: f.batch_norm(x, None, None, w, b, True),
              "layer_norm": lambda f, x, w, b: f.layer_norm(x.transpose(1, 2), (6,), w, b),
              "group_norm": lambda f, x, w, b: f.group_norm(x, 3, w, b)}
 
-    def run(lib, f):
-        ts = [lib.tensor(a, requires_grad=True) for a in (x, w, b)]
+    def run(lib, f, **where):
+        ts = [lib.tensor(a, requires_grad=True, **where) for a in (x, w, b)]
         y = calls[fn](f, *ts)
         grads = lib.autograd.grad((y ** 3).sum(), ts, create_graph=True)
         sum((g * g).sum() for g in grads).backward()
         return [t.grad for t in ts]
 
-    for a, b_ in zip(run(zg, F), run(torch, TF)):
+    for a, b_ in zip(run(zg, F, device=device), run(torch, TF)):
+        assert str(a.device) == device
         assert_close(a, b_, rtol=1e-8, atol=1e-8)
 
 

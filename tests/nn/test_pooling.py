@@ -11,8 +11,7 @@ import torch
 import zerograd as zg
 from zerograd import nn
 from zerograd.autograd import gradcheck, gradgradcheck
-from tests.nn._module_oracle import check_module
-from tests.oracle import assert_close, check
+from tests.oracle import assert_close, check, check_module
 
 RNG = np.random.default_rng(0)
 F, TF = nn.functional, torch.nn.functional
@@ -34,20 +33,21 @@ WINDOWS_2D = [
 
 @pytest.mark.parametrize("shape,kw", WINDOWS_2D, ids=[str(c[1]) for c in WINDOWS_2D])
 @pytest.mark.parametrize("dilation", [1, 2])
-def test_max_pool2d_matches_torch(shape, kw, dilation):
+def test_max_pool2d_matches_torch(shape, kw, dilation, device):
     kw = dict(kw, dilation=dilation)
     if dilation > 1 and kw.get("padding", 0) != 0:
         kw["padding"] = 1
     check(lambda x: F.max_pool2d(x, **kw, return_indices=True),
-          lambda x: TF.max_pool2d(x, **kw, return_indices=True), randn(*shape))
+          lambda x: TF.max_pool2d(x, **kw, return_indices=True), randn(*shape), device=device)
 
 
 @pytest.mark.parametrize("shape,kw", WINDOWS_2D, ids=[str(c[1]) for c in WINDOWS_2D])
 @pytest.mark.parametrize("count_include_pad", [True, False])
 @pytest.mark.parametrize("divisor_override", [None, 5])
-def test_avg_pool2d_matches_torch(shape, kw, count_include_pad, divisor_override):
+def test_avg_pool2d_matches_torch(shape, kw, count_include_pad, divisor_override, device):
     kw = dict(kw, count_include_pad=count_include_pad, divisor_override=divisor_override)
-    check(lambda x: F.avg_pool2d(x, **kw), lambda x: TF.avg_pool2d(x, **kw), randn(*shape))
+    check(lambda x: F.avg_pool2d(x, **kw), lambda x: TF.avg_pool2d(x, **kw), randn(*shape),
+          device=device)
 
 
 @pytest.mark.parametrize("shape,kw", [
@@ -55,54 +55,60 @@ def test_avg_pool2d_matches_torch(shape, kw, count_include_pad, divisor_override
     ((2, 3, 9), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
     ((3, 10), dict(kernel_size=2, stride=1, dilation=3)),
 ])
-def test_pool1d_matches_torch(shape, kw):
+def test_pool1d_matches_torch(shape, kw, device):
     check(lambda x: F.max_pool1d(x, **kw, return_indices=True),
-          lambda x: TF.max_pool1d(x, **kw, return_indices=True), randn(*shape))
-    kw.pop("dilation", None)
-    check(lambda x: F.avg_pool1d(x, **kw), lambda x: TF.avg_pool1d(x, **kw), randn(*shape))
+          lambda x: TF.max_pool1d(x, **kw, return_indices=True), randn(*shape), device=device)
+    kw = {k: v for k, v in kw.items() if k != "dilation"}
+    check(lambda x: F.avg_pool1d(x, **kw), lambda x: TF.avg_pool1d(x, **kw), randn(*shape),
+          device=device)
 
 
 @pytest.mark.parametrize("shape,size", [
     ((2, 3, 8, 8), (4, 4)), ((2, 3, 7, 9), (3, 4)), ((2, 3, 5, 5), 1), ((3, 5, 6), (None, 4)),
     ((2, 3, 5, 5), 7), ((2, 3, 10, 10), (3, 5)), ((2, 3, 6, 6), (2, 3)),
 ])
-def test_adaptive_pool2d_matches_torch(shape, size):
+def test_adaptive_pool2d_matches_torch(shape, size, device):
     check(lambda x: F.adaptive_avg_pool2d(x, size), lambda x: TF.adaptive_avg_pool2d(x, size),
-          randn(*shape))
+          randn(*shape), device=device)
     check(lambda x: F.adaptive_max_pool2d(x, size, return_indices=True),
-          lambda x: TF.adaptive_max_pool2d(x, size, return_indices=True), randn(*shape))
+          lambda x: TF.adaptive_max_pool2d(x, size, return_indices=True), randn(*shape),
+          device=device)
 
 
 @pytest.mark.parametrize("size", [1, 3, 4])
-def test_adaptive_pool1d_matches_torch(size):
+def test_adaptive_pool1d_matches_torch(size, device):
     check(lambda x: F.adaptive_avg_pool1d(x, size), lambda x: TF.adaptive_avg_pool1d(x, size),
-          randn(2, 3, 10))
+          randn(2, 3, 10), device=device)
     check(lambda x: F.adaptive_max_pool1d(x, size, return_indices=True),
-          lambda x: TF.adaptive_max_pool1d(x, size, return_indices=True), randn(2, 3, 10))
+          lambda x: TF.adaptive_max_pool1d(x, size, return_indices=True), randn(2, 3, 10),
+          device=device)
 
 
-def test_ties_pick_the_first_maximum_like_torch():
+def test_ties_pick_the_first_maximum_like_torch(device):
     x = np.ones((1, 1, 4, 4), np.float32)
     x[0, 0, 1, 1] = 2
     check(lambda x: F.max_pool2d(x, 3, 1, 1, return_indices=True),
-          lambda x: TF.max_pool2d(x, 3, 1, 1, return_indices=True), x)
+          lambda x: TF.max_pool2d(x, 3, 1, 1, return_indices=True), x, device=device)
     check(lambda x: F.adaptive_max_pool2d(x, 3, return_indices=True),
-          lambda x: TF.adaptive_max_pool2d(x, 3, return_indices=True), x)
+          lambda x: TF.adaptive_max_pool2d(x, 3, return_indices=True), x, device=device)
 
 
-def test_nan_propagates_with_torchs_index():
+def test_nan_propagates_with_torchs_index(device):
     x = np.array([[[[1, np.nan, 3, np.nan], [np.nan, 0, 1, 2], [5, 6, 7, 8], [1, 2, 3, 4]]]],
                  np.float32)
     for k, s in [(2, 2), (3, 1)]:
-        z = F.max_pool2d(zg.tensor(x), k, s, return_indices=True)
+        z = F.max_pool2d(zg.tensor(x, device=device), k, s, return_indices=True)
         t = TF.max_pool2d(torch.tensor(x), k, s, return_indices=True)
+        assert str(z[0].device) == str(z[1].device) == device
         assert_close(z[0], t[0])
         assert_close(z[1], t[1])
 
 
-def test_integer_max_pool():
+def test_integer_max_pool(device):
     x = RNG.integers(-50, 50, (2, 3, 6, 6))
-    assert_close(F.max_pool2d(zg.tensor(x), 3, 2, 1), TF.max_pool2d(torch.tensor(x), 3, 2, 1))
+    z = F.max_pool2d(zg.tensor(x, device=device), 3, 2, 1)
+    assert str(z.device) == device
+    assert_close(z, TF.max_pool2d(torch.tensor(x), 3, 2, 1))
 
 
 def test_float64_gradcheck_and_gradgradcheck():
@@ -123,16 +129,19 @@ def test_float64_gradcheck_and_gradgradcheck():
 @pytest.mark.parametrize("name,kw", [("max_pool2d", dict(kernel_size=3, stride=2, padding=1)),
                                      ("avg_pool2d", dict(kernel_size=3, stride=2, padding=1)),
                                      ("adaptive_max_pool2d", dict(output_size=3))])
-def test_double_backward_matches_torch(name, kw):
-    x = randn(2, 2, 7, 7, dtype=np.float64)
+def test_double_backward_matches_torch(name, kw, device):
+    """The gradient of a function of the gradient, and (the oracle's backward) its gradient:
+    the backward of each pooling backward (WindowScatter -> WindowGather, and for unequal
+    adaptive windows IndexScatter -> IndexGather) at second and third order."""
+    def grad_of_grad(lib, fn):
+        def run(x):
+            (g,) = lib.autograd.grad((fn(x, **kw) ** 3).sum(), (x,), create_graph=True)
+            (gg,) = lib.autograd.grad((g * g).sum(), (x,), create_graph=True)
+            return gg
+        return run
 
-    def run(lib, fn):
-        xx = lib.tensor(x, requires_grad=True)
-        (g,) = lib.autograd.grad((fn(xx, **kw) ** 3).sum(), (xx,), create_graph=True)
-        (g * g).sum().backward()
-        return xx.grad
-
-    assert_close(run(zg, getattr(F, name)), run(torch, getattr(TF, name)))
+    check(grad_of_grad(zg, getattr(F, name)), grad_of_grad(torch, getattr(TF, name)),
+          randn(2, 2, 7, 7, dtype=np.float64), device=device)
 
 
 # -- layers ------------------------------------------------------------------------------------
@@ -153,18 +162,19 @@ LAYERS = [
 
 @pytest.mark.parametrize("name,args,kwargs,shape", LAYERS,
                          ids=[f"{c[0]}{c[1]}{c[2]}" for c in LAYERS])
-def test_layer_matches_torch(name, args, kwargs, shape):
+def test_layer_matches_torch(name, args, kwargs, shape, device):
     z, t = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
     assert repr(z) == repr(t)
-    check_module(z, t, randn(*shape))
+    check_module(z, t, randn(*shape), device=device)
 
 
-def test_layers_return_indices():
+def test_layers_return_indices(device):
     x = randn(2, 3, 8, 8)
     for z, t in [(nn.MaxPool2d(2, return_indices=True), torch.nn.MaxPool2d(2, return_indices=True)),
                  (nn.AdaptiveMaxPool2d(3, return_indices=True),
                   torch.nn.AdaptiveMaxPool2d(3, return_indices=True))]:
-        (zy, zi), (ty, ti) = z(zg.tensor(x)), t(torch.tensor(x))
+        (zy, zi), (ty, ti) = z(zg.tensor(x, device=device)), t(torch.tensor(x))
+        assert str(zy.device) == str(zi.device) == device
         assert_close(zy, ty)
         assert_close(zi, ti)
 

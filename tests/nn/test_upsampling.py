@@ -43,9 +43,9 @@ CASES = [  # (input shape, kwargs)
 
 
 @pytest.mark.parametrize("shape,kwargs", CASES, ids=[str(k) for _, k in CASES])
-def test_interpolate_matches_torch(shape, kwargs):
+def test_interpolate_matches_torch(shape, kwargs, device):
     check(lambda a: F.interpolate(a, **kwargs), lambda a: TF.interpolate(a, **kwargs),
-          randn(*shape))
+          randn(*shape), device=device)
 
 
 @settings(max_examples=30, deadline=None)
@@ -68,12 +68,12 @@ def test_interpolate_gradcheck_and_second_order(mode, align):
     assert gradgradcheck(lambda a: fn(a) ** 2, (x,))
 
 
-def test_integer_input_nearest_keeps_dtype():
+def test_integer_input_nearest_keeps_dtype(device):
     x = np.arange(12, dtype=np.uint8).reshape(1, 1, 3, 4)
-    z = F.interpolate(zg.tensor(x), scale_factor=2)
+    z = F.interpolate(zg.tensor(x, device=device), scale_factor=2)
     t = TF.interpolate(torch.tensor(x), scale_factor=2)
-    assert z.dtype == zg.uint8
-    np.testing.assert_array_equal(z.numpy(), t.numpy())
+    assert z.dtype == zg.uint8 and str(z.device) == device
+    np.testing.assert_array_equal(z.cpu().numpy(), t.numpy())
 
 
 def test_resize_transform_agrees_with_interpolate():
@@ -91,10 +91,10 @@ def test_resize_transform_agrees_with_interpolate():
     ("UpsamplingNearest2d", dict(scale_factor=3)),
     ("UpsamplingBilinear2d", dict(size=(6, 6))),
 ])
-def test_upsample_modules_match_torch(ctor, args):
+def test_upsample_modules_match_torch(ctor, args, device):
     zm, tm = getattr(nn, ctor)(**args), getattr(torch.nn, ctor)(**args)
     assert repr(zm) == repr(tm)
-    check(zm, tm, randn(2, 3, 4, 5))
+    check(zm, tm, randn(2, 3, 4, 5), device=device)
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
@@ -127,6 +127,6 @@ def test_interpolate_forward_mode_matches_torch_jvp():
 @pytest.mark.parametrize("name,kwargs", [("upsample", dict(scale_factor=2, mode="bilinear")),
                                          ("upsample_nearest", dict(size=(5, 3))),
                                          ("upsample_bilinear", dict(scale_factor=2))])
-def test_deprecated_aliases_match_torch(name, kwargs):
+def test_deprecated_aliases_match_torch(name, kwargs, device):
     check(lambda a: getattr(F, name)(a, **kwargs), lambda a: getattr(TF, name)(a, **kwargs),
-          randn(1, 2, 3, 4))
+          randn(1, 2, 3, 4), device=device)

@@ -276,3 +276,169 @@ def test_arange_length_edge_cases_match_torch():
                  (0, 1, 1 / 3)]:
         assert zg.arange(*args).shape == torch.arange(*args).shape, args
     assert math.isclose(zg.arange(0, 1, 0.1)[-1].item(), torch.arange(0, 1, 0.1)[-1].item())
+
+
+# -- devices: creation functions take device=, random draws happen there --------------------
+_CREATORS = ("zeros", "ones", "empty", "full", "arange", "linspace", "logspace", "eye", "tensor",
+             "scalar_tensor", "rand", "randn", "randint", "randperm", "normal")
+
+
+class _OnDevice:
+    """zerograd as the table functions see it, every creation function given ``device=``."""
+
+    def __init__(self, device):
+        self._device = device
+
+    def __getattr__(self, name):
+        fn = getattr(zg, name)
+        if name not in _CREATORS:
+            return fn
+        return lambda *args, **kwargs: fn(*args, device=self._device, **kwargs)
+
+
+def _on(device):
+    return zg if device == "cpu" else _OnDevice(device)
+
+
+@pytest.mark.parametrize("name", list(FACTORIES))
+def test_factories_land_on_the_device(name, device):
+    z, t = FACTORIES[name](_on(device)), FACTORIES[name](torch)
+    assert str(z.device) == device  # *_like follow their input there
+    assert_close(z, t)
+
+
+@pytest.mark.parametrize("name", ["zeros", "ones", "empty", "rand", "randn"])
+def test_like_functions_follow_the_input_or_device(name, device):
+    like = getattr(zg, name + "_like")
+    x = zg.ones(2, 3, device=device)
+    assert str(like(x).device) == device
+    assert str(like(x, device="cpu").device) == "cpu"
+    assert str(like(zg.ones(2), device=device).device) == device
+    assert str(zg.full_like(x, 2.0).device) == device and zg.full_like(x, 2.0).sum().item() == 12
+
+
+def test_out_and_tensor_data_keep_their_device(device):
+    out = zg.empty(0, device=device)
+    assert zg.arange(4, out=out) is out and str(out.device) == device
+    assert str(zg.rand(3, out=zg.empty(0, device=device)).device) == device
+    d = zg.ones(2, device=device)
+    assert str(zg.tensor(d).device) == device  # a tensor stays where it is
+    assert str(zg.tensor(d, device="cpu").device) == "cpu"
+    assert zg.tensor([d, d], device=device).tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    assert str(zg.as_tensor(d._data).device) == device
+    with pytest.raises(TypeError, match="np.ndarray"):
+        zg.from_numpy(zg.ones(2, device="standin")._data)
+
+
+@pytest.mark.parametrize("name", list(RANDOM))
+def test_random_functions_draw_on_the_device_repeatably(name, device):
+    fn, lib = RANDOM[name], _on(device)
+    zg.manual_seed(123)
+    first = fn(lib, None)
+    assert str(first.device) == device
+    zg.manual_seed(123)
+    assert fn(lib, None).tolist() == first.tolist()
+    g1, g2 = zg.Generator(device=device).manual_seed(7), zg.Generator(device=device).manual_seed(7)
+    a = fn(lib, g1)
+    assert str(a.device) == device and a.tolist() == fn(lib, g2).tolist()
+
+
+def test_each_device_has_its_own_default_generator():
+    zg.manual_seed(0)
+    expected = zg.rand(4).tolist()
+    zg.manual_seed(0)
+    on_device = zg.rand(4, device="standin")
+    assert str(on_device.device) == "standin"
+    assert zg.rand(4).tolist() == expected  # the device draws left the CPU stream alone
+    g = zg.Generator(device="standin")
+    assert g.device == zg.device("standin") and zg.Generator().device == zg.device("cpu")
+    assert str(zg.randn(2, generator=g, device="standin").device) == "standin"
+    x = zg.zeros(3, device="standin")
+    assert str(x.uniform_(-1, 1).device) == "standin" and x.abs().max().item() <= 1
+    assert str(x.normal_(generator=g).device) == "standin"
+    with pytest.raises(RuntimeError, match="Expected a 'standin' device type for generator but "
+                                           "found 'cpu'"):
+        zg.rand(2, device="standin", generator=zg.Generator())
+    with pytest.raises(RuntimeError, match="Expected a 'cpu' device type for generator"):
+        zg.rand(2, generator=g)
+    with zg.random.fork_rng():  # fork_rng saves and restores the devices' streams too
+        zg.rand(5, device="standin")
+    zg.manual_seed(0)
+    zg.rand(4, device="standin")
+    after = zg.rand(4, device="standin").tolist()
+    zg.manual_seed(0)
+    zg.rand(4, device="standin")
+    with zg.random.fork_rng():
+        zg.rand(5, device="standin")
+    assert zg.rand(4, device="standin").tolist() == after
+
+
+# Values today's CPU stream gives after manual_seed(0), drawn in this order: checkpoints store
+# the generator's state, and a resumed run must continue the same trajectory.
+PINNED_CPU_STREAM = [
+    ("rand", lambda: zg.rand(5),
+     [0.6369616985321045, 0.2697867155075073, 0.04097352549433708, 0.016527635976672173,
+      0.8132702112197876]),
+    ("randn", lambda: zg.randn(2, 3),
+     [[0.3615950644016266, 1.3040000200271606, 0.9470809698104858],
+      [-0.7037352323532104, -1.2654215097427368, -0.6232744455337524]]),
+    ("randint", lambda: zg.randint(0, 10, (6,)), [6, 0, 3, 8, 5, 0]),
+    ("randperm", lambda: zg.randperm(7), [3, 0, 5, 4, 2, 6, 1]),
+]
+
+
+def test_cpu_random_stream_is_unchanged():
+    zg.manual_seed(0)
+    for name, draw, expected in PINNED_CPU_STREAM:
+        assert draw().tolist() == expected, name
+    zg.manual_seed(0)
+    state = zg.get_rng_state()
+    zg.rand(3)
+    zg.set_rng_state(state)
+    assert zg.rand(5).tolist() == PINNED_CPU_STREAM[0][2]
+
+
+@pytest.mark.parametrize("fn", [
+    lambda: zg.zeros(2, device="cuda"), lambda: zg.rand(2, device="cuda"),
+    lambda: zg.arange(3, device="cuda"), lambda: zg.tensor([1.0], device="cuda"),
+    lambda: zg.full((2,), 1.0, device="cuda:0"), lambda: zg.ones_like(zg.ones(2), device="cuda"),
+    lambda: zg.Generator(device="cuda"), lambda: zg.eye(2, device=zg.device("cuda", 0)),
+])
+def test_cuda_without_a_gpu_backend_is_one_clear_line(fn):
+    with pytest.raises(RuntimeError, match="device 'cuda' is not available") as err:
+        fn()
+    assert "\n" not in str(err.value) and "zerograd.cuda.is_available() is False" in str(err.value)
+    assert not zg.cuda.is_available() and zg.cuda.device_count() == 0
+    zg.cuda.manual_seed(0)  # accepted, as torch does without a GPU
+    zg.cuda.manual_seed_all(0)
+
+
+def test_zerograd_cuda_answers_from_the_backend_registry():
+    """A registered CUDA backend is all zerograd.cuda needs (seeded by manual_seed too)."""
+    from zerograd import backend
+
+    class FakeCuda(backend.Backend):
+        type = "cuda"
+
+        def device_count(self):
+            return 2
+
+        def new_random_generator(self, seed, index=None):
+            return np.random.Generator(np.random.PCG64(seed))
+
+    backend.register(FakeCuda())
+    try:
+        assert zg.cuda.is_available() and zg.cuda.device_count() == 2
+        zg.cuda.manual_seed_all(5)
+        assert zg.random.default_generator_of("cuda:1").initial_seed() == 5
+        zg.cuda.manual_seed(6)
+        assert zg.random.default_generator_of("cuda:0").initial_seed() == 6
+        assert zg.random.default_generator_of("cuda:1").initial_seed() == 5
+        zg.manual_seed(7)
+        assert zg.random.default_generator_of("cuda:1").initial_seed() == 7
+        assert zg.Generator(device="cuda:1").device == zg.device("cuda", 1)
+    finally:
+        backend.unregister("cuda")
+        for key in [k for k in zg.random._DEVICE_DEFAULTS if k[0] == "cuda"]:
+            del zg.random._DEVICE_DEFAULTS[key]
+    assert not zg.cuda.is_available()

@@ -1,6 +1,9 @@
 """Indexing against torch: x[...] reads (basic, integer, boolean, tensor, mixed) with their
 gradients (repeated indices add up), x[...] = v with autograd, gather/scatter family,
-masks, take, sorting/topk/unique/nonzero, float64 gradchecks and error cases."""
+masks, take, sorting/topk/unique/nonzero, float64 gradchecks and error cases.
+
+The table-driven cases also run on the stand-in device (the ``device`` fixture): inputs,
+index tensors, results and gradients all live there."""
 import numpy as np
 import pytest
 import torch
@@ -8,8 +11,29 @@ from hypothesis import given, strategies as st
 
 import zerograd as zg
 from zerograd.autograd import gradcheck, gradgradcheck
-from tests.oracle import assert_close, check
-from tests.ops._tensor_helpers import arr, both, nonempty_shapes, shapes, t64
+from tests.oracle import assert_close, both, check
+from tests.ops._tensor_helpers import arr, nonempty_shapes, shapes, t64
+
+
+class _OnDevice:
+    """zerograd as the table functions ``fn(m, ...)`` see it, with ``m.tensor(...)`` made on
+    ``device``: the index tensors a case builds live where its inputs do."""
+
+    def __init__(self, device):
+        self._device = device
+
+    def __getattr__(self, name):
+        return getattr(zg, name)
+
+    def tensor(self, data, **kwargs):
+        return zg.tensor(data, device=self._device, **kwargs)
+
+
+def both_on(device, fn, *arrays, **kwargs):
+    """``both`` with the zerograd side (inputs, index tensors) on ``device``."""
+    lib = zg if device == "cpu" else _OnDevice(device)
+    return check(lambda *a: fn(lib, *a), lambda *a: fn(torch, *a), *arrays, device=device,
+                 **kwargs)
 
 
 # -- reading: basic indices -------------------------------------------------------------------
@@ -90,10 +114,18 @@ ADVANCED = [
 ]
 
 
+BASIC = [
+    ("int", lambda m, a: a[1]),
+    ("full int (a 0-d result)", lambda m, a: a[1, 2, 3]),
+    ("slices", lambda m, a: a[1:, ::2, -2:]),
+    ("None and ellipsis", lambda m, a: a[None, ..., 1]),
+]
+
+
 @pytest.mark.filterwarnings("ignore:Using a non-tuple sequence")
-@pytest.mark.parametrize("name,fn", ADVANCED, ids=[a[0] for a in ADVANCED])
-def test_advanced_indexing_values_and_grads(name, fn):
-    both(fn, X)
+@pytest.mark.parametrize("name,fn", BASIC + ADVANCED, ids=[a[0] for a in BASIC + ADVANCED])
+def test_advanced_indexing_values_and_grads(name, fn, device):
+    both_on(device, fn, X)
 
 
 @given(st.lists(st.integers(-6, 5), min_size=0, max_size=20), st.sampled_from([1, 3, 20]))
@@ -104,18 +136,19 @@ def test_repeated_indices_accumulate(rows, width):
     both(lambda m, a: a[:, m.tensor(rows, dtype=m.int64) % width], x)
 
 
-def test_embedding_like_gather_gradient_many_repeats():
+def test_embedding_like_gather_gradient_many_repeats(device):
     rng = np.random.default_rng(1)
     weight = arr((30, 64))
     idx = rng.integers(-30, 30, (8, 50))
-    both(lambda m, w: w[m.tensor(idx)] * 2, weight)
-    both(lambda m, w: m.index_select(w, 0, m.tensor(idx.reshape(-1) % 30)), weight)
-    both(lambda m, w: m.index_select(w.t(), 1, m.tensor(idx.reshape(-1) % 30)), weight)
+    both_on(device, lambda m, w: w[m.tensor(idx)] * 2, weight)
+    both_on(device, lambda m, w: m.index_select(w, 0, m.tensor(idx.reshape(-1) % 30)), weight)
+    both_on(device, lambda m, w: m.index_select(w.t(), 1, m.tensor(idx.reshape(-1) % 30)),
+            weight)
 
 
-def test_indexing_noncontiguous_input():
-    both(lambda m, a: a.mT[m.tensor([0, 2, 2])], arr((3, 4)))
-    both(lambda m, a: a.mT[1:, ::2][a.mT[1:, ::2] > 0], arr((3, 4)))
+def test_indexing_noncontiguous_input(device):
+    both_on(device, lambda m, a: a.mT[m.tensor([0, 2, 2])], arr((3, 4)))
+    both_on(device, lambda m, a: a.mT[1:, ::2][a.mT[1:, ::2] > 0], arr((3, 4)))
 
 
 @pytest.mark.parametrize("fn,exc,match", [
@@ -158,12 +191,12 @@ SETITEM = [
 
 
 @pytest.mark.parametrize("name,idx,vshape", SETITEM, ids=[s[0] for s in SETITEM])
-def test_setitem_values_and_grads(name, idx, vshape):
+def test_setitem_values_and_grads(name, idx, vshape, device):
     x, v = arr((4, 5)), arr(vshape, seed=1)
     if name == "repeated index":
         v[1] = v[0]  # torch leaves duplicate writes unordered; make them agree
-    both(_setitem(idx), x, v)
-    both(lambda m, a: _setitem(idx, False)(m, a, None), x)
+    both_on(device, _setitem(idx), x, v)
+    both_on(device, lambda m, a: _setitem(idx, False)(m, a, None), x)
 
 
 def test_setitem_bool_mask_of_tensor_values():
@@ -217,11 +250,11 @@ def test_setitem_saved_base_invalidates_backward():
             y.backward()
 
 
-def test_index_put():
-    both(lambda m, a, v: m.index_put(a, (m.tensor([0, 2, 0]),), v, accumulate=True), arr((3, 2)),
-         arr((3, 2), seed=1))
-    both(lambda m, a, v: m.index_put(a, (m.tensor([1]), m.tensor([0])), v) * a, arr((3, 2)),
-         arr((1,), seed=1))
+def test_index_put(device):
+    both_on(device, lambda m, a, v: m.index_put(a, (m.tensor([0, 2, 0]),), v, accumulate=True),
+            arr((3, 2)), arr((3, 2), seed=1))
+    both_on(device, lambda m, a, v: m.index_put(a, (m.tensor([1]), m.tensor([0])), v) * a,
+            arr((3, 2)), arr((1,), seed=1))
 
 
 # -- gather / scatter family ------------------------------------------------------------------
@@ -440,23 +473,115 @@ def test_getitem_backward_matches_numpy_add_at_for_large_index():
                                               a.sort(1).values[:, 0], a.topk(2, 0).values[0]])),
 ])
 def test_forward_mode_jvp(name, fn):
-    from tests.ops._tensor_helpers import check_jvp
-    check_jvp(fn, arr((3, 4), dtype=np.float64))
+    from tests.oracle import both_jvp
+    both_jvp(fn, arr((3, 4), dtype=np.float64))
 
 
-def test_index_put_methods():
+def test_index_put_methods(device):
     def fn(m, a, v):
         b = a.index_put((m.tensor([0, 0, 2]),), v, accumulate=True)
         c = a * 1
         c.index_put_((m.tensor([1]), m.tensor([3])), v[0, :1])
         return b * c
-    both(fn, arr((3, 4)), arr((3, 4), seed=1))
+    both_on(device, fn, arr((3, 4)), arr((3, 4), seed=1))
 
 
-def test_take_along_dim():
+def test_take_along_dim(device):
     x = arr((3, 4))
     idx = np.argsort(x, axis=1)[:, :2]
-    both(lambda m, a: m.take_along_dim(a, m.tensor(idx), dim=1), x)
-    both(lambda m, a: m.take_along_dim(a, m.tensor([[0], [2], [1]]), 1), x)
-    both(lambda m, a: m.take_along_dim(a, m.tensor([[1, 0, 0, 2]]), dim=0), x)
-    both(lambda m, a: m.take_along_dim(a, m.tensor([11, 0])), x)
+    both_on(device, lambda m, a: m.take_along_dim(a, m.tensor(idx), dim=1), x)
+    both_on(device, lambda m, a: m.take_along_dim(a, m.tensor([[0], [2], [1]]), 1), x)
+    both_on(device, lambda m, a: m.take_along_dim(a, m.tensor([[1, 0, 0, 2]]), dim=0), x)
+    both_on(device, lambda m, a: m.take_along_dim(a, m.tensor([11, 0])), x)
+
+
+# -- every op of the family on the device (the hypothesis tests above stay on the CPU) -----------
+def _scatter_into_view(m, a):
+    out = a * 1
+    out.t()[1].scatter_(0, m.tensor([2, 0]), a[0, :2] * 3)
+    return out
+
+
+def _setitem_view(m, a):
+    """d2l's masked softmax: a reshaped view written through a mask, then its base used."""
+    out = a * 1
+    flat = out.reshape(-1)
+    flat[flat > 0.5] = -1.0
+    return out.exp()
+
+
+def _setitem_view_tensor_value(m, a):
+    out = a * 1
+    out[1:][:, m.tensor([0, 2])] = a[:2, :2] * 2  # a view of a view, a tensor value
+    return out * out
+
+
+def _inplace_on_views(m, a):
+    out = a * 1
+    out[:, 0].fill_(2.0)
+    out.t()[1].mul_(a[:, 2])
+    out[2].copy_(a[0] * 3)
+    out[1:, 1:].masked_fill_(a[1:, 1:] > 0, 0.5)
+    out[0].index_add_(0, m.tensor([1, 1]), a[1, :2])
+    return out
+
+
+FAMILY = [
+    ("gather", lambda m, a: a.gather(1, m.tensor([[0, 0, 3], [2, 1, 0], [3, 3, 3]]))),
+    ("gather int32", lambda m, a: m.gather(a, 0, m.tensor([[2, 0, 1, 1]], dtype=m.int32))),
+    ("scatter_add", lambda m, a: a.scatter_add(1, m.tensor([[0, 0, 3], [2, 1, 0], [3, 3, 3]]),
+                                               a[:, :3] * 2)),
+    ("scatter", lambda m, a: a.scatter(1, m.tensor([[0, 1], [2, 3], [3, 0]]), a[:, 2:] * 2)),
+    ("scatter value", lambda m, a: a.scatter(1, m.tensor([[0], [3], [1]]), 2.0)),
+    ("scatter_ on a view", _scatter_into_view),
+    ("index_select", lambda m, a: a.index_select(1, m.tensor([3, 0, 3]))),
+    ("index_add", lambda m, a: a.index_add(0, m.tensor([2, 2]), a[:2] * 3, alpha=-2)),
+    ("index_put accumulate", lambda m, a: m.index_put(a, (m.tensor([1, 1]),), a[0],
+                                                      accumulate=True)),
+    ("masked_fill number", lambda m, a: a.masked_fill(a > 0.5, 0.0)),
+    ("masked_fill 0-d tensor", lambda m, a: a.masked_fill(a > 0, a[0, 0])),
+    ("masked_fill broadcast mask", lambda m, a: a.masked_fill(m.tensor([True, False, True, True]),
+                                                              -1.0)),
+    ("masked_select", lambda m, a: a.masked_select(a < 0)),
+    ("masked_select broadcast", lambda m, a: a.masked_select(m.tensor([False, True, True,
+                                                                        False]))),
+    ("take", lambda m, a: a.take(m.tensor([[0, 11], [11, 5]]))),
+    ("repeat_interleave int", lambda m, a: a.repeat_interleave(2, dim=0)),
+    ("repeat_interleave tensor", lambda m, a: a.repeat_interleave(m.tensor([1, 0, 3]), dim=0)),
+    ("repeat_interleave flat", lambda m, a: m.repeat_interleave(a, 2)),
+    ("setitem through a reshaped view", _setitem_view),
+    ("setitem on a view of a view", _setitem_view_tensor_value),
+    ("in-place ops on views", _inplace_on_views),
+]
+
+
+@pytest.mark.parametrize("name,fn", FAMILY, ids=[f[0] for f in FAMILY])
+def test_gather_scatter_masks_on_device(name, fn, device):
+    both_on(device, fn, arr((3, 4), seed=7))
+
+
+@pytest.mark.filterwarnings("ignore:The reduce argument of torch.scatter")
+def test_scatter_reduce_and_count_only_forms_on_device(device):
+    idx = [[0, 1, 0], [2, 2, 3]]
+    both_on(device, lambda m, a: a.scatter(1, m.tensor(idx), 1.5, reduce="add"), arr((2, 4)),
+            grad=False)
+    both_on(device, lambda m, a, s: a.scatter(1, m.tensor(idx), s, reduce="multiply"),
+            arr((2, 4)), arr((2, 3), seed=1), grad=False)
+    both_on(device, lambda m, a: m.repeat_interleave(m.tensor([2, 0, 1])) + a.sum().long(),
+            arr(()), grad=False)
+
+
+def test_index_tensors_of_another_device():
+    """As in torch: ``x[i]`` takes indices from the CPU; gather and masks must match."""
+    x = zg.tensor(arr((3, 4)), device="standin", requires_grad=True)
+    y = x[zg.tensor([2, 0, 2])]
+    assert str(y.device) == "standin"
+    y.sum().backward()
+    assert str(x.grad.device) == "standin" and x.grad.tolist()[2] == [2.0] * 4
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device, but "
+                                           "found at least two devices, cpu and standin!"):
+        x.gather(1, zg.tensor([[0], [1], [2]]))
+    with pytest.raises(RuntimeError, match="same device"):
+        x.index_select(0, zg.tensor([0]))
+    with pytest.raises(RuntimeError, match="same device"):
+        x.masked_fill(zg.ones(3, 4) > 0, 0.0)

@@ -5,7 +5,6 @@ Both subtract the row maximum before exponentiating, so logits of 1e4 stay finit
 from zerograd._aliases import numpy_aliases
 from zerograd import dtypes
 from zerograd.autograd.function import Function
-from zerograd.backend import xp
 from zerograd.ops._util import float_operand, normalize_dim
 
 __all__ = ["softmax", "log_softmax"]
@@ -23,7 +22,7 @@ class Softmax(Function):
         if a.size == 0:  # no row to normalize (NumPy's max would refuse an empty axis)
             out = a.copy()
         else:
-            e = xp.exp(_shifted(a, dim))
+            e = ctx.xp.exp(_shifted(a, dim))
             out = e / e.sum(axis=dim, keepdims=True)  # the sum is >= 1: no division by 0
         ctx.save_for_backward(out)
         return out
@@ -48,6 +47,7 @@ class LogSoftmax(Function):
             out = a.copy()
         else:
             shifted = _shifted(a, dim)
+            xp = ctx.xp
             out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
         ctx.save_for_backward(out)
         return out

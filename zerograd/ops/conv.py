@@ -8,13 +8,13 @@ Three ops make a closed family under differentiation, so gradients of gradients 
 * ``ConvolutionWeight``     the adjoint of conv(x, .): how dL/dy reaches w
 
 The backward of each is written with the other two (``<conv(x, w), g> = <x, convT(g, w)>
-= <w, convW(x, g)>``). The array work lives in the backend's conv kernels (``zerograd.backend.cpu.conv_kernels``) (im2col + GEMM).
+= <w, convW(x, g)>``). The array work is the device's conv kernels (``kernels.conv`` of
+the inputs' backend; ``zerograd.backend.cpu.conv_kernels`` on the CPU: im2col + GEMM),
+and so is the ``ConvGeometry`` the wrappers resolve the arguments into.
 1-D convolutions run as 2-D ones over a height of 1.
 """
 from zerograd.autograd.function import Function
-from zerograd.backend import xp
-from zerograd.backend.cpu.conv_kernels import (
-    ConvGeometry, conv_forward, conv_transpose_forward, conv_weight_forward)
+from zerograd.backend import backend_of
 from zerograd.tensor import Tensor
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
@@ -42,7 +42,7 @@ class Convolution(Function):
     def forward(ctx, x, w, b, geom):
         ctx.geom = geom
         ctx.save_for_backward(x, w)
-        return conv_forward(x, w, b, geom)
+        return ctx.kernels.conv.conv_forward(x, w, b, geom)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -65,7 +65,7 @@ class ConvolutionTranspose(Function):
     def forward(ctx, y, w, b, geom):
         ctx.geom = geom
         ctx.save_for_backward(y, w)
-        return conv_transpose_forward(y, w, b, geom)
+        return ctx.kernels.conv.conv_transpose_forward(y, w, b, geom)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -88,7 +88,7 @@ class ConvolutionWeight(Function):
     def forward(ctx, x, gy, geom):
         ctx.geom = geom
         ctx.save_for_backward(x, gy)
-        return conv_weight_forward(x, gy, geom)
+        return ctx.kernels.conv.conv_weight_forward(x, gy, geom)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -116,7 +116,7 @@ class ChannelSum(Function):
         g3 = g.reshape(N, C, g.size // max(N * C, 1))
         if g.dtype.kind != "f":
             return g3.sum(axis=(0, 2))
-        return (g3 @ xp.ones(g3.shape[2], dtype=g.dtype)).sum(axis=0)
+        return (g3 @ ctx.xp.ones(g3.shape[2], dtype=g.dtype)).sum(axis=0)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -124,6 +124,11 @@ class ChannelSum(Function):
 
 
 # -- argument handling shared by the wrappers ------------------------------------------------
+def _conv_kernels(x):
+    """The convolution kernels (and their geometry) of tensor ``x``'s device."""
+    return backend_of(x._data).kernels.conv
+
+
 def _tuple(value, n, name):
     if isinstance(value, int):
         return (value,) * n
@@ -235,8 +240,8 @@ def _conv_nd(fn, input, weight, bias, stride, padding, dilation, groups, nd):
         x, w = x.unsqueeze(2), weight.unsqueeze(2)
         spatial, kernel = (1,) + spatial, (1,) + kernel
         stride, dilation, pads = (1,) + stride, (1,) + dilation, [(0, 0)] + pads
-    geom = ConvGeometry(spatial[0], spatial[1], kernel[0], kernel[1], stride, dilation,
-                        (*pads[0], *pads[1]), groups)
+    geom = _conv_kernels(x).ConvGeometry(spatial[0], spatial[1], kernel[0], kernel[1], stride,
+                                         dilation, (*pads[0], *pads[1]), groups)
     out = Convolution.apply(x, w, bias, geom)
     if nd == 1:
         out = out.squeeze(2)
@@ -303,8 +308,9 @@ def _conv_transpose_nd(fn, input, weight, bias, stride, padding, output_padding,
         stride, dilation, pads = (1,) + stride, (1,) + dilation, [(0, 0)] + pads
     # The geometry of the conv this op is the adjoint of: out_size -> in_size. The
     # output_padding rows are input rows that no window of that conv reaches.
-    geom = ConvGeometry(out_size[0], out_size[1], kernel[0], kernel[1], stride, dilation,
-                        (*pads[0], *pads[1]), groups, out_size=in_size)
+    geom = _conv_kernels(y).ConvGeometry(out_size[0], out_size[1], kernel[0], kernel[1], stride,
+                                         dilation, (*pads[0], *pads[1]), groups,
+                                         out_size=in_size)
     out = ConvolutionTranspose.apply(y, w, bias, geom)
     if nd == 1:
         out = out.squeeze(2)

@@ -5,13 +5,19 @@ at ``idx`` (repeated indices add up); that scatter is itself a differentiable op
 own gradient reads ``[idx]`` again, so higher-order derivatives work.
 gather/scatter/index_select/index_add live in ``ops.scatter`` and sorting, top-k, unique
 and nonzero in ``ops.sorting``; both are re-exported here.
+
+Index arrays live on the device of the tensor they index: lists become arrays there, and
+index tensors of another device are moved there (torch accepts CPU indices for a CUDA
+tensor). Masks and the index tensors of gather/scatter must share the input's device.
 """
 import builtins
+import operator
 
 from zerograd import dtypes
 from zerograd.autograd.function import Function
-from zerograd.backend import xp
+from zerograd.backend import array_module, backend_of, cpu, to_host
 from zerograd.ops._util import const
+from zerograd.ops.creation import _broadcast_shapes
 from zerograd.ops.inplace import _needs_graph, _snapshot, check_inplace, rebase
 from zerograd.ops.sorting import (argsort, argwhere, bincount, histc, nonzero, sort, topk,
                                   unique)
@@ -23,7 +29,22 @@ __all__ = ["getitem", "setitem_", "index_put", "gather", "scatter", "scatter_add
            "unique", "bincount", "histc"]
 
 
-# -- converting a Python index to a NumPy one -------------------------------------------------
+# The host's scalar types: an index may hold NumPy integers (CuPy uses the same types).
+_host = cpu.xp
+
+
+def check_same_device(input, other, what):
+    """torch's error when tensor ``other`` (an index or mask) is not on ``input``'s device."""
+    if isinstance(other, Tensor) and type(other._data) is not type(input._data) \
+            and other.device != input.device:
+        first, second = sorted((str(input.device), str(other.device)),
+                               key=lambda d: (d != "cpu", d))
+        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least "
+                           f"two devices, {first} and {second}! (when checking argument for "
+                           f"argument {what})")
+
+
+# -- converting a Python index to an array one ------------------------------------------------
 class Staged(tuple):
     """An index applied in two steps, ``a[basic][advanced]``.
 
@@ -41,12 +62,16 @@ class Staged(tuple):
         return self[1]
 
 
-def _index_array(item, what):
-    """An index given as a tensor, list or array -> an integer or bool array (torch's rules)."""
+def _index_array(item, what, backend):
+    """An index given as a tensor, list or array -> an integer or bool array of ``backend``'s
+    device (torch's rules)."""
     if isinstance(item, Tensor):
         item = item._data
     elif isinstance(item, (list, range)):
-        item = xp.asarray(_unwrap_list(item)) if len(item) else xp.zeros((0,), xp.int64)
+        item = _host.asarray(_unwrap_list(item)) if len(item) else \
+            _host.zeros((0,), dtypes.int64.np)
+    if backend_of(item) is not backend:
+        item = backend.from_host(to_host(item))
     kind = item.dtype.kind
     if kind == "u" and item.dtype.itemsize == 1:
         return item.astype(bool)  # torch's legacy byte masks
@@ -59,22 +84,30 @@ def _index_array(item, what):
 
 
 def _unwrap_list(items):
+    """Nested lists of numbers and tensors -> nested lists of numbers and host arrays."""
     return [_unwrap_list(i) if isinstance(i, (list, tuple)) else
-            (i._data if isinstance(i, Tensor) else i) for i in items]
+            (to_host(i._data) if isinstance(i, Tensor) else i) for i in items]
+
+
+def _is_array(item):
+    """An array of any device (NumPy's array scalars are numbers, not arrays)."""
+    return hasattr(item, "ndim") and not isinstance(item, _host.generic)
 
 
 def _sequence_as_tuple(index):
     """torch (like old NumPy) reads a short list holding lists/tensors/slices as a tuple."""
     return len(index) < 32 and any(
-        isinstance(i, (list, tuple, range, Tensor, xp.ndarray, slice)) or i is None
+        isinstance(i, (list, tuple, range, Tensor, slice)) or _is_array(i) or i is None
         or i is Ellipsis for i in index)
 
 
 def _is_int(item):
-    return isinstance(item, (builtins.int, xp.integer)) and not isinstance(item, builtins.bool)
+    return isinstance(item, (builtins.int, _host.integer)) and not isinstance(item, builtins.bool)
 
 
-def _convert_index(index):
+def _convert_index(index, backend):
+    """A user's index for a tensor of ``backend``'s device -> the index its arrays take:
+    ints, slices, None, Ellipsis, bools and index arrays of that device (or ``Staged``)."""
     if isinstance(index, list) and _sequence_as_tuple(index):
         index = tuple(index)
     if not isinstance(index, tuple):
@@ -85,10 +118,12 @@ def _convert_index(index):
             if item.step is not None and item.step <= 0:
                 raise ValueError("step must be greater than zero" if item.step
                                  else "slice step cannot be zero")
-        elif isinstance(item, (Tensor, list, range, xp.ndarray)):
-            item = _index_array(item, "tensors" if isinstance(item, Tensor) else "lists")
-        elif not (_is_int(item) or isinstance(item, builtins.bool) or item is None
-                  or item is Ellipsis):
+        elif isinstance(item, (Tensor, list, range)) or _is_array(item):
+            item = _index_array(item, "tensors" if isinstance(item, Tensor) else "lists",
+                                backend)
+        elif _is_int(item):
+            item = operator.index(item)  # NumPy integers as Python ones: plain numbers below
+        elif not (isinstance(item, builtins.bool) or item is None or item is Ellipsis):
             raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or "
                              f"byte Variables are valid indices (got {type(item).__name__})")
         out.append(item)
@@ -97,14 +132,14 @@ def _convert_index(index):
 
 def _stage(idx):
     """Split an index mixing ints and integer/bool arrays into torch's two steps."""
-    arrays = [i for i in idx if isinstance(i, xp.ndarray) and i.ndim]
+    arrays = [i for i in idx if _is_array(i) and i.ndim]
     if not arrays or not any(_is_int(i) for i in idx):
         return idx
     basic, advanced = [], []
     for item in idx:
         if _is_int(item):
             basic.append(item)  # the dim is consumed here
-        elif isinstance(item, xp.ndarray) and item.ndim:
+        elif _is_array(item) and item.ndim:
             basic += [slice(None)] * (item.ndim if item.dtype == bool else 1)
             advanced.append(item)
         else:  # slices, None, bool scalars, Ellipsis: their dims exist after the first step
@@ -114,12 +149,11 @@ def _stage(idx):
 
 
 def _is_basic(idx):
-    return all(isinstance(i, (builtins.int, xp.integer, slice)) or i is None or i is Ellipsis
-               for i in idx)
+    return all(isinstance(i, (builtins.int, slice)) or i is None or i is Ellipsis for i in idx)
 
 
 def _has_int_array(idx):
-    return any(isinstance(i, xp.ndarray) and i.dtype.kind != "b" for i in idx)
+    return any(_is_array(i) and i.dtype.kind != "b" for i in idx)
 
 
 def _index_error(err, shape):
@@ -150,9 +184,11 @@ class Index(Function):
     def forward(ctx, a, idx):
         ctx.in_shape, ctx.idx = a.shape, idx
         try:
-            return _read(a, idx)
+            out = _read(a, idx)
         except IndexError as err:
             raise _index_error(err, a.shape) from None
+        # a full integer index gives an array scalar: a 0-d array of the device (as CuPy)
+        return out if type(out) is type(a) else ctx.xp.asarray(out)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -162,7 +198,7 @@ class Index(Function):
 def _single_axis_rows(idx, ndim):
     """The axis when ``idx`` is full slices then one 1-D integer array (``x[:, rows]``)."""
     for axis, item in enumerate(idx):
-        if isinstance(item, xp.ndarray):
+        if _is_array(item):
             rest_ok = all(isinstance(j, slice) and j == slice(None) for j in idx[axis + 1:])
             if item.ndim == 1 and item.dtype.kind in "iu" and rest_ok:
                 return axis
@@ -172,7 +208,7 @@ def _single_axis_rows(idx, ndim):
     return None
 
 
-def _accumulate_rows(out, axis, rows, values):
+def _accumulate_rows(xp, out, axis, rows, values):
     """``out[..., rows, ...] += values`` along ``axis``, repeated rows adding up.
 
     Sorting the rows and summing each run with ``add.reduceat`` beats ``add.at`` when
@@ -186,12 +222,15 @@ def _accumulate_rows(out, axis, rows, values):
     rows = xp.where(rows < 0, rows + n, rows)
     order = xp.argsort(rows, kind="stable")
     ordered = rows[order]
-    starts = xp.flatnonzero(xp.concatenate(([True], ordered[1:] != ordered[:-1])))
+    run_start = xp.empty(ordered.shape, dtype=bool)  # where a new row begins
+    run_start[0] = True
+    xp.not_equal(ordered[1:], ordered[:-1], out=run_start[1:])
+    starts = xp.flatnonzero(run_start)
     sums = xp.add.reduceat(xp.take(values, order, axis=axis), starts, axis=axis)
     out[(slice(None),) * axis + (ordered[starts],)] += sums
 
 
-def _add_into(out, idx, values):
+def _add_into(xp, out, idx, values):
     """``out[idx] += values`` with repeated indices adding up (NumPy's ``+=`` would not)."""
     out, idx = _target(out, idx)
     if not _has_int_array(idx):
@@ -199,7 +238,7 @@ def _add_into(out, idx, values):
         return
     axis = _single_axis_rows(idx, out.ndim)
     if axis is not None and values.ndim == out.ndim:
-        _accumulate_rows(out, axis, idx[axis], values)
+        _accumulate_rows(xp, out, axis, idx[axis], values)
     else:
         xp.add.at(out, idx, values)
 
@@ -211,11 +250,11 @@ class IndexAddInto(Function):
     @staticmethod
     def forward(ctx, values, shape, idx):
         ctx.idx = idx
-        out = xp.zeros(shape, dtype=values.dtype)
+        out = ctx.xp.zeros(shape, dtype=values.dtype)
         if type(idx) is not Staged and _is_basic(idx):
             out[idx] = values
         else:
-            _add_into(out, idx, values)
+            _add_into(ctx.xp, out, idx, values)
         return out
 
     @staticmethod
@@ -227,7 +266,7 @@ def getitem(input, index):
     """``input[index]``: ints, slices (positive steps), None, ..., int/bool tensors and lists."""
     if type(index) is builtins.int:  # the most common index: skip the conversion
         return Index.apply(input, (index,))
-    return Index.apply(input, _convert_index(index))
+    return Index.apply(input, _convert_index(index, backend_of(input._data)))
 
 
 # -- writing x[idx] = v -------------------------------------------------------------------------
@@ -240,7 +279,7 @@ class IndexPut(Function):
         out = a.copy()
         try:
             if accumulate:
-                _add_into(out, idx, values)
+                _add_into(ctx.xp, out, idx, values)
             else:
                 _write(out, idx, values)
         except IndexError as err:
@@ -255,8 +294,9 @@ class IndexPut(Function):
     def backward(ctx, grad_output):
         grad_a = grad_values = None
         if ctx.needs_input_grad[0]:
+            g = grad_output._data
             grad_a = grad_output if ctx.accumulate else IndexPut.apply(
-                grad_output, const(xp.zeros((), grad_output._data.dtype)), ctx.idx, False)
+                grad_output, const(array_module(g).zeros((), g.dtype)), ctx.idx, False)
         if ctx.needs_input_grad[1]:
             grad_values = Index.apply(grad_output, ctx.idx)
             extra = ctx.values_ndim - grad_values.ndim
@@ -265,44 +305,56 @@ class IndexPut(Function):
         return grad_a, grad_values
 
 
-def _as_value(value, dtype):
+def _as_value(value, input):
+    """``value`` as a tensor of ``input``'s dtype (numbers and arrays: on its device)."""
+    dtype = input.dtype
     if isinstance(value, Tensor):
         return value if value.dtype is dtype else value.to(dtype)
-    return const(xp.asarray(value, dtype=dtype.np))
+    return const(array_module(input._data).asarray(value, dtype=dtype.np))
 
 
 def index_put(input, indices, values, accumulate=False):
     """Out-of-place ``input[indices] = values``; with ``accumulate``, ``+=`` (repeats add up)."""
-    idx = _convert_index(tuple(indices))
-    return IndexPut.apply(input, _as_value(values, input.dtype), idx, accumulate)
+    idx = _convert_index(tuple(indices), backend_of(input._data))
+    return IndexPut.apply(input, _as_value(values, input), idx, accumulate)
 
 
 def setitem_(t, index, value):
     """``t[index] = value``, differentiable w.r.t. both when either requires grad."""
-    idx = _convert_index(index)
+    idx = _convert_index(index, backend_of(t._data))
     check_inplace(t)
     if _needs_graph(t, (value,)):
-        rebase(t, IndexPut.apply(_snapshot(t), _as_value(value, t.dtype), idx, False))
+        rebase(t, IndexPut.apply(_snapshot(t), _as_value(value, t), idx, False))
         return
     if not t._data.flags.writeable:
         raise RuntimeError("unsupported operation: more than one element of the written-to "
                            "tensor refers to a single memory location (an expanded tensor). "
                            "Please clone() the tensor before performing the operation.")
-    array = value._data if isinstance(value, Tensor) else value
+    if isinstance(value, Tensor):
+        array = value._data if type(value._data) is type(t._data) else \
+            value.to(t.device)._data
+    elif isinstance(value, (builtins.int, builtins.float, builtins.bool)):
+        array = value
+    else:  # lists and arrays of any device: copied onto t's device
+        array = array_module(t._data).asarray(
+            to_host(value) if _is_array(value) else value)
     try:
         _write(t._data, idx, array)
     except IndexError as err:
         raise _index_error(err, t.shape) from None
     except ValueError as err:
-        raise RuntimeError(f"shape mismatch: value tensor of shape {list(xp.shape(array))} "
+        shape = list(getattr(array, "shape", ()))
+        raise RuntimeError(f"shape mismatch: value tensor of shape {shape} "
                            f"cannot be broadcast to indexing result of tensor of shape "
                            f"{list(t.shape)} ({err})") from None
     t._bump_version()
 
 
 # -- masks and flat indices -----------------------------------------------------------------------
-def _bool_mask(mask, name):
-    m = mask._data if isinstance(mask, Tensor) else xp.asarray(mask)
+def _bool_mask(input, mask, name):
+    """``mask``'s bool array on ``input``'s device (a tensor mask must already be there)."""
+    check_same_device(input, mask, "mask")
+    m = mask._data if isinstance(mask, Tensor) else array_module(input._data).asarray(mask)
     if m.dtype != bool:
         raise RuntimeError(f"{name} only supports boolean masks, but got mask with dtype "
                            f"{dtypes.from_numpy_dtype(m.dtype)}; convert with mask.bool()")
@@ -311,25 +363,27 @@ def _bool_mask(mask, name):
 
 def masked_fill(input, mask, value):
     """``input`` with ``value`` wherever ``mask`` (bool, broadcastable) is True."""
-    from zerograd.ops.elementwise import where
-    m = _bool_mask(mask, "masked_fill_")
+    from zerograd.ops.selection import where
+    m = _bool_mask(input, mask, "masked_fill_")
     if isinstance(value, Tensor):
         if value.ndim != 0:
             raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but "
                                f"got tensor with {value.ndim} dimension(s).")
         value = value if value.dtype is input.dtype else value.to(input.dtype)
     else:
-        value = const(xp.asarray(value).astype(input._data.dtype))
+        value = const(array_module(input._data).asarray(value).astype(input._data.dtype))
     return where(const(m), value, input)
 
 
 def masked_select(input, mask):
     """The entries of ``input`` where ``mask`` is True, as a 1-D tensor (shapes broadcast)."""
+    check_same_device(input, mask, "mask")
+    xp = array_module(input._data)
     m = mask._data if isinstance(mask, Tensor) else xp.asarray(mask)
     if m.dtype != bool:
         raise RuntimeError("masked_select: expected BoolTensor for mask (got "
                            f"{dtypes.from_numpy_dtype(m.dtype)})")
-    shape = xp.broadcast_shapes(tuple(input.shape), m.shape)
+    shape = _broadcast_shapes(tuple(input.shape), m.shape)
     if tuple(input.shape) != shape:
         input = input.expand(shape)
     return Index.apply(input, (xp.broadcast_to(m, shape),))
@@ -340,6 +394,7 @@ def take(input, index):
     if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
         raise RuntimeError("take(): Expected a long tensor for index, but got "
                            f"{index.dtype if isinstance(index, Tensor) else type(index).__name__}")
+    check_same_device(input, index, "index")
     idx, n = index._data, input.numel()
     if idx.size and (idx.min() < -n or idx.max() >= n):
         bad = int(idx.max()) if idx.max() >= n else int(idx.min())
@@ -349,7 +404,9 @@ def take(input, index):
 
 
 def _repeat_counts(repeats, n, dim=0):
-    counts = repeats._data if isinstance(repeats, Tensor) else xp.asarray(repeats)
+    """The repeat counts as a host array: the output's length depends on their values, so
+    the index is built on the host (one small transfer) and then moved to the device."""
+    counts = to_host(repeats._data) if isinstance(repeats, Tensor) else _host.asarray(repeats)
     if counts.dtype.kind not in "iu":
         raise RuntimeError(f"repeat_interleave: repeats has to be an integer or a Long tensor, "
                            f"got {counts.dtype}")
@@ -360,7 +417,7 @@ def _repeat_counts(repeats, n, dim=0):
                            f"repeats.size(0) = {counts.size} and input.size({dim}) = {n}")
     if (counts < 0).any():
         raise RuntimeError("repeat_interleave: repeats must be non-negative")
-    return counts if n is None else xp.broadcast_to(counts.reshape(-1), (n,))
+    return counts if n is None else _host.broadcast_to(counts.reshape(-1), (n,))
 
 
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
@@ -370,17 +427,19 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     """
     if repeats is None:
         counts = _repeat_counts(input, None)
-        return Tensor._make(xp.repeat(xp.arange(counts.size, dtype=xp.int64), counts))
+        idx = _host.repeat(_host.arange(counts.size, dtype=dtypes.int64.np), counts)
+        return Tensor._make(backend_of(input._data).from_host(idx))
     if dim is None:
         input, dim = input.reshape(-1), 0
     d = builtins.range(input.ndim)[dim] if -input.ndim <= dim < input.ndim else None
     if d is None:
         raise IndexError(f"Dimension out of range (expected to be in range of "
                          f"[{-input.ndim}, {input.ndim - 1}], but got {dim})")
-    idx = xp.repeat(xp.arange(input.shape[d]), _repeat_counts(repeats, input.shape[d], d))
+    idx = _host.repeat(_host.arange(input.shape[d]), _repeat_counts(repeats, input.shape[d], d))
     if output_size is not None and output_size != idx.size:
         raise RuntimeError(f"repeat_interleave: output_size {output_size} does not match the "
                            f"total of repeats ({idx.size})")
+    idx = backend_of(input._data).from_host(idx)
     return Index.apply(input, (slice(None),) * d + (idx,))
 
 

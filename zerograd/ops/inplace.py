@@ -17,7 +17,7 @@ from zerograd import dtypes
 from zerograd.autograd import forward_ad
 from zerograd.autograd.function import Function
 from zerograd.autograd.grad_mode import is_grad_enabled, no_grad
-from zerograd.backend import data_address, xp
+from zerograd.backend import array_module, backend_of, device_of
 from zerograd.ops._util import const
 from zerograd.random import rng_of
 from zerograd.tensor import Tensor
@@ -58,6 +58,7 @@ def write_inplace(t, array):
     if out_dtype._category > t.dtype._category:
         raise RuntimeError(f"result type {out_dtype.name.capitalize()} can't be cast to the "
                            f"desired output type {t.dtype.name.capitalize()}")
+    xp = array_module(t._data)
     if array.shape != t._data.shape:
         try:
             array = xp.broadcast_to(array, t._data.shape)
@@ -73,22 +74,30 @@ def write_inplace(t, array):
     t._bump_version()
 
 
-def _offsets(array):
-    """The byte offset of every element of ``array`` from its first one."""
-    off = xp.zeros(array.shape, dtype=xp.int64)
+def _offsets(array, xp):
+    """The byte offset of every element of ``array`` from its first one (on its device)."""
+    int64 = dtypes.int64.np
+    off = xp.zeros(array.shape, dtype=int64)
     for d, (n, stride) in enumerate(zip(array.shape, array.strides)):
-        off = off + (xp.arange(n, dtype=xp.int64) * stride).reshape(
+        off = off + (xp.arange(n, dtype=int64) * stride).reshape(
             (1,) * d + (n,) + (1,) * (array.ndim - d - 1))
     return off
 
 
 def _positions_in_base(view, base):
     """For each element of ``view``, the flat (C-order) index of the element of ``base`` it
-    shares memory with; None when some element lies outside ``base``."""
+    shares memory with; None when some element lies outside ``base``.
+
+    Strides and the device's data addresses (``Backend.data_address``) locate the view's
+    elements in the base's memory; the arithmetic runs on the arrays' device.
+    """
     if view.dtype.itemsize != base.dtype.itemsize:
         return None
-    base_off = _offsets(base).reshape(-1)
-    view_off = _offsets(view) + (data_address(view) - data_address(base))
+    backend = backend_of(base)
+    xp = backend.xp
+    base_off = _offsets(base, xp).reshape(-1)
+    shift = backend.data_address(view) - backend.data_address(base)
+    view_off = _offsets(view, xp) + shift
     order = xp.argsort(base_off, kind="stable")
     ordered = base_off[order]
     pos = xp.clip(xp.searchsorted(ordered, view_off), 0, max(ordered.size - 1, 0))
@@ -171,7 +180,7 @@ class CopyFrom(Function):
 
     @staticmethod
     def forward(ctx, dst, src):
-        return xp.broadcast_to(src, dst.shape).astype(dst.dtype, copy=True)
+        return ctx.xp.broadcast_to(src, dst.shape).astype(dst.dtype, copy=True)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -179,9 +188,12 @@ class CopyFrom(Function):
 
 
 def copy_(t, src):
+    """``t``'s values replaced by ``src``'s (broadcast, cast, and moved from its device)."""
     check_inplace(t)
     if not isinstance(src, Tensor):
-        src = const(xp.asarray(src))
+        src = const(array_module(t._data).asarray(src))
+    elif type(src._data) is not type(t._data) and src.device != t.device:
+        src = src.to(t.device)  # differentiable: the gradient goes back to src's device
     if _needs_graph(t, (src,)):
         rebase(t, CopyFrom.apply(_snapshot(t), src))
         return t
@@ -197,15 +209,17 @@ def fill_(t, value):
         return copy_(t, value)
     check_inplace(t)
     if _needs_graph(t, ()):
-        return copy_(t, const(xp.asarray(value, dtype=t._data.dtype)))
+        return copy_(t, const(array_module(t._data).asarray(value, dtype=t._data.dtype)))
     t._data.fill(value)
     t._bump_version()
     return t
 
 
 def random_fill_(t, kind, *params, generator=None):
-    """Fill ``t`` with draws from ``generator`` (uniform, normal, bernoulli, exponential, integers)."""
-    rng = rng_of(generator)
+    """Fill ``t`` with draws from ``generator`` (uniform, normal, bernoulli, exponential,
+    integers), made on ``t``'s device (its default generator unless one is given)."""
+    rng = rng_of(generator, device_of(t._data))
+    xp = array_module(t._data)
     shape = t._data.shape
     if kind == "uniform":
         values = rng.uniform(params[0], params[1], shape)

@@ -15,20 +15,20 @@ Variance is computed two-pass (mean first, then squared deviations), as in torch
 """
 from zerograd.autograd.function import Function
 from zerograd.autograd.grad_mode import is_grad_enabled, no_grad
-from zerograd.backend import xp
+from zerograd.backend import array_module
 from zerograd.tensor import Tensor
 
 __all__ = ["batch_norm", "layer_norm", "group_norm"]
 
 
-def _channel_sum(a3):
+def _channel_sum(xp, a3):
     """Sum of (N, C, L) over N and L: a batched GEMV, several times faster than a.sum((0, 2))."""
     if a3.dtype.kind == "f":
         return (a3 @ xp.ones(a3.shape[2], dtype=a3.dtype)).sum(axis=0)
     return a3.sum(axis=(0, 2))
 
 
-def _channel_dot(a3, b3):
+def _channel_dot(xp, a3, b3):
     return xp.einsum("ncl,ncl->c", a3, b3)
 
 
@@ -47,12 +47,13 @@ class BatchNorm(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, eps, box):
+        xp = ctx.xp
         N, C = x.shape[:2]
         x3 = x.reshape(N, C, -1)
         M = N * x3.shape[2]
-        mean = _channel_sum(x3) / M
+        mean = _channel_sum(xp, x3) / M
         y = x3 - _as_channels(mean, C)
-        var = _channel_dot(y, y) / M
+        var = _channel_dot(xp, y, y) / M
         invstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
         box["mean"], box["var"], box["count"] = mean, var, M
         ctx.mean, ctx.invstd, ctx.eps = mean, invstd, eps
@@ -74,13 +75,14 @@ class BatchNorm(Function):
                                    param_axes=axes) + (None, None)
         # dx = scale * (g - sum(g)/M) - xc * scale * invstd * sum(g * xhat) / M
         g = grad_output._data
+        xp = array_module(g)
         N, C = g.shape[:2]
         g3 = g.reshape(N, C, -1)
         M = N * g3.shape[2]
         invstd = ctx.invstd
         xc = x._data.reshape(N, C, -1) - _as_channels(ctx.mean, C)
-        gb = _channel_sum(g3)
-        gw = _channel_dot(g3, xc) * invstd
+        gb = _channel_sum(xp, g3)
+        gw = _channel_dot(xp, g3, xc) * invstd
         gx = None
         if need_x:
             scale = invstd if weight is None else invstd * weight._data
@@ -108,6 +110,7 @@ class LayerNorm(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, k, eps):
+        xp = ctx.xp
         shape = x.shape[x.ndim - k:]
         D = 1
         for s in shape:
@@ -139,6 +142,7 @@ class LayerNorm(Function):
         xhat, invstd = ctx.xhat, ctx.invstd
         D = xhat.shape[1]
         g = grad_output._data
+        xp = array_module(g)
         g2 = g.reshape(-1, D)
         gx = gw = gb = None
         if need_w:

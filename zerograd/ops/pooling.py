@@ -1,7 +1,9 @@
 """Pooling: max, average and adaptive pooling over 1-D and 2-D windows (``nn.functional``).
 
-Windows are strided views of the (padded) input, never Python loops over pixels (the
-array work is in ``zerograd.backend.cpu.pool_kernels``):
+Windows are strided views of the (padded) input, never Python loops over pixels. The
+window geometry and its array work are the device's pooling kernels (``kernels.pool`` of
+the input's backend; ``zerograd.backend.cpu.pool_kernels`` on the CPU): a *plan* made
+for the input's device, kept on the graph node and handed to backward:
 
 * **max pooling** runs over the kh*kw kernel offsets, each one strided slice of the
   padded input (rows stay contiguous, which copies fast): a running ``maximum``, then
@@ -17,9 +19,9 @@ array work is in ``zerograd.backend.cpu.pool_kernels``):
   spatial axis), so zerograd's matmul provides every derivative.
 1-D pooling runs as 2-D pooling over a height of 1.
 """
+from zerograd import dtypes
 from zerograd.autograd.function import Function
-from zerograd.backend import xp
-from zerograd.backend.cpu.pool_kernels import AdaptiveMaxPlan, AvgPlan, WindowPlan, averaging_matrix
+from zerograd.backend import backend_of
 from zerograd.ops._util import const
 from zerograd.tensor import Tensor
 
@@ -40,10 +42,11 @@ class IndexScatter(Function):
     @staticmethod
     def forward(ctx, g, idx, plane):
         ctx.idx, ctx.plane = idx, plane
+        xp = ctx.xp
         N, C = g.shape[:2]
         H, W = plane
         rows = N * C
-        offsets = (xp.arange(rows, dtype=xp.int64) * (H * W))[:, None]
+        offsets = (xp.arange(rows, dtype=dtypes.int64.np) * (H * W))[:, None]
         out = xp.bincount((idx.reshape(rows, -1) + offsets).ravel(), weights=g.ravel(),
                           minlength=rows * H * W)
         return out.astype(g.dtype, copy=False).reshape(N, C, H, W)
@@ -62,7 +65,7 @@ class IndexGather(Function):
     def forward(ctx, a, idx, plane):
         ctx.idx, ctx.plane = idx, plane
         rows = a.shape[0] * a.shape[1]
-        out = xp.take_along_axis(a.reshape(rows, -1), idx.reshape(rows, -1), axis=1)
+        out = ctx.xp.take_along_axis(a.reshape(rows, -1), idx.reshape(rows, -1), axis=1)
         return out.reshape(idx.shape)
 
     @staticmethod
@@ -101,7 +104,7 @@ class WindowScatter(Function):
     @staticmethod
     def forward(ctx, g, arg, plan):
         ctx.arg, ctx.plan = arg, plan
-        p = plan
+        xp, p = ctx.xp, plan
         buf = xp.zeros(g.shape[:2] + (p.Hb, p.Wb), dtype=g.dtype)
         hit, part = xp.empty(arg.shape, dtype=bool), xp.empty(g.shape, dtype=g.dtype)
         for k, view in enumerate(p.offset_views(buf)):
@@ -125,6 +128,7 @@ class WindowGather(Function):
     @staticmethod
     def forward(ctx, a, arg, plan):
         ctx.arg, ctx.plan = arg, plan
+        xp = ctx.xp
         out = xp.zeros(arg.shape, dtype=a.dtype)
         hit, part = xp.empty(arg.shape, dtype=bool), xp.empty(arg.shape, dtype=a.dtype)
         for k, view in enumerate(plan.offset_views(plan.padded(a, 0))):
@@ -158,7 +162,7 @@ class AvgPool2DTranspose(Function):
     @staticmethod
     def forward(ctx, g, plan):
         ctx.plan = plan
-        return xp.ascontiguousarray(plan.spread(plan.divided(g)))
+        return ctx.xp.ascontiguousarray(plan.spread(plan.divided(g)))
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -166,6 +170,11 @@ class AvgPool2DTranspose(Function):
 
 
 # -- argument handling -----------------------------------------------------------------------
+def _pool_kernels(x):
+    """The pooling kernels (plans, averaging matrices) of tensor ``x``'s device."""
+    return backend_of(x._data).kernels.pool
+
+
 def _pair(value, n, fn, name):
     if isinstance(value, int):
         return (value,) * n
@@ -229,7 +238,8 @@ def _max_pool(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
     x, unbatched = _batched(fn, input, nd)
     kernel, stride, padding, dilation = _window_args(fn, nd, kernel_size, stride, padding,
                                                      dilation)
-    plan = WindowPlan(x.shape[2], x.shape[3], kernel, stride, padding, dilation, ceil_mode)
+    plan = _pool_kernels(x).WindowPlan(x.shape[2], x.shape[3], kernel, stride, padding,
+                                       dilation, ceil_mode)
     _check_out(plan, x, nd)
     box = {}
     out = _unbatch(MaxPool2DWithIndices.apply(x, plan, box), nd, unbatched)
@@ -266,8 +276,8 @@ def _avg_pool(fn, nd, input, kernel_size, stride, padding, ceil_mode, count_incl
     kernel, stride, padding, _ = _window_args(fn, nd, kernel_size, stride, padding, 1)
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
-    plan = AvgPlan(x.shape[2], x.shape[3], kernel, stride, padding, ceil_mode,
-                    count_include_pad, divisor_override)
+    plan = _pool_kernels(x).AvgPlan(x.shape[2], x.shape[3], kernel, stride, padding, ceil_mode,
+                                    count_include_pad, divisor_override)
     _check_out(plan, x, nd)
     return _unbatch(AvgPool2D.apply(x, plan), nd, unbatched)
 
@@ -322,6 +332,7 @@ def _adaptive_avg(fn, nd, input, output_size):
     # y = A_h @ x @ A_w^T: linear with constant matrices, so matmul gives every derivative
     out = input
     dtype = input._data.dtype
+    averaging_matrix = _pool_kernels(input).averaging_matrix
     if nd == 2:
         out = const(averaging_matrix(in_size[0], out_size[0], dtype)) @ out
     return out @ const(averaging_matrix(in_size[-1], out_size[-1], dtype).T.copy())
@@ -371,12 +382,14 @@ def _adaptive_max(fn, nd, input, output_size, return_indices):
     x, unbatched = _batched(fn, input, nd)
     (H, W), (Ho, Wo) = x.shape[2:], ((1,) + out_size if nd == 1 else out_size)
     box = {}
+    kernels = _pool_kernels(x)
     if H % Ho == 0 and W % Wo == 0:  # equal windows: plain max pooling
-        plan = WindowPlan(H, W, (H // Ho, W // Wo), (H // Ho, W // Wo), (0, 0), (1, 1), False)
+        plan = kernels.WindowPlan(H, W, (H // Ho, W // Wo), (H // Ho, W // Wo), (0, 0), (1, 1),
+                                  False)
         out = MaxPool2DWithIndices.apply(x, plan, box)
         indices = plan.flat_indices(box["arg"]) if return_indices else None
     else:
-        plan = AdaptiveMaxPlan(H, W, Ho, Wo)
+        plan = kernels.AdaptiveMaxPlan(H, W, Ho, Wo)
         out = AdaptiveMaxPool2D.apply(x, plan, box)
         indices = box["indices"]
     out = _unbatch(out, nd, unbatched)

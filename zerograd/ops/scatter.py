@@ -1,23 +1,26 @@
 """The gather/scatter family: gather, scatter, scatter_add, index_select, index_add.
 
 Each is the adjoint of another (gather <-> scatter_add, index_select <-> index_add), which
-is how their gradients are written; index checks follow torch's messages.
+is how their gradients are written; index checks follow torch's messages (the index
+tensor must be on the input's device).
 """
 from zerograd.autograd.function import Function
-from zerograd.backend import xp
+from zerograd.backend import array_module
 from zerograd.ops._util import const, normalize_dim
-from zerograd.ops.indexing import Index, IndexAddInto, IndexPut, take
+from zerograd.ops.creation import _broadcast_shapes
+from zerograd.ops.indexing import Index, IndexAddInto, IndexPut, check_same_device, take
 from zerograd.tensor import Tensor
 
 __all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "take_along_dim"]
 
 
-def _check_index_tensor(index, name, kinds="i"):
+def _check_index_tensor(input, index, name, kinds="i"):
     if not isinstance(index, Tensor) or index._data.dtype.kind not in kinds or (
             index._data.dtype.itemsize < 4):
         dt = index.dtype if isinstance(index, Tensor) else type(index).__name__
         raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index (got {dt}); "
                            "convert with index.long()")
+    check_same_device(input, index, "index")
     return index._data
 
 
@@ -45,7 +48,7 @@ def _check_gather_shapes(name, idx, shape, dim, src_shape=None):
         raise RuntimeError(msg)
 
 
-def _axis_index(index, dim):
+def _axis_index(xp, index, dim):
     """Full index tuple addressing ``a[..., index, ...]`` along ``dim`` elementwise."""
     grids = list(xp.indices(index.shape, sparse=True))
     grids[dim] = index
@@ -69,11 +72,12 @@ class Gather(Function):
     @staticmethod
     def forward(ctx, a, index, dim):
         ctx.in_shape, ctx.dim, ctx.index = a.shape, dim, index
-        return a[_axis_index(index, dim)]
+        return a[_axis_index(ctx.xp, index, dim)]
 
     @staticmethod
     def backward(ctx, grad_output):
-        return ScatterAdd.apply(const(xp.zeros(ctx.in_shape, grad_output._data.dtype)),
+        g = grad_output._data
+        return ScatterAdd.apply(const(array_module(g).zeros(ctx.in_shape, g.dtype)),
                                 ctx.index, grad_output, ctx.dim)
 
 
@@ -84,7 +88,7 @@ class ScatterAdd(Function):
     def forward(ctx, a, index, src, dim):
         ctx.dim, ctx.index, ctx.src_shape = dim, index, src.shape
         out = a.copy()
-        xp.add.at(out, _axis_index(index, dim), _leading_part(src, index.shape))
+        ctx.xp.add.at(out, _axis_index(ctx.xp, index, dim), _leading_part(src, index.shape))
         return out
 
     @staticmethod
@@ -98,16 +102,17 @@ class ScatterAdd(Function):
 class Scatter(Function):
     @staticmethod
     def forward(ctx, a, index, src, dim):
-        ctx.dim, ctx.index, ctx.src_shape = dim, index, xp.shape(src)
+        ctx.dim, ctx.index, ctx.src_shape = dim, index, src.shape
         out = a.copy()
-        out[_axis_index(index, dim)] = _leading_part(src, index.shape) if xp.ndim(src) else src
+        values = _leading_part(src, index.shape) if src.ndim else src
+        out[_axis_index(ctx.xp, index, dim)] = values
         return out
 
     @staticmethod
     def backward(ctx, grad_output):
         grad_a = grad_src = None
         if ctx.needs_input_grad[0]:
-            zero = const(xp.zeros((), grad_output._data.dtype))
+            zero = const(array_module(grad_output._data).zeros((), grad_output._data.dtype))
             grad_a = Scatter.apply(grad_output, ctx.index, zero, ctx.dim)
         if ctx.needs_input_grad[2]:
             grad_src = _pad_to(Gather.apply(grad_output, ctx.index, ctx.dim), ctx.src_shape)
@@ -116,6 +121,7 @@ class Scatter(Function):
     @staticmethod
     def jvp(ctx, t_a, _, t_src, __):
         a, index, src, dim = ctx.fw_inputs
+        xp = array_module(a._data)
         if t_a is None:
             t_a = const(xp.zeros(a.shape, a._data.dtype))
         if t_src is None:  # a constant src (tensor without tangent, or a number)
@@ -126,10 +132,11 @@ class Scatter(Function):
 class ScatterMultiply(Function):
     @staticmethod
     def forward(ctx, a, index, src, dim):
+        xp = ctx.xp
         out = a.copy()
-        values = _leading_part(src, index.shape) if xp.ndim(src) else \
+        values = _leading_part(src, index.shape) if src.ndim else \
             xp.broadcast_to(src, index.shape)
-        xp.multiply.at(out, _axis_index(index, dim), values)
+        xp.multiply.at(out, _axis_index(xp, index, dim), values)
         return out
 
     @staticmethod
@@ -151,7 +158,7 @@ class ScatterMultiply(Function):
 
 def gather(input, dim, index, sparse_grad=False):
     """``out[i][j] = input[i][index[i][j]]`` for ``dim=1`` (any dim likewise)."""
-    idx = _check_index_tensor(index, "gather")
+    idx = _check_index_tensor(input, index, "gather")
     d = normalize_dim(dim, input.ndim)
     _check_gather_shapes("gather", idx, input.shape, d)
     _check_bounds(idx, input.shape[d] if input.ndim else 1, d)
@@ -161,7 +168,7 @@ def gather(input, dim, index, sparse_grad=False):
 
 
 def _scatter_checks(name, input, dim, index, src):
-    idx = _check_index_tensor(index, name)
+    idx = _check_index_tensor(input, index, name)
     d = normalize_dim(dim, input.ndim)
     src_shape = src.shape if isinstance(src, Tensor) and src.ndim else None
     _check_gather_shapes(name, idx, input.shape, d, src_shape)
@@ -179,12 +186,12 @@ def scatter(input, dim, index, src=None, value=None, reduce=None):
     if isinstance(src, Tensor):
         src = src if src.dtype is input.dtype else src.to(input.dtype)
     else:
-        src = xp.asarray(src, dtype=input._data.dtype)
+        src = array_module(input._data).asarray(src, dtype=input._data.dtype)
     if reduce is None:
         return Scatter.apply(input, idx, src, d)
     if reduce == "add":
         if not isinstance(src, Tensor):
-            src = const(xp.broadcast_to(src, idx.shape))
+            src = const(array_module(src).broadcast_to(src, idx.shape))
         return ScatterAdd.apply(input, idx, src, d)
     if reduce == "multiply":
         return ScatterMultiply.apply(input, idx, src, d)
@@ -202,7 +209,7 @@ def take_along_dim(input, indices, dim=None):
     if dim is None:
         return take(input, indices)
     d = normalize_dim(dim, input.ndim)
-    shape = xp.broadcast_shapes(
+    shape = _broadcast_shapes(
         tuple(s if i != d else 1 for i, s in enumerate(input.shape)),
         tuple(s if i != d else 1 for i, s in enumerate(indices.shape)))
     input = input.expand(*[s if i != d else -1 for i, s in enumerate(shape)])
@@ -211,19 +218,20 @@ def take_along_dim(input, indices, dim=None):
 
 
 # -- index_select / index_add -------------------------------------------------------------------
-def _vector_index(index, name):
+def _vector_index(input, index, name):
     if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu" or (
             index._data.dtype.itemsize < 4):
         dt = index.dtype if isinstance(index, Tensor) else type(index).__name__
         raise RuntimeError(f"{name}(): Expected dtype int32 or int64 for index (got {dt})")
     if index.ndim > 1:
         raise IndexError(f"{name}(): Index is supposed to be a vector")
+    check_same_device(input, index, "index")
     return index._data.reshape(-1)
 
 
 def index_select(input, dim, index):
     """The entries of ``input`` at positions ``index`` (a vector) along ``dim``."""
-    idx = _vector_index(index, "index_select")
+    idx = _vector_index(input, index, "index_select")
     d = normalize_dim(dim, input.ndim)
     n = input.shape[d] if input.ndim else 1
     if idx.size and (idx.min() < 0 or idx.max() >= n):
@@ -237,7 +245,7 @@ def index_select(input, dim, index):
 
 def index_add(input, dim, index, source, alpha=1):
     """``input`` with ``alpha * source`` added at rows ``index`` along ``dim`` (repeats add up)."""
-    idx = _vector_index(index, "index_add")
+    idx = _vector_index(input, index, "index_add")
     d = normalize_dim(dim, input.ndim)
     if source.ndim and idx.size != source.shape[d if source.ndim > d else 0]:
         raise RuntimeError(f"index_add_(): Number of indices ({idx.size}) should be equal to "
