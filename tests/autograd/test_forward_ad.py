@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import zerograd as zg
-from tests.oracle import assert_close
+from tests.oracle import check_jvp
 from zerograd.autograd import forward_ad as fwAD
 from zerograd.autograd.function import Function
 
@@ -49,12 +49,22 @@ def _array(kind, shape, rng):
     raise ValueError(kind)
 
 
-def _idx(lib, values):
-    return lib.tensor(values, dtype=lib.int64)
+def _lib(like):
+    return zg if isinstance(like, zg.Tensor) else torch
 
 
-def _mask(lib, values):
-    return lib.tensor(np.array(values, dtype=bool))
+def _idx(like, values):
+    """An index tensor of ``like``'s library, on its device."""
+    return _lib(like).tensor(values, dtype=_lib(like).int64, device=like.device)
+
+
+def _mask(like, values):
+    return _lib(like).tensor(np.array(values, dtype=bool), device=like.device)
+
+
+def _like(like, values):
+    """A constant tensor with ``like``'s library, dtype and device."""
+    return _lib(like).tensor(values, dtype=like.dtype, device=like.device)
 
 
 # (id, fn(lib, *inputs), input specs[, torch reference]). Every op the core issue lists as
@@ -116,7 +126,7 @@ OPS = [
     ("sum_dim", lambda L, a: a.sum(dim=(0, 2), keepdim=True), [_any(2, 3, 4)]),
     ("mean", lambda L, a: a.mean(1), [_any(3, 4)]),
     ("prod", lambda L, a: a.prod(), [_nonzero(5)]),
-    ("prod_dim_zero", lambda L, a: (a * L.tensor([[1.0], [0.0], [1.0]], dtype=a.dtype)).prod(0),
+    ("prod_dim_zero", lambda L, a: (a * _like(a, [[1.0], [0.0], [1.0]])).prod(0),
      [_any(3, 2)]),
     ("var", lambda L, a: a.var(1), [_any(3, 4)]),
     ("var_pop", lambda L, a: a.var(correction=0), [_any(3, 4)]),
@@ -134,7 +144,7 @@ OPS = [
     ("logsumexp", lambda L, a: L.logsumexp(a, 1), [_any(3, 4)]),
     ("cumsum", lambda L, a: a.cumsum(1), [_any(3, 4)]),
     ("cumprod", lambda L, a: a.cumprod(0), [_nonzero(4, 3)]),
-    ("cumprod_zero", lambda L, a: (a * L.tensor([1.0, 0.0, 1.0, 1.0], dtype=a.dtype)).cumprod(0),
+    ("cumprod_zero", lambda L, a: (a * _like(a, [1.0, 0.0, 1.0, 1.0])).cumprod(0),
      [_any(4)]),
     # linear algebra
     ("matmul", lambda L, a, b: a @ b, [_any(3, 4), _any(4, 2)]),
@@ -208,28 +218,28 @@ OPS = [
     ("sum_to_size", lambda L, a: a.sum_to_size(1, 3), [_any(2, 3)]),
     # indexing, gather and scatter
     ("getitem_basic", lambda L, a: a[1:, ::2], [_any(3, 5)]),
-    ("getitem_int_tensor", lambda L, a: a[_idx(L, [2, 0, 2])], [_any(3, 2)]),
-    ("getitem_mixed", lambda L, a: a[:, _idx(L, [1, 1]), None, 0], [_any(2, 3, 2)]),
-    ("getitem_bool", lambda L, a: a[_mask(L, [True, False, True])], [_any(3, 2)]),
-    ("index_put", lambda L, a, v: a.index_put((_idx(L, [0, 2]),), v), [_any(3, 2), _any(2, 2)]),
-    ("index_put_accumulate", lambda L, a, v: a.index_put((_idx(L, [0, 0]),), v, accumulate=True),
+    ("getitem_int_tensor", lambda L, a: a[_idx(a, [2, 0, 2])], [_any(3, 2)]),
+    ("getitem_mixed", lambda L, a: a[:, _idx(a, [1, 1]), None, 0], [_any(2, 3, 2)]),
+    ("getitem_bool", lambda L, a: a[_mask(a, [True, False, True])], [_any(3, 2)]),
+    ("index_put", lambda L, a, v: a.index_put((_idx(a, [0, 2]),), v), [_any(3, 2), _any(2, 2)]),
+    ("index_put_accumulate", lambda L, a, v: a.index_put((_idx(a, [0, 0]),), v, accumulate=True),
      [_any(3, 2), _any(2, 2)]),
-    ("gather", lambda L, a: L.gather(a, 1, _idx(L, [[0, 0], [1, 0]])), [_any(2, 3)]),
-    ("take_along_dim", lambda L, a: L.take_along_dim(a, _idx(L, [[2], [0]]), 1), [_any(2, 3)]),
-    ("scatter", lambda L, a, s: a.scatter(0, _idx(L, [[1, 0, 1]]), s), [_any(2, 3), _any(1, 3)]),
-    ("scatter_value", lambda L, a: a.scatter(1, _idx(L, [[0], [2]]), 1.5), [_any(2, 3)]),
-    ("scatter_add", lambda L, a, s: a.scatter_add(1, _idx(L, [[0, 0], [2, 1]]), s),
+    ("gather", lambda L, a: L.gather(a, 1, _idx(a, [[0, 0], [1, 0]])), [_any(2, 3)]),
+    ("take_along_dim", lambda L, a: L.take_along_dim(a, _idx(a, [[2], [0]]), 1), [_any(2, 3)]),
+    ("scatter", lambda L, a, s: a.scatter(0, _idx(a, [[1, 0, 1]]), s), [_any(2, 3), _any(1, 3)]),
+    ("scatter_value", lambda L, a: a.scatter(1, _idx(a, [[0], [2]]), 1.5), [_any(2, 3)]),
+    ("scatter_add", lambda L, a, s: a.scatter_add(1, _idx(a, [[0, 0], [2, 1]]), s),
      [_any(2, 3), _any(2, 2)]),
     # torch has no forward AD for scatter(reduce='multiply'): the reference scales by the
     # same constant factors
-    ("scatter_multiply", lambda L, a: a.scatter(1, _idx(L, [[0], [2]]), 2.0, reduce="multiply"),
-     [_any(2, 3)], lambda L, a: a * L.tensor([[2.0, 1, 1], [1, 1, 2.0]], dtype=a.dtype)),
-    ("index_select", lambda L, a: a.index_select(1, _idx(L, [2, 0, 2])), [_any(2, 3)]),
-    ("index_add", lambda L, a, s: a.index_add(0, _idx(L, [1, 1]), s, alpha=2.0),
+    ("scatter_multiply", lambda L, a: a.scatter(1, _idx(a, [[0], [2]]), 2.0, reduce="multiply"),
+     [_any(2, 3)], lambda L, a: a * _like(a, [[2.0, 1, 1], [1, 1, 2.0]])),
+    ("index_select", lambda L, a: a.index_select(1, _idx(a, [2, 0, 2])), [_any(2, 3)]),
+    ("index_add", lambda L, a, s: a.index_add(0, _idx(a, [1, 1]), s, alpha=2.0),
      [_any(3, 2), _any(2, 2)]),
     ("masked_fill", lambda L, a: a.masked_fill(a > 0, 0.5), [_any(3, 4)]),
     ("masked_select", lambda L, a: a.masked_select(a > 0), [_nonzero(3, 4)]),
-    ("take", lambda L, a: L.take(a, _idx(L, [[5, 0], [1, 1]])), [_any(2, 3)]),
+    ("take", lambda L, a: L.take(a, _idx(a, [[5, 0], [1, 1]])), [_any(2, 3)]),
     ("sort_values", lambda L, a: a.sort(1, descending=True).values, [_any(3, 4)]),
     ("topk_values", lambda L, a: a.topk(2).values, [_any(3, 4)]),
     ("setitem", lambda L, a, v: _setitem(a, v), [_any(3, 2), _any(2)]),
@@ -254,15 +264,15 @@ OPS = [
     ("F.leaky_relu", lambda L, a: L.nn.functional.leaky_relu(a, 0.1), [_nonzero(5)]),
     ("F.elu", lambda L, a: L.nn.functional.elu(a), [_nonzero(5)]),
     ("F.hardtanh", lambda L, a: L.nn.functional.hardtanh(a, -0.5, 0.5), [_any(8)]),
-    ("F.cross_entropy", lambda L, a: L.nn.functional.cross_entropy(a, _idx(L, [0, 2, 1])),
+    ("F.cross_entropy", lambda L, a: L.nn.functional.cross_entropy(a, _idx(a, [0, 2, 1])),
      [_any(3, 4)]),
     ("F.cross_entropy_smooth", lambda L, a: L.nn.functional.cross_entropy(
-        a, _idx(L, [0, 2, 1]), label_smoothing=0.1, reduction="sum"), [_any(3, 4)]),
+        a, _idx(a, [0, 2, 1]), label_smoothing=0.1, reduction="sum"), [_any(3, 4)]),
     ("F.binary_cross_entropy", lambda L, a: L.nn.functional.binary_cross_entropy(
-        a.sigmoid(), L.tensor([0.0, 1.0, 1.0], dtype=a.dtype)), [_any(3)]),
+        a.sigmoid(), _like(a, [0.0, 1.0, 1.0])), [_any(3)]),
     ("F.mse_loss", lambda L, a, b: L.nn.functional.mse_loss(a, b), [_any(3, 2), _any(3, 2)]),
     ("F.pad", lambda L, a: L.nn.functional.pad(a, (1, 2)), [_any(2, 3)]),
-    ("F.embedding", lambda L, w: L.nn.functional.embedding(_idx(L, [[0, 2], [2, 1]]), w),
+    ("F.embedding", lambda L, w: L.nn.functional.embedding(_idx(w, [[0, 2], [2, 1]]), w),
      [_any(3, 4)]),
     ("F.layer_norm", lambda L, a, w, b: L.nn.functional.layer_norm(a, (3,), w, b),
      [_any(2, 3), _any(3), _any(3)]),
@@ -297,18 +307,12 @@ def _inputs(specs, seed):
 
 
 @pytest.mark.parametrize("row", OPS, ids=[row[0] for row in OPS])
-def test_op_jvp_matches_torch(row):
+def test_op_jvp_matches_torch(row, device):
     name, fn, specs = row[:3]
     torch_fn = row[3] if len(row) > 3 else fn  # a reference where torch lacks forward AD
-    arrays = _inputs(specs, seed=len(name))
-    tangents = _inputs([("any", s) for _, s in specs], seed=len(name) + 1)
-    t_val, t_tan = torch.func.jvp(lambda *x: torch_fn(torch, *x),
-                                  tuple(map(torch.tensor, arrays)),
-                                  tuple(map(torch.tensor, tangents)))
-    z_val, z_tan = zg.func.jvp(lambda *x: fn(zg, *x), tuple(map(zg.tensor, arrays)),
-                               tuple(map(zg.tensor, tangents)))
-    assert_close(z_val, t_val, what="value")
-    assert_close(z_tan, t_tan, rtol=1e-6, atol=1e-8, what="tangent")
+    check_jvp(lambda *x: fn(zg, *x), lambda *x: torch_fn(torch, *x),
+              *_inputs(specs, seed=len(name)), seed=len(name) + 1, rtol=1e-6, atol=1e-8,
+              device=device)
 
 
 def test_every_differentiable_op_has_a_forward_rule():

@@ -12,6 +12,7 @@ import numpy as np
 import torch as _torch
 
 import zerograd as _zg
+from tests.oracle import assert_close, assert_like, assert_same
 
 
 def libs(name):
@@ -31,12 +32,9 @@ def _is_tensor(x):
     return isinstance(x, (_zg.Tensor, _torch.Tensor))
 
 
-def to_numpy(x):
-    return x.detach().numpy() if _is_tensor(x) else np.asarray(x)
-
-
 def compare(z, t, shapes_only=(), rtol=1e-5, atol=1e-6, key="result"):
-    """Compare zerograd's results ``z`` with torch's ``t`` (dicts, lists, tensors, scalars).
+    """Compare zerograd's results ``z`` with torch's ``t`` (dicts, lists, tensors, scalars)
+    through the oracle's ``assert_close`` (``assert_same`` for strings).
 
     Keys named in ``shapes_only`` hold random values: only their shape and dtype must agree.
     """
@@ -54,17 +52,14 @@ def compare(z, t, shapes_only=(), rtol=1e-5, atol=1e-6, key="result"):
     assert type(z).__name__ == type(t).__name__ or _is_tensor(t) and _is_tensor(z), \
         f"{key}: type {type(z).__name__} != torch's {type(t).__name__}"
     if _is_tensor(t):
-        assert tuple(z.shape) == tuple(t.shape), \
-            f"{key}: shape {tuple(z.shape)} != torch's {tuple(t.shape)}"
-        assert str(z.dtype).split(".")[-1] == str(t.dtype).split(".")[-1], \
-            f"{key}: dtype {z.dtype} != torch's {t.dtype}"
+        assert_like(z, t, key)
         assert z.requires_grad == t.requires_grad, f"{key}: requires_grad differs"
     if key.split(".")[0].split("[")[0] in shapes_only:
         return
     if isinstance(t, str):
-        assert z == t, f"{key}: {z!r} != torch's {t!r}"
+        assert_same(z, t, key)
     else:
-        np.testing.assert_allclose(to_numpy(z), to_numpy(t), rtol=rtol, atol=atol, err_msg=key)
+        assert_close(z, t, rtol, atol, what=key)
 
 
 def copy_weights(zg_module, torch_module):

@@ -1,11 +1,8 @@
-"""Input generators and a torch-or-raise oracle shared by tests/ops/test_elementwise.py and
-tests/ops/test_reduce.py."""
+"""Input generators of tests/ops/test_elementwise.py and tests/ops/test_reduce.py (the
+comparison with torch is tests/oracle.py)."""
 import numpy as np
-import torch
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-from tests.oracle import check
 
 SHAPES = hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4)
 SEEDS = st.integers(0, 2 ** 16)
@@ -31,31 +28,3 @@ def values(domain, shape, dtype=np.float64, seed=0):
     else:
         raise ValueError(f"unknown domain {domain!r}")
     return np.asarray(x, dtype=dtype)
-
-
-def check_like_torch(zg_fn, torch_fn, *arrays, **kwargs):
-    """``check`` when torch accepts the inputs; otherwise zerograd must raise the same type."""
-    try:
-        torch_fn(*[torch.tensor(a) for a in arrays])
-    except (RuntimeError, IndexError, ValueError, TypeError) as err:
-        import zerograd as zg
-        try:
-            zg_fn(*[zg.tensor(a) for a in arrays])
-        except type(err):
-            return
-        raise AssertionError(f"torch raised {type(err).__name__}({err}) but zerograd did not")
-    check(zg_fn, torch_fn, *arrays, **kwargs)
-
-
-def check_jvp(zg_fn, torch_fn, *arrays, seed=0):
-    """Forward mode: zerograd.func.jvp against torch.func.jvp (values and tangents)."""
-    import zerograd as zg
-    from tests.oracle import assert_close
-    rng = np.random.default_rng(seed)
-    tangents = [rng.standard_normal(a.shape).astype(a.dtype) for a in arrays]
-    t_val, t_tan = torch.func.jvp(torch_fn, tuple(torch.tensor(a) for a in arrays),
-                                  tuple(torch.tensor(t) for t in tangents))
-    z_val, z_tan = zg.func.jvp(zg_fn, tuple(zg.tensor(a) for a in arrays),
-                               tuple(zg.tensor(t) for t in tangents))
-    assert_close(z_val, t_val, what="value")
-    assert_close(z_tan, t_tan, what="tangent")

@@ -12,8 +12,8 @@ where torch uses the double-backward trick: the values are the same. ``jacobian`
 ``strategy="forward-mode"`` builds the Jacobian column by column with forward passes
 (``vectorize`` is accepted either way; nothing here is vectorized).
 """
-from zerograd import _func_common, _jacobian, func as _func
 from zerograd.autograd import forward_ad
+from zerograd.autograd._transforms import assemble, basis, forward_jacobian, jvp_leaves
 from zerograd.autograd import grad as _grad
 from zerograd.autograd.grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 from zerograd.tensor import Tensor
@@ -165,8 +165,8 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
             return outs
 
         # strict: an output that depends on none of the inputs is refused
-        outputs, tangents = _func_common._jvp_leaves(call, list(inputs), list(v), strict, False,
-                                                     "jvp")
+        outputs, tangents, _ = jvp_leaves(call, list(inputs), list(v), strict, False, "jvp")
+        outputs, tangents = tuple(outputs), tuple(tangents)
     return (_tuple_postprocess(_grad_postprocess(outputs, create_graph), is_outputs_tuple[0]),
             _tuple_postprocess(_grad_postprocess(tangents, create_graph), is_outputs_tuple[0]))
 
@@ -199,7 +199,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
         for i, out in enumerate(outputs):
             rows = [[] for _ in inputs]
             for k in range(out.numel()):
-                e = _jacobian._basis(out.shape, out._data.dtype, k)
+                e = basis(out, k)
                 for j, g in enumerate(_autograd_grad((out,), inputs, (e,), create_graph)):
                     if g is None:
                         if strict:
@@ -219,7 +219,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
 def _stack_rows(rows, out, x):
     from zerograd.ops.creation import zeros_like
     rows = [r if r is not None else zeros_like(x) for r in rows]
-    return _jacobian._assemble(rows, out, x, 0, x._data.dtype)
+    return assemble(rows, out, x, 0, x)
 
 
 def _jacobian_forward(func, inputs, create_graph, strict):
@@ -232,15 +232,15 @@ def _jacobian_forward(func, inputs, create_graph, strict):
         inputs = tuple(forward_ad.copy_tangents(x, x.detach()) for x in inputs)
     is_outputs_tuple = []
 
-    def call(*args):
-        is_tuple, outs = _as_tuple(func(*args), "outputs of the user-provided function",
+    def call(leaves):
+        is_tuple, outs = _as_tuple(func(*leaves), "outputs of the user-provided function",
                                    "jacobian")
         is_outputs_tuple.append(is_tuple)
         return outs
 
     with enable_grad():
-        jac = _func.jacfwd(call, argnums=tuple(range(len(inputs))))(*inputs)
-    jac = _grad_postprocess(tuple(jac), create_graph)
+        blocks, _ = forward_jacobian(call, list(inputs), False, "jvp(f, primals, tangents)")
+    jac = _grad_postprocess(tuple(tuple(row) for row in blocks), create_graph)
     return _tuple_postprocess(jac, (is_outputs_tuple[0], is_inputs_tuple))
 
 

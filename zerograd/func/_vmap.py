@@ -6,8 +6,10 @@ Arguments and results may be pytrees, as in torch.func.vmap.
 """
 import functools
 
+from zerograd import random as _random
+from zerograd.autograd._pytree import tree_flatten, tree_unflatten
+from zerograd.ops.join import stack
 from zerograd.tensor import Tensor
-from zerograd.utils._pytree import tree_flatten, tree_unflatten
 
 __all__ = ["vmap"]
 
@@ -40,7 +42,6 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         if n == 0:
             raise ValueError("vmap: the mapped dimension has size 0; there is nothing to map "
                              "over")
-        from zerograd import random as _random
         state = _random.get_rng_state() if randomness == "same" else None
         results = []
         for b in range(n):
@@ -103,7 +104,6 @@ def _unflatten_args(leaves, specs):
 
 
 def _stack_results(results, out_dims):
-    from zerograd.ops.join import stack
     flat0, spec = tree_flatten(results[0])
     per_call = [tree_flatten(r)[0] for r in results]
     if isinstance(out_dims, (int, type(None))):

@@ -6,31 +6,14 @@ column by column (one forward pass per input element); for f: R^n -> R the first
 """
 import functools
 
-from zerograd._func_common import (
-    _Reverse, _check_argnums, _check_tensors, _check_outputs, _grads, _jvp_leaves,
-    _replace_argnums, _slice_argnums, _split_aux, _zeros)
+from zerograd.autograd._pytree import tree_flatten, tree_unflatten
+from zerograd.autograd._transforms import assemble, basis, forward_jacobian
 from zerograd.autograd.grad_mode import enable_grad
-from zerograd.backend import xp
-from zerograd.tensor import Tensor
-from zerograd.utils._pytree import tree_flatten, tree_unflatten
+from zerograd.func._common import (
+    _Reverse, _check_argnums, _check_outputs, _check_tensors, _grads, _replace_argnums,
+    _slice_argnums)
 
 __all__ = ["jacrev", "jacfwd", "hessian"]
-
-
-def _basis(shape, dtype, k):
-    e = xp.zeros(int(xp.prod(shape)) if shape else 1, dtype=dtype)
-    e[k] = 1
-    return Tensor._make(e.reshape(tuple(shape)))
-
-
-def _assemble(parts, out, x, dim, dtype):
-    """The Jacobian block of shape ``out.shape + x.shape`` from one piece per element:
-    rows (reverse mode, ``dim=0``) or columns (forward mode, ``dim=-1``)."""
-    from zerograd.ops.join import stack
-    shape = tuple(out.shape) + tuple(x.shape)
-    if not parts:
-        return _zeros(shape, dtype)
-    return stack(parts, dim=dim).reshape(shape)
 
 
 def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_copy=False):
@@ -54,10 +37,10 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
                 rows = [[] for _ in run.inputs]
                 if o._requires_grad:
                     for k in range(o.numel()):
-                        e = _basis(o.shape, o._data.dtype, k)
+                        e = basis(o, k)
                         for j, g in enumerate(_grads([o], run.inputs, [e], run.create_graph)):
                             rows[j].append(g)
-                blocks = [_assemble(r, o, x, 0, x._data.dtype) for r, x in zip(rows, run.inputs)]
+                blocks = [assemble(r, o, x, 0, x) for r, x in zip(rows, run.inputs)]
                 per_output.append(tree_unflatten(blocks, run.in_spec))
         jac = run.finish(tree_unflatten(per_output, run.out_spec))
         return (jac, run.finish(run.aux)) if has_aux else jac
@@ -85,31 +68,11 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
         def call(leaves):
             return func(*_replace_argnums(args, nums, tree_unflatten(leaves, spec_p)), **kwargs)
 
-        columns = [None] * len(flat_p)  # columns[j][i]: tangents of output i along input j
-        out_spec = values = aux = None
-        for j, x in enumerate(flat_p):
-            cols = None
-            for k in range(x.numel()):
-                tangents = [None] * len(flat_p)
-                tangents[j] = _basis(x.shape, x._data.dtype, k)
-                res = _jvp_leaves(call, flat_p, tangents, False, has_aux, api)
-                values, out_spec = tree_flatten(res[0])
-                aux = res[2] if has_aux else None
-                tans = tree_flatten(res[1])[0]
-                cols = [[] for _ in tans] if cols is None else cols
-                for i, t in enumerate(tans):
-                    cols[i].append(t)
-            columns[j] = cols
-        if values is None:  # every input is empty: evaluate once for the output's shape
-            out, aux = _split_aux(call(flat_p), has_aux, api)
-            values, out_spec = tree_flatten(out)
-        per_output = []
-        for i, o in enumerate(values):
-            blocks = [_assemble(columns[j][i] if columns[j] is not None else [], o, x, -1,
-                                o._data.dtype) for j, x in enumerate(flat_p)]
-            per_output.append(tree_unflatten(blocks, spec_p))
+        res = forward_jacobian(call, flat_p, has_aux, api)
+        blocks, out_spec = res[:2]
+        per_output = [tree_unflatten(b, spec_p) for b in blocks]
         jac = tree_unflatten(per_output, out_spec)
-        return (jac, aux) if has_aux else jac
+        return (jac, res[2]) if has_aux else jac
 
     return wrapper
 

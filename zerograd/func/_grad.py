@@ -1,36 +1,16 @@
-"""Function transforms (``torch.func``): grad, vjp, jvp, Jacobians, Hessians, vmap.
-
-Each takes a plain Python function of tensors and returns a new function (or values):
-
-* ``grad(f)(x)``: the gradient of a scalar ``f`` — reverse mode, one backward pass.
-* ``vjp(f, x)``: ``f(x)`` and a function ``v -> v^T J`` — reverse mode.
-* ``jvp(f, (x,), (v,))``: ``f(x)`` and ``J v`` — true forward mode (dual tensors).
-* ``jacrev(f)``: the Jacobian row by row, one backward pass per output element.
-* ``jacfwd(f)``: the Jacobian column by column, one forward pass per input element.
-* ``hessian(f)``: ``jacfwd(jacrev(f))``, forward-over-reverse like torch.
-
-Which of jacrev/jacfwd is cheaper is the textbook's claim made measurable: for
-f: R^n -> R, jacrev needs 1 backward pass and jacfwd n forward passes; for f: R -> R^m
-it is the other way round (see benchmarks/bench_autodiff_modes.py).
-
-Arguments and results may be pytrees (tuples, lists, dicts of tensors), and transforms
-compose: ``jacfwd(jacrev(f))``, ``jacfwd(jacfwd(f))``, ``grad(grad(f))``, ``jvp`` of
-``grad``... A derivative stays differentiable exactly when an enclosing transform (or
-ordinary autograd, for inputs that require grad) can see it; otherwise it comes back
-detached, as torch.func's results do.
-"""
+"""``zerograd.func``'s ``grad``, ``grad_and_value`` and ``vjp`` (reverse mode) and ``jvp``
+(forward mode)."""
 import functools
 
-from zerograd._func_common import (
-    _Reverse, _check_argnums, _check_outputs, _check_tensors, _grads, _jvp_leaves)
-from zerograd._jacobian import hessian, jacfwd, jacrev
 from zerograd.autograd import forward_ad
+from zerograd.autograd._pytree import tree_flatten, tree_unflatten
+from zerograd.autograd._transforms import jvp_leaves
 from zerograd.autograd.grad_mode import enable_grad, is_grad_enabled
+from zerograd.func._common import (
+    _Reverse, _check_argnums, _check_outputs, _check_tensors, _grads)
 from zerograd.tensor import Tensor
-from zerograd.utils._pytree import tree_flatten, tree_unflatten
-from zerograd._vmap import vmap
 
-__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap"]
+__all__ = ["grad", "grad_and_value", "vjp", "jvp"]
 
 
 # -- grad, vjp ------------------------------------------------------------------------------------
@@ -127,5 +107,8 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
             if not isinstance(x, Tensor):
                 raise RuntimeError(f"{api}: Expected {name} to only contain Tensors, got "
                                    f"{type(x)}")
-    return _jvp_leaves(lambda leaves: func(*tree_unflatten(leaves, spec_p)), flat_p, flat_t,
-                       strict, has_aux, api)
+    res = jvp_leaves(lambda leaves: func(*tree_unflatten(leaves, spec_p)), flat_p, flat_t,
+                     strict, has_aux, api)
+    values, tangents, out_spec = res[:3]
+    result = (tree_unflatten(values, out_spec), tree_unflatten(tangents, out_spec))
+    return result + (res[3],) if has_aux else result

@@ -1,17 +1,19 @@
-"""Machinery shared by the ``zerograd.func`` transforms and ``autograd.functional``.
+"""Machinery of the ``zerograd.func`` transforms: argument handling (``argnums``, pytrees,
+``has_aux``) with torch.func's messages, and the reverse-mode evaluation ``_Reverse``
+(``func`` run on fresh aliases of its differentiated arguments, whose results stay
+differentiable exactly when an enclosing transform can see them).
 
-Argument handling (``argnums``, pytrees, ``has_aux``) with torch.func's messages; the
-reverse-mode evaluation ``_Reverse`` (``func`` run on fresh aliases of its differentiated
-arguments, whose results stay differentiable exactly when an enclosing transform can see
-them); and ``_jvp_leaves``, one forward-mode pass at a new level.
+The forward-mode pass and the Jacobian assembly, which ``autograd.functional`` needs too,
+live in ``zerograd.autograd._transforms``.
 """
 from zerograd.autograd import forward_ad
 from zerograd.autograd import grad as _autograd_grad
+from zerograd.autograd._pytree import tree_flatten, tree_map, tree_unflatten
+from zerograd.autograd._transforms import split_aux, zeros_like_shape
 from zerograd.autograd.function import AccumulateGrad
 from zerograd.autograd.grad_mode import enable_grad, is_grad_enabled
-from zerograd.backend import xp
+from zerograd.ops.shape import Reshape
 from zerograd.tensor import Tensor
-from zerograd.utils._pytree import tree_flatten, tree_map, tree_unflatten
 
 
 # -- arguments ----------------------------------------------------------------------------------
@@ -66,15 +68,6 @@ def _check_outputs(leaves, api):
                                f"unsupported type {type(o)}")
 
 
-def _split_aux(out, has_aux, api):
-    if not has_aux:
-        return out, None
-    if not (isinstance(out, tuple) and len(out) == 2):
-        raise RuntimeError(f"{api}: output of function f should be a tuple: (output, aux) if "
-                           "has_aux is True")
-    return out
-
-
 # -- differentiable aliases, and what an enclosing transform can see --------------------------
 def _track(x):
     """A fresh alias of ``x`` to differentiate against.
@@ -86,7 +79,6 @@ def _track(x):
     if not x.is_floating_point():
         raise RuntimeError("only Tensors of floating point dtype can require gradients")
     if x._requires_grad and is_grad_enabled():
-        from zerograd.ops.shape import Reshape
         return Reshape.apply(x, tuple(x.shape))
     alias = forward_ad.copy_tangents(x, x.detach())
     return alias.requires_grad_(True)
@@ -124,10 +116,6 @@ def _strip_graph(t):
     return out
 
 
-def _zeros(shape, dtype):
-    return Tensor._make(xp.zeros(tuple(shape), dtype=dtype))
-
-
 def _grads(outputs, inputs, cotangents, create_graph):
     """Gradients of ``outputs`` (weighted by ``cotangents``) w.r.t. ``inputs``; zeros where
     an input was not used."""
@@ -136,7 +124,7 @@ def _grads(outputs, inputs, cotangents, create_graph):
     if pairs:
         found = _autograd_grad([o for o, _ in pairs], inputs, [c for _, c in pairs],
                                retain_graph=True, create_graph=create_graph, allow_unused=True)
-    return [g if g is not None else _zeros(x.shape, x._data.dtype)
+    return [g if g is not None else zeros_like_shape(x.shape, x)
             for g, x in zip(found, inputs)]
 
 
@@ -153,7 +141,7 @@ class _Reverse:
         tracked = tree_unflatten(self.inputs, self.in_spec)
         call = _replace_argnums(args, nums, tracked) if nums is not None else tracked
         with enable_grad():
-            out, aux = _split_aux(func(*call, **kwargs), has_aux, api)
+            out, aux = split_aux(func(*call, **kwargs), has_aux, api)
         self.output, self.aux = out, aux
         self.flat_out, self.out_spec = tree_flatten(out)
         # A derivative must stay differentiable if an enclosing reverse transform can see
@@ -171,36 +159,3 @@ class _Reverse:
         if self.reverse_outer:
             return tree
         return tree_map(_strip_graph, tree)
-
-
-# -- one forward-mode pass -----------------------------------------------------------------------
-def _jvp_leaves(fn, flat_p, flat_t, strict, has_aux, api):
-    """One forward pass of ``fn(list_of_leaves)`` at a new level, perturbing each leaf by
-    its tangent (None: not perturbed)."""
-    with forward_ad._nested_level() as level:
-        duals = [p if t is None else forward_ad.make_dual(p, t, level=level)
-                 for p, t in zip(flat_p, flat_t)]
-        out, aux = _split_aux(fn(duals), has_aux, api)
-        flat_out, out_spec = tree_flatten(out)
-        if not flat_out:
-            raise RuntimeError(f"{api}: Expected f to be a function that has non-empty output "
-                               f"(got output = {out})")
-        values, jvps = [], []
-        for o in flat_out:
-            if not isinstance(o, Tensor):
-                raise RuntimeError(f"{api}: expected f(*args) to return only tensors, got "
-                                   f"unsupported type {type(o)}")
-            primal, tangent = forward_ad.unpack_dual(o, level=level)
-            if tangent is None:
-                if strict:
-                    raise RuntimeError("jvp(f, primals, tangents, strict=True): The output of f "
-                                       "is independent of the inputs. This is not allowed with "
-                                       "strict=True.")
-                tangent = _zeros(o.shape, o._data.dtype)
-            values.append(primal)
-            jvps.append(tangent)
-        if has_aux:
-            aux = tree_map(lambda a: forward_ad.unpack_dual(a, level=level).primal
-                           if isinstance(a, Tensor) else a, aux)
-    result = (tree_unflatten(values, out_spec), tree_unflatten(jvps, out_spec))
-    return result + (aux,) if has_aux else result
