@@ -37,6 +37,7 @@ def digits_run(tmp_path_factory):
     return cwd, result
 
 
+@pytest.mark.slow
 def test_default_train_reaches_95_percent_on_digits(digits_run):
     cwd, result = digits_run
     head = result.stdout.splitlines()[0]
@@ -116,6 +117,7 @@ def test_info(digits_run, capsys, monkeypatch):
     assert data["parameters"] == 19210 and data["classes"] == [str(i) for i in range(10)]
 
 
+@pytest.mark.slow
 def test_ctrl_c_then_resume(tmp_path):
     """SIGINT mid-run: exit 130 with one line naming the saved epoch; resume continues."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONPATH=ROOT)
@@ -143,6 +145,7 @@ def test_ctrl_c_then_resume(tmp_path):
         assert [int(r["epoch"]) for r in csv.DictReader(handle)] == list(range(1, saved + 2))
 
 
+@pytest.mark.slow
 def test_config_file_flags_override_progress_and_graph(tmp_path):
     rows = ["x1,x2,label"] + [f"{i % 5},{(i * 7) % 11},{'ab'[i % 2]}" for i in range(60)]
     (tmp_path / "table.csv").write_text("\n".join(rows) + "\n")
@@ -206,7 +209,8 @@ BAD_INPUTS = [
     (["eval", "broken/nowhere.safetensors"], "checkpoint not found", 1),
     (["info", "broken/weights.safetensors"], "not a training checkpoint", 1),
     (["info", "broken/mismatch.safetensors"], "weights do not fit model 'softmax'", 1),
-    (["eval", "runs/mlp-digits", "--data", "iris"], "checkpoint's model expects", 2),
+    (["eval", "runs/mlp-digits", "--data", "iris"], "trained on 'digits', not 'iris'", 2),
+    (["eval", "runs/mlp-digits", "--data", "iris", "--force"], "checkpoint's model expects", 2),
     (["predict", "runs/mlp-digits", "broken/nothing.png"], "input file not found", 2),
     (["predict", "runs/mlp-digits", "broken/ok.csv"], "CSV rows are for tabular", 2),
     (["resume", "broken/no-run"], "run folder not found", 2),
@@ -233,3 +237,43 @@ def test_bad_input_is_one_clear_line(bad_results, index):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("zerograd: error: ") and message in lines[0], lines[0]
     assert result.stdout == ""
+
+
+# Checked before anything loads, so they run in-process (issue 12, items 6, 9, 10, 11).
+EARLY_BAD_INPUTS = [
+    (["eval", "runs/x", "--batch-size", "0"], "--batch-size must be at least 1, got 0"),
+    (["train", "--config", "binary.toml"], "binary.toml is not valid TOML: it is not UTF-8"),
+    (["train", "--optimizer", "sgd", "--momentum", "-1"], "--momentum must be in [0, 1), got -1.0"),
+    (["train", "--weight-decay", "-1"], "--weight-decay must be >= 0, got -1.0"),
+    (["train", "--momentum", "0.9"], "--momentum applies to the optimizers sgd, momentum, "
+                                     "nesterov, rmsprop, not adam"),
+    (["train", "--lr", "inf"], "--lr must be a finite number, got inf"),
+    (["train", "--lr", "nan"], "--lr must be a finite number, got nan"),
+    (["train", "--seed", str(2 ** 70)], "--seed must be between -2**63 and 2**64 - 1"),
+    (["train", "--out", ""], "--out must not be empty"),
+    (["train", "--config", ""], "--config must not be empty"),
+    (["train", "--data", "fashion-mnist", "--data-dir", "nowhere"],
+     "--data-dir nowhere does not exist"),
+    (["train", "--data-dir", "."], "--data-dir applies to fashion-mnist and mnist, not 'digits'"),
+    (["predict", "runs/x", "a.png", "--top", "0"], "--top must be at least 1, got 0"),
+    (["predict", "runs/x", "a.png", "--top", "-1"], "--top must be at least 1, got -1"),
+]
+
+
+@pytest.mark.parametrize("args, message", EARLY_BAD_INPUTS,
+                         ids=[" ".join(a[:3]) for a, _ in EARLY_BAD_INPUTS])
+def test_early_bad_input_is_one_line_naming_the_option(tmp_path, capsys, monkeypatch, args,
+                                                       message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "binary.toml").write_bytes(bytes(range(256)))
+    code, out, err = cli(capsys, *args)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("zerograd: error: ") and message in err, err
+    assert "internal error" not in err
+    if "--momentum" in args:
+        assert "weight-decay" not in err  # the one option that is wrong, not two
+
+
+def test_version(capsys):
+    code, out, _ = cli(capsys, "--version")
+    assert code == 0 and out == f"zerograd {zg.__version__}\n"

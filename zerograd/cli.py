@@ -40,7 +40,9 @@ def _progress(p):
 
 def build_parser():
     from zerograd.train.config import DATASET_NAMES, MODEL_NAMES, OPTIMIZERS, SCHEDULERS
+    from zerograd import __version__
     parser = _Parser(prog="zerograd", description="Train and use models with zerograd.")
+    parser.add_argument("--version", action="version", version=f"zerograd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a model (default: an MLP on digits)",
@@ -83,6 +85,8 @@ def build_parser():
     e.add_argument("--limit", type=int, help="use at most N test samples")
     e.add_argument("--data-dir", dest="data_dir")
     e.add_argument("--batch-size", type=int, default=256, dest="batch_size")
+    e.add_argument("--force", action="store_true",
+                   help="evaluate on another dataset than the checkpoint's (if shapes fit)")
     _common(e)
 
     p = sub.add_parser("predict", help="classify PNG/NPY images or CSV rows")
@@ -111,7 +115,9 @@ def _cmd_train(args):
     from zerograd.train.trainer import fit
     fields = TrainConfig.__dataclass_fields__
     flags = {k: v for k, v in vars(args).items() if k in fields and v is not None}
-    cfg = resolve(load_toml(args.config) if args.config else {}, flags)
+    if args.config == "":
+        raise _usage("--config must not be empty")
+    cfg = resolve(load_toml(args.config) if args.config is not None else {}, flags)
     summary = fit(cfg, overwrite=args.overwrite, quiet=args.quiet, progress=args.progress,
                   show_graph=args.show_graph)
     _emit(args, summary, _result_lines(summary))
@@ -139,8 +145,11 @@ def _cmd_eval(args):
     from zerograd.train.inference import evaluate_checkpoint, load_trained
     if args.limit is not None and args.limit < 1:
         raise _usage(f"--limit must be at least 1, got {args.limit}")
+    if args.batch_size < 1:
+        raise _usage(f"--batch-size must be at least 1, got {args.batch_size}")
     trained = load_trained(args.checkpoint)
-    report = evaluate_checkpoint(trained, args.data, args.limit, args.data_dir, args.batch_size)
+    report = evaluate_checkpoint(trained, args.data, args.limit, args.data_dir, args.batch_size,
+                                 force=args.force)
     lines = [f"checkpoint: {report['checkpoint']}", f"data: {report['data']} "
              f"({report['samples']} test samples)", f"loss: {report['loss']:.4f}"]
     if "accuracy" in report:
@@ -162,15 +171,18 @@ def _cmd_eval(args):
 
 def _cmd_predict(args):
     from zerograd.train.inference import load_trained, predict
+    if args.top < 1:
+        raise _usage(f"--top must be at least 1, got {args.top}")
     trained = load_trained(args.checkpoint)
     results = predict(trained, args.files, top=args.top)
     lines = []
     for r in results:
         if "prediction" in r:
-            lines.append(f"{r['input']}: {r['prediction']:.6g}")
+            line = f"{r['input']}: {r['prediction']:.6g}"
         else:
             top = ", ".join(f"{name} {p:.3f}" for name, p in r["top"])
-            lines.append(f"{r['input']}: {r['class']} ({r['probability']:.3f})  [{top}]")
+            line = f"{r['input']}: {r['class']} ({r['probability']:.3f})  [{top}]"
+        lines.append(line + (f"  ({r['note']})" if r.get("note") else ""))
     _emit(args, results, lines)
     return 0
 
@@ -221,14 +233,16 @@ def main(argv=None):
         return _fail(str(err), EXIT_ERROR)
     except Interrupted as stop:
         if stop.saved_epoch == 0:
-            return _fail(f"interrupted before the first epoch ended; nothing saved in "
-                         f"{stop.run_dir}", EXIT_INTERRUPTED)
+            return _fail(f"interrupted before the first epoch ended; "
+                         f"{stop.outcome or 'nothing was saved'}", EXIT_INTERRUPTED)
         return _fail(f"interrupted; epoch {stop.saved_epoch} is saved, continue with "
                      f"`zerograd resume {stop.run_dir}`", EXIT_INTERRUPTED)
     except KeyboardInterrupt:
         return _fail("interrupted", EXIT_INTERRUPTED)
     except BrokenPipeError:
         return EXIT_ERROR
+    except SystemExit as done:  # --help, --version: argparse printed them
+        return done.code if isinstance(done.code, int) else EXIT_ERROR
     except (MemoryError, OSError) as err:
         return _fail(f"{type(err).__name__}: {err}", EXIT_ERROR)
     except Exception as err:  # a bug: one line, and the traceback on request

@@ -55,7 +55,7 @@ def fashion_train():
 
 @pytest.fixture(scope="module")
 def fashion_test():
-    return FashionMNIST(root="/nonexistent-root", train=False)  # falls back to the system copy
+    return FashionMNIST(train=False)  # the system copy
 
 
 @needs_fashion
@@ -151,6 +151,14 @@ def test_missing_files_error_says_how_to_get_them(isolated):
     assert "download=True" in message and str(isolated / "cache") in message
     with pytest.raises(FileNotFoundError, match="MNIST test files"):
         MNIST(root=isolated / "empty", train=False)
+
+
+def test_a_root_that_does_not_exist_is_an_error(isolated):
+    """torchvision refuses it; searching on would quietly use another copy (issue 12.10)."""
+    write_mnist(isolated / "cache" / "zerograd" / "mnist")  # the search's fallback copy
+    with pytest.raises(FileNotFoundError, match="root folder .*missing does not exist"):
+        MNIST(root=isolated / "missing")
+    assert len(MNIST()) == 6
 
 
 def test_image_label_count_mismatch(isolated):

@@ -107,3 +107,31 @@ def test_errors(files, tmp_path):
     with pytest.raises(ValueError, match="log_target=True needs a positive target"):
         TabularPreprocessor(target="Rooms", log_target=True).fit_transform(
             TRAIN.assign(Rooms=[0, 1, 2, 3, 4, 5]))
+
+
+def test_a_mostly_numeric_column_with_a_stray_value_is_refused_with_its_row(tmp_path):
+    """Issue 12.7: such a column was one-hot encoded (x1_1.0, x1_3, x1_abc) without a word."""
+    from zerograd.datasets.tabular import MixedColumnError
+    path = tmp_path / "t.csv"
+    path.write_text("x1,x2,y\n1.0,a,1\n3,b,2\nabc,a,3\n4,b,4\n5,a,5\n")
+    with pytest.raises(MixedColumnError, match=r"column 'x1' holds numbers, but its value in "
+                                               r"data row 3 is 'abc'; correct it"):
+        load_csv(path, target="y")
+    path.write_text("x1,x2,y\n1.0,a,1\n3,b,2\n,a,3\n4,b,4\n5,a,5\n")  # a gap is just missing
+    data = load_csv(path, target="y")
+    assert data.preprocessor.numeric_columns == ["x1"] and data.feature_names[0] == "x1"
+    # a column that is mostly text stays categorical, numbers among it included
+    mixed = pd.DataFrame({"grade": ["A", "B", "3", "A"], "y": [1.0, 2.0, 3.0, 4.0]})
+    assert TabularPreprocessor(target="y").fit(mixed).categorical_columns == ["grade"]
+
+
+def test_stray_and_infinite_values_at_transform_time_name_their_row():
+    pre = TabularPreprocessor(target="SalePrice").fit(TRAIN)
+    with pytest.raises(ValueError, match=r"'LotArea' holds numbers, but its value in data row "
+                                         r"2 is '9x'"):
+        pre.transform(TEST.assign(LotArea=["10", "9x", None]))
+    with pytest.raises(ValueError, match=r"'Rooms' holds numbers, but its value in data row 1 "
+                                         r"is inf"):
+        pre.transform(TEST.assign(Rooms=[np.inf, 3, 1]))
+    np.testing.assert_allclose(pre.transform(TEST.assign(LotArea=["10000", None, "7000"]))[0]
+                               .numpy(), pre.transform(TEST)[0].numpy())

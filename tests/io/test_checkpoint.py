@@ -160,5 +160,104 @@ def test_kill_during_save_keeps_previous_checkpoint(tmp_path):
     assert back["epoch"] == 1 and back["w"].tolist() == [1.0] * 1000
     leftovers = [n for n in os.listdir(tmp_path) if n.startswith(TEMP_PREFIX)]
     assert leftovers, "the half-written temporary file should be beside the checkpoint"
-    zg.save({"w": zg.zeros(1), "epoch": 3}, path)  # a later save still works
+    zg.save({"w": zg.zeros(1), "epoch": 3}, path)  # a later save still works...
     assert zg.load(path)["epoch"] == 3
+    # ...and removes what the killed writer left (issue 12.2: 745 MB after 25 kills)
+    assert [n for n in os.listdir(tmp_path) if n.startswith(TEMP_PREFIX)] == []
+
+
+def test_only_stale_temp_files_of_the_same_target_are_removed(tmp_path):
+    from zerograd.io.atomic import remove_stale_temp_files
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    names = {
+        "dead": f"{TEMP_PREFIX}a.safetensors.{dead.pid}.0123abcd",
+        "running": f"{TEMP_PREFIX}a.safetensors.{os.getpid()}.0123abcd",
+        "other target": f"{TEMP_PREFIX}a.safetensors.bak.{dead.pid}.0123abcd",
+        "old, no pid": f"{TEMP_PREFIX}a.safetensors.x1y2z3",
+        "not ours": "a.safetensors.tmp",
+    }
+    for name in names.values():
+        (tmp_path / name).write_bytes(b"x")
+    past = time.time() - 3600
+    os.utime(tmp_path / names["old, no pid"], (past, past))
+    removed = remove_stale_temp_files(tmp_path, "a.safetensors")
+    assert sorted(removed) == sorted([names["dead"], names["old, no pid"]])
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [names["running"], names["other target"], names["not ours"]])
+
+
+def test_a_save_cut_between_its_two_files_never_leaves_a_stale_sidecar(tmp_path, monkeypatch):
+    """Issue 12.3: after a kill the .json sidecar described the previous save."""
+    from zerograd.io import checkpoint, read_sidecar, repair_sidecar
+    path = tmp_path / "ck.safetensors"
+    zg.save({"w": zg.ones(3), "epoch": 1}, path)
+
+    def killed(*args):
+        raise KeyboardInterrupt  # the process dies after the tensors file is replaced
+    monkeypatch.setattr(checkpoint, "atomic_write_text", killed)
+    with pytest.raises(KeyboardInterrupt):
+        zg.save({"w": zg.zeros(3), "epoch": 2}, path)
+    monkeypatch.undo()
+    assert zg.load(path)["epoch"] == 2
+    assert not (tmp_path / "ck.json").exists()  # no sidecar rather than a wrong one
+    assert read_sidecar(path)["object"]["epoch"] == 2  # rebuilt from the checkpoint
+    assert repair_sidecar(path) and not repair_sidecar(path)
+    side = json.loads((tmp_path / "ck.json").read_text())
+    assert side["object"]["epoch"] == 2 and side["tensors"]["w"]["dtype"] == "float32"
+
+
+def test_a_sidecar_from_another_save_is_detected(tmp_path):
+    zg.save({"w": zg.ones(2), "epoch": 1}, tmp_path / "a.safetensors")
+    zg.save({"w": zg.ones(2), "epoch": 2}, tmp_path / "b.safetensors")
+    other = json.loads((tmp_path / "a.json").read_text())
+    other["tensors_file"] = "b.safetensors"  # e.g. copied by hand, or an old save's
+    (tmp_path / "b.json").write_text(json.dumps(other))
+    assert zg.io.read_sidecar(tmp_path / "b.safetensors")["object"]["epoch"] == 2
+    assert zg.io.read_sidecar(tmp_path / "b.json")["object"]["epoch"] == 2
+
+
+def test_save_leaves_a_json_file_that_is_not_its_sidecar_alone(tmp_path):
+    (tmp_path / "model.json").write_text('{"hidden_size": 64}')
+    with pytest.warns(UserWarning, match="model.json is not a zerograd sidecar"):
+        zg.save({"w": zg.ones(2)}, tmp_path / "model.safetensors")
+    assert (tmp_path / "model.json").read_text() == '{"hidden_size": 64}'
+    assert zg.load(tmp_path / "model.safetensors")["w"].tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_saved_files_get_the_umask_and_keep_an_existing_mode(tmp_path, umask):
+    """Issue 12.14: mkstemp made every checkpoint 0600 whatever the umask."""
+    old = os.umask(umask)
+    try:
+        zg.save({"w": zg.ones(2)}, tmp_path / "a.safetensors")
+        for name in ("a.safetensors", "a.json"):
+            assert os.stat(tmp_path / name).st_mode & 0o777 == 0o666 & ~umask
+        os.chmod(tmp_path / "a.safetensors", 0o640)
+        zg.save({"w": zg.zeros(2)}, tmp_path / "a.safetensors")  # replacing keeps the mode
+        assert os.stat(tmp_path / "a.safetensors").st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old)
+
+
+def _torch_files(folder):
+    torch = pytest.importorskip("torch")
+    state = {"weight": torch.ones(2, 2)}
+    torch.save(state, folder / "zip.pt")
+    torch.save(state, folder / "legacy.pt", _use_new_zipfile_serialization=False)
+    np.save(folder / "array.npy", np.ones(3))
+    np.savez(folder / "arrays.npz", a=np.ones(3))
+
+
+@pytest.mark.parametrize("name, message", [
+    ("zip.pt", "is a PyTorch checkpoint"), ("legacy.pt", "is a Python pickle"),
+    ("array.npy", "is a NumPy .npy array"), ("arrays.npz", "is a NumPy .npz archive")])
+def test_foreign_formats_are_named_and_never_unpickled(tmp_path, name, message):
+    """Issue 12.12: a .pt file gave "header length 578712552184433488 is implausible"."""
+    _torch_files(tmp_path)
+    with pytest.raises(CheckpointError) as raised:
+        zg.load(tmp_path / name)
+    text = str(raised.value)
+    assert message in text and "\n" not in text and "implausible" not in text
+    if name.endswith(".pt"):
+        assert "never unpickles" in text and "safetensors" in text and "torch.load" in text

@@ -123,6 +123,49 @@ def test_data_errors(tmp_path, spec, message):
         load_data(spec, "mlp")
 
 
+def test_csv_stray_values_are_refused_with_column_and_row(tmp_path):
+    """Issue 12.7, through csv:PATH:TARGET: features and the target alike."""
+    rows = ["x1,y"] + [f"{i},{i % 2}" for i in range(20)]
+    feature = rows[:8] + ["abc,1"] + rows[9:]
+    path = _write(tmp_path / "f.csv", "\n".join(feature) + "\n")
+    with pytest.raises(UsageError, match=r"f.csv: column 'x1' holds numbers, but its value in "
+                                         r"data row 8 is 'abc'"):
+        load_data(f"csv:{path}:y", "mlp")
+    target = rows[:5] + ["4,oops"] + rows[6:]
+    path = _write(tmp_path / "t.csv", "\n".join(target) + "\n")
+    with pytest.raises(UsageError, match=r"t.csv: column 'y' holds numbers, but its value in "
+                                         r"data row 5 is 'oops'"):
+        load_data(f"csv:{path}:y", "mlp")
+
+
+def test_predict_inputs_must_have_the_trained_size():
+    """Issue 12.9: a 5x5 array was resized for an 8x8 model without a word."""
+    info = load_data("digits", "mlp", limit=5).info
+    with pytest.raises(UsageError, match=r"images of 5x5 pixels do not fit this model: it was "
+                                         r"trained on 8x8 images \(digits\)"):
+        preprocess(info, np.zeros((5, 5)))
+    assert tuple(preprocess(info, np.zeros((5, 5)), resize=True).shape) == (1, 1, 8, 8)
+    with pytest.raises(UsageError, match="NaN or infinite"):
+        preprocess(info, np.full((8, 8), np.nan))
+    with pytest.raises(UsageError, match="expected numbers"):
+        preprocess(info, np.array(["a", "b"]))
+    iris = load_data("iris", "mlp").info
+    with pytest.raises(UsageError, match=r"expected rows of 4 features"):
+        preprocess(iris, np.zeros((2, 2, 2)))
+
+
+def test_a_given_data_dir_is_used_or_refused(tmp_path):
+    """Issue 12.10: a --data-dir that does not exist fell back to the system copy."""
+    with pytest.raises(UsageError, match="--data-dir .*nowhere does not exist"):
+        load_data("fashion-mnist", "mlp", data_dir=str(tmp_path / "nowhere"))
+    with pytest.raises(UsageError, match="holds no fashion-mnist IDX files|cannot load"):
+        load_data("fashion-mnist", "mlp", data_dir=str(tmp_path))
+    from zerograd.train import resolve
+    with pytest.raises(UsageError, match="--data-dir applies to fashion-mnist and mnist, not "
+                                         "'digits'"):
+        resolve({}, {"data": "digits", "data_dir": str(tmp_path)})
+
+
 def test_fashion_mnist_subset():
     try:
         data = load_data("fashion-mnist", "lenet", limit=50)

@@ -110,6 +110,7 @@ def test_breast_cancer_logistic_and_diabetes_regression(tmp_path):
     assert r["test_acc"] is None and 0.2 < r["test_r2"] < 0.6 and 40 < r["test_rmse"] < 80
 
 
+@pytest.mark.slow
 def test_lenet_learns_on_fashion_mnist_subset(tmp_path):
     try:
         load_data("fashion-mnist", "lenet", limit=1)

@@ -10,7 +10,7 @@ import gzip
 import os
 import zlib
 
-from zerograd.backend import xp
+import numpy as np
 
 __all__ = ["IDXError", "read_idx", "read_idx_images", "read_idx_labels"]
 
@@ -57,7 +57,7 @@ def _parse(path, content):
         raise IDXError(f"{path}: file is truncated inside the header ({len(content)} bytes, "
                        f"the header of a {ndim}-d IDX file needs {header})")
     shape = tuple(int.from_bytes(content[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    dtype = xp.dtype(_TYPES[code])
+    dtype = np.dtype(_TYPES[code])
     expected = dtype.itemsize
     for s in shape:
         expected *= s
@@ -75,7 +75,7 @@ def _load(path):
     path = os.fspath(path)
     content = _read_bytes(path)
     magic, shape, dtype, header = _parse(path, content)
-    array = xp.frombuffer(content, dtype=dtype, offset=header).reshape(shape)
+    array = np.frombuffer(content, dtype=dtype, offset=header).reshape(shape)
     # frombuffer views read-only bytes: copy (and fix the byte order) into a normal array
     return path, magic, array.astype(dtype.newbyteorder("="), copy=True)
 

@@ -1,7 +1,8 @@
 """MNIST and Fashion-MNIST from their IDX files, with torchvision's dataset signature.
 
 The files (gzip or raw) are looked for, in order, in ``root`` (``root/<ClassName>/raw``,
-``root/<ClassName>``, ``root/<name>``, ``root``), then ``$ZEROGRAD_DATA`` (same
+``root/<ClassName>``, ``root/<name>``, ``root``; a ``root`` that does not exist is an
+error, as in torchvision, unless ``download=True``), then ``$ZEROGRAD_DATA`` (same
 layout), the user cache ``~/.cache/zerograd/<name>``, and system folders (Debian's
 ``dataset-fashion-mnist`` package installs Fashion-MNIST in
 ``/usr/share/datasets/fashion-mnist``). ``download=True`` fetches missing files from
@@ -14,7 +15,8 @@ float ``1x28x28`` tensor in [0, 1].
 import os
 from pathlib import Path
 
-from zerograd.backend import xp
+import numpy as np
+
 from zerograd.datasets.download import cache_dir, check_md5, download_url
 from zerograd.datasets.idx import IDXError, read_idx_images, read_idx_labels
 from zerograd.tensor import Tensor
@@ -59,6 +61,11 @@ class MNIST(Dataset):
         self.train = train
         self.transform = transform
         self.target_transform = target_transform
+        if self.root is not None and not download and not os.path.isdir(self.root):
+            # Searching elsewhere would quietly use another copy than the one asked for.
+            raise FileNotFoundError(f"{type(self).__name__}: root folder {self.root} does not "
+                                    "exist; give the folder that holds the files, root=None "
+                                    "to search the usual places, or download=True")
         folder = self._find_folder()
         if folder is None and download:
             folder = self.download()
@@ -67,7 +74,7 @@ class MNIST(Dataset):
         self.folder = folder
         images, labels = self._load(folder)
         self.data = Tensor._make(images)
-        self.targets = Tensor._make(labels.astype(xp.int64))
+        self.targets = Tensor._make(labels.astype(np.int64))
 
     # -- finding and reading the files ---------------------------------------------------
     @property

@@ -8,7 +8,8 @@ mean and std, and returns a ``SplitDataset``, which also unpacks as
 """
 from dataclasses import dataclass, field
 
-from zerograd.backend import xp
+import numpy as np
+
 from zerograd.tensor import Tensor
 from zerograd.utils.data.dataset import TensorDataset
 
@@ -55,22 +56,22 @@ def _sklearn():
 
 def _split(bunch, classification, test_size, standardize, seed):
     sklearn = _sklearn()
-    features = xp.asarray(bunch.data, dtype=xp.float64)
-    target = xp.asarray(bunch.target)
+    features = np.asarray(bunch.data, dtype=np.float64)
+    target = np.asarray(bunch.target)
     x_train, x_test, y_train, y_test = sklearn.model_selection.train_test_split(
         features, target, test_size=test_size, random_state=seed,
         stratify=target if classification else None)
     mean = std = None
     if standardize:
         mean, std = x_train.mean(axis=0), x_train.std(axis=0)
-        std = xp.where(std > 0, std, 1.0)  # constant features (blank digit pixels) stay 0
+        std = np.where(std > 0, std, 1.0)  # constant features (blank digit pixels) stay 0
         x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
-        mean, std = Tensor._make(mean.astype(xp.float32)), Tensor._make(std.astype(xp.float32))
+        mean, std = Tensor._make(mean.astype(np.float32)), Tensor._make(std.astype(np.float32))
 
     def dataset(x, y):
-        y = y.astype(xp.int64) if classification else y.astype(xp.float32).reshape(-1, 1)
-        return TensorDataset(Tensor._make(xp.ascontiguousarray(x, dtype=xp.float32)),
-                             Tensor._make(xp.ascontiguousarray(y)))
+        y = y.astype(np.int64) if classification else y.astype(np.float32).reshape(-1, 1)
+        return TensorDataset(Tensor._make(np.ascontiguousarray(x, dtype=np.float32)),
+                             Tensor._make(np.ascontiguousarray(y)))
 
     names = getattr(bunch, "feature_names", None)
     names = [str(n) for n in (names if names is not None else range(features.shape[1]))]

@@ -12,8 +12,9 @@ from a ``zerograd.Generator`` (the default one unless ``generator=`` is given); 
 """
 import numbers
 
+import numpy as np
+
 from zerograd import dtypes
-from zerograd.backend import xp
 from zerograd.nn.functional.upsampling import linear_weights, nearest_index
 from zerograd.random import rng_of
 from zerograd.tensor import Tensor
@@ -23,11 +24,11 @@ __all__ = ["Compose", "ToTensor", "Normalize", "Resize", "RandomHorizontalFlip",
 
 
 def _array(img):
-    return img._data if isinstance(img, Tensor) else xp.asarray(img)
+    return img._data if isinstance(img, Tensor) else np.asarray(img)
 
 
 def _tensor(array):
-    return Tensor._make(xp.ascontiguousarray(array))
+    return Tensor._make(np.ascontiguousarray(array))
 
 
 class Compose:
@@ -69,7 +70,7 @@ class ToTensor:
 
     @staticmethod
     def _convert(array):
-        if array.dtype == xp.uint8:
+        if array.dtype == np.uint8:
             out = array.astype(dtypes.get_default_dtype().np, order="C")
             out /= 255  # a true division, bit-identical to torchvision's div(255)
             return _tensor(out)
@@ -115,8 +116,8 @@ class Normalize:
         if array.ndim < 3:
             raise ValueError(f"Expected tensor to be a tensor image of size (..., C, H, W). Got "
                              f"tensor.size() = {tuple(array.shape)}")
-        mean = xp.asarray(self.mean, dtype=array.dtype)
-        std = xp.asarray(self.std, dtype=array.dtype)
+        mean = np.asarray(self.mean, dtype=array.dtype)
+        std = np.asarray(self.std, dtype=array.dtype)
         if (std == 0).any():
             raise ValueError(f"std evaluated to zero after conversion to {array.dtype}, leading "
                              f"to division by zero.")
@@ -150,28 +151,28 @@ def resize_array(array, size, interpolation="bilinear"):
     out_h, out_w = size
     in_h, in_w = array.shape[-2:]
     if _mode_name(interpolation) == "nearest":
-        rows = xp.take(array, nearest_index(out_h, in_h), axis=-2)
-        return xp.take(rows, nearest_index(out_w, in_w), axis=-1)
-    work = array if array.dtype.kind == "f" else array.astype(xp.float32)
+        rows = np.take(array, nearest_index(out_h, in_h), axis=-2)
+        return np.take(rows, nearest_index(out_w, in_w), axis=-1)
+    work = array if array.dtype.kind == "f" else array.astype(np.float32)
     y0, y1, wy0, wy1 = linear_weights(out_h, in_h, work.dtype)
     x0, x1, wx0, wx1 = linear_weights(out_w, in_w, work.dtype)
     # along the width first, then the height: the same order of operations as torch's kernel.
     # take() along one axis plus in-place updates is several times faster than fancy indexing
-    rows = xp.take(work, x0, axis=-1)
+    rows = np.take(work, x0, axis=-1)
     rows *= wx0
-    other = xp.take(work, x1, axis=-1)
+    other = np.take(work, x1, axis=-1)
     other *= wx1
     rows += other
-    out = xp.take(rows, y0, axis=-2)
+    out = np.take(rows, y0, axis=-2)
     out *= wy0[:, None]
-    other = xp.take(rows, y1, axis=-2)
+    other = np.take(rows, y1, axis=-2)
     other *= wy1[:, None]
     out += other
     if array.dtype.kind in "iub":
-        info = xp.iinfo(array.dtype) if array.dtype.kind != "b" else None
-        out = xp.rint(out)
+        info = np.iinfo(array.dtype) if array.dtype.kind != "b" else None
+        out = np.rint(out)
         if info is not None:
-            out = xp.clip(out, info.min, info.max)
+            out = np.clip(out, info.min, info.max)
         out = out.astype(array.dtype)
     return out
 
@@ -298,8 +299,8 @@ class RandomCrop:
             return array
         widths = [(0, 0)] * (array.ndim - 2) + [(top, bottom), (left, right)]
         if self.padding_mode == "constant":
-            return xp.pad(array, widths, mode="constant", constant_values=self.fill)
-        return xp.pad(array, widths, mode=self.padding_mode)
+            return np.pad(array, widths, mode="constant", constant_values=self.fill)
+        return np.pad(array, widths, mode=self.padding_mode)
 
     def _offsets(self, h, w, n):
         th, tw = self.size
@@ -319,10 +320,10 @@ class RandomCrop:
         array = self._pad(_array(imgs))
         th, tw = self.size
         i, j = self._offsets(*array.shape[-2:], array.shape[0])
-        windows = xp.lib.stride_tricks.sliding_window_view(array, (th, tw), axis=(-2, -1))
+        windows = np.lib.stride_tricks.sliding_window_view(array, (th, tw), axis=(-2, -1))
         # windows: N x ... x (H-th+1) x (W-tw+1) x th x tw; pick each sample's own window
-        n = xp.arange(array.shape[0])
-        moved = xp.moveaxis(windows, (-4, -3), (1, 2))  # N x oy x ox x ... x th x tw
+        n = np.arange(array.shape[0])
+        moved = np.moveaxis(windows, (-4, -3), (1, 2))  # N x oy x ox x ... x th x tw
         return _tensor(moved[n, i, j])
 
     def __repr__(self):

@@ -9,9 +9,12 @@ numbers, strings, bools and None) becomes two files:
   the checkpoint: loading reads nothing else, so it can never disagree with itself.
 * ``PATH.json`` (or ``NAME.json`` for ``NAME.safetensors``): a readable copy of that
   description plus each tensor's dtype and shape, for people and tools (``cat``, ``jq``).
+  It can never describe another save than the tensors file beside it (see
+  ``zerograd.io.sidecar``).
 
 Loading parses JSON and raw arrays only, so a checkpoint cannot run code (torch's
-pickle-based files can). Both files are replaced atomically (see ``zerograd.io.atomic``).
+pickle-based files can); a PyTorch ``.pt`` file is recognized and refused with the way to
+convert it. Both files are replaced atomically (see ``zerograd.io.atomic``).
 """
 import base64
 import hashlib
@@ -20,10 +23,15 @@ import json
 import math
 import os
 
+import numpy as np
+
 from zerograd import dtypes
-from zerograd.backend import asarray, is_array, to_numpy
+from zerograd.backend import is_array, to_host
 from zerograd.device import check_device
 from zerograd.io.atomic import atomic_write_bytes, atomic_write_text
+from zerograd.io.formats import describe_foreign_file
+from zerograd.io.errors import CheckpointError
+from zerograd.io.sidecar import read_sidecar, remove_sidecar, sidecar_content, sidecar_path
 from zerograd.size import Size
 from zerograd.tensor import Tensor
 
@@ -32,18 +40,6 @@ __all__ = ["save", "load", "CheckpointError", "FORMAT_VERSION", "sidecar_path", 
 FORMAT = "zerograd"
 FORMAT_VERSION = 1
 _HEADER_LIMIT = 100 * 1024 * 1024  # safetensors' own cap on the JSON header
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file is missing, truncated, corrupted, or from an incompatible version."""
-
-
-def sidecar_path(path):
-    """The JSON sidecar of a checkpoint: ``a.safetensors`` -> ``a.json``, ``a.pt`` ->
-    ``a.pt.json``."""
-    path = os.fspath(path)
-    root, ext = os.path.splitext(path)
-    return root + ".json" if ext == ".safetensors" else path + ".json"
 
 
 # -- encoding: object -> (JSON-able description, {name: array}) ------------------------------
@@ -63,7 +59,7 @@ class _Encoder:
             raise TypeError(f"zerograd.save cannot store complex arrays (at '{'.'.join(path)}'); "
                             "safetensors has no complex dtype")
         name = self._name(path)
-        self.arrays[name] = _contiguous(to_numpy(array))
+        self.arrays[name] = _contiguous(to_host(array))
         return name
 
     def encode(self, obj, path=()):
@@ -109,13 +105,13 @@ def _decode(obj, arrays):
     if not isinstance(obj, dict):
         return obj
     if "__tensor__" in obj:
-        array = asarray(arrays[obj["__tensor__"]])
+        array = np.asarray(arrays[obj["__tensor__"]])
         if obj.get("parameter"):
             from zerograd.nn.parameter import Parameter
             return Parameter(Tensor._make(array), requires_grad=obj.get("requires_grad", False))
         return Tensor._make(array, bool(obj.get("requires_grad", False)))
     if "__ndarray__" in obj:
-        return asarray(arrays[obj["__ndarray__"]])
+        return np.asarray(arrays[obj["__ndarray__"]])
     if "__float__" in obj:
         return float(obj["__float__"])
     if "__bytes__" in obj:
@@ -170,11 +166,15 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_seri
         f.write(data)
         return
     path = os.fspath(f)
+    # The old sidecar goes first: a kill before the new one is written leaves none, never
+    # one that describes the previous save.
+    write_sidecar = remove_sidecar(path)
     atomic_write_bytes(path, data)
-    sidecar = dict(header, tensors_file=os.path.basename(path), saved_by=_version(),
-                   tensors={k: {"dtype": str(a.dtype), "shape": list(a.shape)}
-                            for k, a in arrays.items()})
-    atomic_write_text(sidecar_path(path), json.dumps(sidecar, indent=1) + "\n")
+    if write_sidecar:
+        sidecar = sidecar_content(header_json, {k: (str(a.dtype), a.shape)
+                                                for k, a in arrays.items()},
+                                  os.path.basename(path), saved_by=_version())
+        atomic_write_text(sidecar_path(path), json.dumps(sidecar, indent=1) + "\n")
 
 
 def _version():
@@ -216,24 +216,14 @@ def _tensors_file_of_sidecar(path):
     return os.path.join(os.path.dirname(path), name)
 
 
-def read_sidecar(path):
-    """The parsed JSON sidecar (``path`` may be the checkpoint or the sidecar itself)."""
-    path = os.fspath(path)
-    side = path if path.endswith(".json") else sidecar_path(path)
-    try:
-        with open(side, encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint sidecar not found: {side}") from None
-    except (OSError, ValueError) as err:
-        raise CheckpointError(f"cannot read checkpoint sidecar {side}: {err}") from None
-
-
 def _parse_header(data, where):
     size = len(data)
     if size < 8:
         raise CheckpointError(f"{where} is truncated or not a checkpoint: {size} bytes, too "
                               "short for a safetensors header")
+    foreign = describe_foreign_file(data, where)
+    if foreign:
+        raise CheckpointError(foreign)
     n = int.from_bytes(data[:8], "little")
     if n > _HEADER_LIMIT:
         raise CheckpointError(f"{where} is not a safetensors checkpoint (header length {n} "
@@ -280,7 +270,7 @@ def load(f, map_location=None, pickle_module=None, weights_only=True, mmap=None,
     except SafetensorError as err:
         raise CheckpointError(f"{where} is corrupted: {err}") from None
     if "zerograd" not in meta:  # a safetensors file from elsewhere: a flat dict of tensors
-        return {k: Tensor._make(asarray(v)) for k, v in arrays.items()}
+        return {k: Tensor._make(np.asarray(v)) for k, v in arrays.items()}
     try:
         header = json.loads(meta["zerograd"])
         version = int(header["format_version"])

@@ -1,10 +1,15 @@
 """From option names to objects: the model, its loss, the optimizer and the LR scheduler."""
+import warnings
+
 from zerograd import nn, optim
 from zerograd.models import MODELS, get_model
 from zerograd.train.config import UsageError
 
 __all__ = ["build_model", "output_kind", "make_loss", "make_optimizer", "make_scheduler",
-           "count_parameters"]
+           "rebuild_scheduler", "count_parameters", "LENGTH_DEPENDENT_SCHEDULERS"]
+
+# Schedules whose shape is defined on the run's length (so more epochs change every lr)
+LENGTH_DEPENDENT_SCHEDULERS = ("step", "cosine", "onecycle")
 
 
 def output_kind(model_name, task):
@@ -83,3 +88,18 @@ def make_scheduler(name, optimizer, epochs, steps_per_epoch, lr):
     if name == "plateau":
         return sched.ReduceLROnPlateau(optimizer, mode="min", factor=0.1, patience=2), "plateau"
     raise UsageError(f"unknown scheduler '{name}'")
+
+
+def rebuild_scheduler(name, optimizer, epochs, steps_per_epoch, lr, done_epochs):
+    """The schedule ``name`` for an ``epochs``-epoch run, advanced past ``done_epochs``:
+    the learning rates (and OneCycle's momentum) the remaining epochs would get had the
+    run been planned that long from the start."""
+    for group in optimizer.param_groups:  # the schedules start from the initial rate
+        group["lr"] = group.get("initial_lr", lr)
+    scheduler, when = make_scheduler(name, optimizer, epochs, steps_per_epoch, lr)
+    steps = done_epochs * (max(steps_per_epoch, 1) if when == "batch" else 1)
+    with warnings.catch_warnings():  # stepping without optimizer steps is the point here
+        warnings.simplefilter("ignore")
+        for _ in range(steps):
+            scheduler.step()
+    return scheduler, when

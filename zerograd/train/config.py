@@ -6,9 +6,10 @@ command-line flags. ``resolve`` turns the layers into one ``TrainConfig`` with e
 field set, which is what config.json records and what a resume rebuilds from.
 """
 import dataclasses
+import math
 
 __all__ = ["UsageError", "Interrupted", "TrainConfig", "MODEL_NAMES", "OPTIMIZERS", "SCHEDULERS",
-           "DATASET_NAMES", "load_toml", "resolve"]
+           "DATASET_NAMES", "IDX_DATASETS", "load_toml", "resolve"]
 
 
 class UsageError(ValueError):
@@ -16,11 +17,12 @@ class UsageError(ValueError):
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during training, with where the run stands (its last saved epoch)."""
+    """Ctrl-C during training, with where the run stands: its last saved epoch, and for a
+    new run stopped before its first checkpoint, what that left (``outcome``)."""
 
-    def __init__(self, run_dir, saved_epoch):
-        super().__init__(run_dir, saved_epoch)
-        self.run_dir, self.saved_epoch = run_dir, saved_epoch
+    def __init__(self, run_dir, saved_epoch, outcome=None):
+        super().__init__(run_dir, saved_epoch, outcome)
+        self.run_dir, self.saved_epoch, self.outcome = run_dir, saved_epoch, outcome
 
 
 MODEL_NAMES = ("linear", "logistic", "softmax", "mlp", "lenet", "lenet-bn", "alexnet-small",
@@ -99,6 +101,9 @@ def load_toml(path):
         raise UsageError(f"cannot read config file {path}: {err.strerror}") from None
     except tomllib.TOMLDecodeError as err:
         raise UsageError(f"config file {path} is not valid TOML: {err}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"config file {path} is not valid TOML: it is not UTF-8 text "
+                         "(a binary file?)") from None
     if isinstance(data.get("train"), dict):
         data = data["train"]
     options = {}
@@ -121,6 +126,9 @@ def resolve(file_options=None, cli_options=None):
     merged = {}
     for layer in (file_options or {}, cli_options or {}):
         merged.update({k: v for k, v in layer.items() if v is not None})
+    for name, value in merged.items():
+        if value == "" and _TYPES.get(name) is str:  # would read as "not given" further on
+            raise UsageError(f"--{name.replace('_', '-')} must not be empty")
     cfg = TrainConfig(**merged)
     _check_choice(cfg.model, MODEL_NAMES, "model")
     if not (cfg.data in _DATA_DEFAULTS or cfg.data.startswith("csv:")):
@@ -136,12 +144,41 @@ def resolve(file_options=None, cli_options=None):
         cfg.lr = OPTIMIZERS[cfg.optimizer] * (10 if small and cfg.optimizer in _ADAPTIVE else 1)
     if cfg.momentum is None:
         cfg.momentum = 0.9 if cfg.optimizer in ("momentum", "nesterov") else 0.0
+    _check_numbers(cfg)
+    _check_applies(cfg, merged)
+    return cfg
+
+
+def _check_numbers(cfg):
     for name, low in (("epochs", 1), ("batch_size", 1), ("limit", 1), ("keep_checkpoints", 1)):
         value = getattr(cfg, name)
         if value is not None and value < low:
             raise UsageError(f"--{name.replace('_', '-')} must be at least {low}, got {value}")
+    if not -2**63 <= cfg.seed < 2**64:  # torch.manual_seed's range
+        raise UsageError(f"--seed must be between -2**63 and 2**64 - 1, got {cfg.seed}")
+    # `not x > 0` and friends are also true for NaN; inf is refused on its own, as it
+    # passes every comparison and then poisons the run and config.json ("Infinity")
+    for name in ("lr", "momentum", "weight_decay"):
+        value = getattr(cfg, name)
+        if not math.isfinite(value):
+            raise UsageError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
     if not cfg.lr > 0:
         raise UsageError(f"--lr must be positive, got {cfg.lr}")
-    if cfg.weight_decay < 0 or not 0 <= cfg.momentum < 1:
-        raise UsageError("--weight-decay must be >= 0 and --momentum in [0, 1)")
-    return cfg
+    if not cfg.weight_decay >= 0:
+        raise UsageError(f"--weight-decay must be >= 0, got {cfg.weight_decay}")
+    if not 0 <= cfg.momentum < 1:
+        raise UsageError(f"--momentum must be in [0, 1), got {cfg.momentum}")
+
+
+# Options that only some choices use; given with another choice they would do nothing.
+_MOMENTUM_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop")
+IDX_DATASETS = ("fashion-mnist", "mnist")
+
+
+def _check_applies(cfg, given):
+    if given.get("momentum") is not None and cfg.optimizer not in _MOMENTUM_OPTIMIZERS:
+        raise UsageError(f"--momentum applies to the optimizers {', '.join(_MOMENTUM_OPTIMIZERS)}"
+                         f", not {cfg.optimizer}; drop it or choose one of those")
+    if cfg.data_dir is not None and cfg.data not in IDX_DATASETS:
+        raise UsageError(f"--data-dir applies to {' and '.join(IDX_DATASETS)}, not "
+                         f"'{cfg.data}'; drop it")

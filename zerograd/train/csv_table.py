@@ -3,15 +3,19 @@
 Features go through ``zerograd.datasets.TabularPreprocessor`` (missing numbers filled
 with the training mean, numbers standardized, text columns one-hot encoded), fitted on
 the training split only. The target decides the task: text labels, or at most 20
-distinct whole numbers, are classes; other numbers are a regression target.
+distinct whole numbers, are classes; other numbers are a regression target. A column of
+numbers with a stray text value is refused with its row (``MixedColumnError``), for
+features and target alike.
 """
 import os
 
-from zerograd.backend import xp
+import numpy as np
+
 from zerograd.train.config import UsageError
 from zerograd.train.datainfo import Data, DataInfo, limit_indices, stratified_split, wrap
 
-__all__ = ["load_csv_spec", "csv_frame", "csv_preprocessor", "csv_features"]
+__all__ = ["load_csv_spec", "load_csv_for_eval", "csv_frame", "csv_preprocessor",
+           "csv_features", "numeric_matrix"]
 
 
 def csv_frame(path):
@@ -61,46 +65,108 @@ def csv_features(prep, frame, where):
         raise UsageError(f"{where}: {str(err).splitlines()[0]}") from None
 
 
-def load_csv_spec(spec, limit, info):
-    """``csv:PATH:TARGET``: zerograd.datasets' TabularPreprocessor (fill missing values,
-    standardize numbers, one-hot categories) fitted on a fixed 80% split."""
+def numeric_matrix(frame, where):
+    """``frame`` (all columns numbers) as a float32 array; a stray value is an error
+    naming its column and row."""
+    from zerograd.datasets.tabular import MixedColumnError, to_numbers
+    try:
+        columns = [to_numbers(frame[c], c).to_numpy() for c in frame.columns]
+    except MixedColumnError as err:
+        raise UsageError(f"{where}: {err}") from None
+    return np.stack(columns, axis=1).astype(np.float32) if columns else \
+        np.zeros((len(frame), 0), np.float32)
+
+
+def _parse_spec(spec):
     path, sep, target = spec[len("csv:"):].rpartition(":")
     if not sep or not path or not target:
         raise UsageError(f"--data {spec}: write csv:PATH:TARGET, e.g. csv:houses.csv:price")
-    import pandas as pd
-    frame = csv_frame(path)
+    return path, target
+
+
+def _target(frame, path, target):
+    """The target column as numbers (None if it holds text labels)."""
+    from zerograd.datasets.tabular import MixedColumnError, numeric_values
     if target not in frame.columns:
         raise UsageError(f"CSV {path} has no column '{target}'; its columns are: "
                          f"{', '.join(map(str, frame.columns))}")
-    if len(frame) < 2 or frame.shape[1] < 2:
-        raise UsageError(f"CSV {path} needs at least 2 rows and a feature column besides "
-                         f"'{target}'")
     column = frame[target]
     if column.isna().any():
         raise UsageError(f"CSV {path}: the target column '{target}' has missing values")
-    numeric = pd.api.types.is_numeric_dtype(column)
-    integral = numeric and bool((column == column.round()).all())
+    try:
+        return column, numeric_values(column, target)
+    except MixedColumnError as err:
+        raise UsageError(f"CSV {path}: {err}") from None
+
+
+def load_csv_for_eval(spec, limit, info):
+    """Another CSV for a model trained on ``info.name``'s: the checkpoint's preprocessing and
+    classes, and all its rows as the test set (the training split was another file's; the
+    training file itself keeps its own held-out split)."""
+    path, target = _parse_spec(spec)
+    trained_path, trained_target = _parse_spec(info.name)
+    if target != trained_target:
+        raise UsageError(f"--data {spec}: the checkpoint predicts '{trained_target}', not "
+                         f"'{target}'")
+    if os.path.realpath(path) == os.path.realpath(trained_path):
+        return load_csv_spec(spec, limit, info)
+    frame = csv_frame(path)
+    _target(frame, path, target)
+    X = csv_features(csv_preprocessor(info.preprocessor), frame, f"CSV {path}")
+    y = _labels(frame[target], info.class_names, path, target) \
+        if info.task == "classification" else _to_float(frame[target], path, target)
+    rows = limit_indices(np.arange(len(frame)), limit)
+    test = wrap(X[rows], y[rows], info)
+    return Data(test, test, info)
+
+
+def _to_float(column, path, target):
+    from zerograd.datasets.tabular import MixedColumnError, to_numbers
+    try:
+        return to_numbers(column, target).to_numpy()
+    except MixedColumnError as err:
+        raise UsageError(f"CSV {path}: {err}") from None
+
+
+def _labels(column, names, path, target):
+    """Class indices of the labels in ``column`` (their names are ``names``)."""
+    lookup = {n: i for i, n in enumerate(names)}
+    labels = column.astype(str)
+    unknown = sorted(set(labels) - set(lookup))
+    if unknown:
+        raise UsageError(f"CSV {path}: column '{target}' has classes the checkpoint does "
+                         f"not know: {', '.join(unknown[:5])}")
+    return np.asarray(labels.map(lookup).to_numpy(), dtype=np.int64)
+
+
+def load_csv_spec(spec, limit, info):
+    """``csv:PATH:TARGET``: zerograd.datasets' TabularPreprocessor (fill missing values,
+    standardize numbers, one-hot categories) fitted on a fixed 80% split."""
+    path, target = _parse_spec(spec)
+    frame = csv_frame(path)
+    column, numbers = _target(frame, path, target)
+    if len(frame) < 2 or frame.shape[1] < 2:
+        raise UsageError(f"CSV {path} needs at least 2 rows and a feature column besides "
+                         f"'{target}'")
+    integral = numbers is not None and bool((numbers == numbers.round()).all())
     # Text labels, or a few distinct whole numbers, mean classes; anything else a quantity.
-    classify = (not numeric or (integral and column.nunique() <= 20)) if info is None \
+    classify = (numbers is None or (integral and numbers.nunique() <= 20)) if info is None \
         else info.task == "classification"
     if classify:
         names = info.class_names if info else [str(v) for v in sorted(column.unique())]
-        lookup = {n: i for i, n in enumerate(names)}
-        labels = column.astype(str)
-        unknown = sorted(set(labels) - set(lookup))
-        if unknown:
-            raise UsageError(f"CSV {path}: column '{target}' has classes the checkpoint does "
-                             f"not know: {', '.join(unknown[:5])}")
-        y = xp.asarray(labels.map(lookup).to_numpy(), dtype=xp.int64)
-    elif not numeric:
+        y = _labels(column, names, path, target)
+    elif numbers is None:
         raise UsageError(f"CSV {path}: the target column '{target}' is not numeric")
     else:
-        names, y = None, xp.asarray(column.to_numpy(), dtype=xp.float64)
+        names, y = None, numbers.to_numpy(dtype=np.float64)
     train_idx, test_idx = stratified_split(y, classify)
     if info is None:  # fitted on the whole training split, whatever --limit says
         from zerograd.datasets import TabularPreprocessor
-        prep = TabularPreprocessor(drop=[target]).fit(frame.iloc[train_idx])
-        ytr = y[train_idx].astype(xp.float64)
+        try:
+            prep = TabularPreprocessor(drop=[target]).fit(frame.iloc[train_idx])
+        except ValueError as err:
+            raise UsageError(f"CSV {path}: {str(err).splitlines()[0]}") from None
+        ytr = y[train_idx].astype(np.float64)
         info = DataInfo(
             name=spec, task="classification" if classify else "regression", kind="csv",
             in_shape=(len(prep.feature_names),), num_classes=len(names) if classify else None,

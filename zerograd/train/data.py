@@ -15,7 +15,10 @@ bundled sets, offline), ``fashion-mnist``, ``mnist`` (IDX files), ``csv:PATH:TAR
 ``DataInfo`` records all of it; it goes into checkpoints so ``eval``/``predict`` apply
 exactly the training run's preprocessing to new inputs.
 """
-from zerograd.backend import xp
+import os
+
+import numpy as np
+
 from zerograd.models import takes_images
 from zerograd.random import Generator
 from zerograd.tensor import Tensor
@@ -25,7 +28,8 @@ from zerograd.train.datainfo import (SPLIT_SEED, TEST_FRACTION, Data, DataInfo,
                                      limit_indices, wrap)
 from zerograd.utils.data import DataLoader
 
-__all__ = ["DataInfo", "Data", "load_data", "make_loaders", "preprocess", "resize_images"]
+__all__ = ["DataInfo", "Data", "load_data", "make_loaders", "preprocess", "resize_images",
+           "image_sizes"]
 
 CNN_SIZE = 28
 _SKLEARN = {"digits": "load_digits", "breast-cancer": "load_breast_cancer", "iris": "load_iris",
@@ -35,7 +39,7 @@ _IDX = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST"}
 
 # -- helpers -------------------------------------------------------------------------------------
 def _array(x):
-    return x._data if isinstance(x, Tensor) else xp.asarray(x)
+    return x._data if isinstance(x, Tensor) else np.asarray(x)
 
 
 def resize_images(images, size):
@@ -46,9 +50,9 @@ def resize_images(images, size):
 
     def axis(src, dst):
         # Sample points in source pixel coordinates, aligned at pixel centres.
-        pos = xp.clip((xp.arange(dst) + 0.5) * src / dst - 0.5, 0, src - 1)
-        lo = xp.floor(pos).astype(int)
-        hi = xp.minimum(lo + 1, src - 1)
+        pos = np.clip((np.arange(dst) + 0.5) * src / dst - 0.5, 0, src - 1)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, src - 1)
         return lo, hi, (pos - lo).astype(images.dtype)
 
     y0, y1, wy = axis(h, size)
@@ -58,6 +62,11 @@ def resize_images(images, size):
 
 
 # -- sources -----------------------------------------------------------------------------------
+def _inside(folder, root):
+    folder, root = os.path.realpath(folder), os.path.realpath(root)
+    return os.path.commonpath([folder, root]) == root
+
+
 def _datasets_attr(name):
     from zerograd import datasets
     found = getattr(datasets, name, None)
@@ -91,16 +100,16 @@ def _sklearn_tabular(name, limit, info):
         k = len(split.class_names) if classify else None
         # The loader's own standardization, but kept as float32 statistics applied here,
         # so training, eval and predict (on raw inputs) do exactly the same arithmetic.
-        full = _tensors(split.train, None)[0].astype(xp.float64)
+        full = _tensors(split.train, None)[0].astype(np.float64)
         std = full.std(axis=0)
         info = DataInfo(
             name=name, task="classification" if classify else "regression", kind="tabular",
             in_shape=(xtr.shape[1],), num_classes=k, class_names=split.class_names,
             feature_names=list(split.feature_names),
-            mean=full.mean(axis=0).astype(xp.float32),
-            std=xp.where(std > 0, std, 1.0).astype(xp.float32))
+            mean=full.mean(axis=0).astype(np.float32),
+            std=np.where(std > 0, std, 1.0).astype(np.float32))
         if not classify:  # standardized targets keep the MSE and the step sizes sane
-            target = _tensors(split.train, None)[1].astype(xp.float64)
+            target = _tensors(split.train, None)[1].astype(np.float64)
             info.target_mean = float(target.mean())
             info.target_std = float(target.std() or 1.0)
     xtr, xte = ((x - info.mean) / info.std for x in (xtr, xte))
@@ -116,7 +125,7 @@ def _digits(model_name, limit, info):
         size = CNN_SIZE if takes_images(model_name) else 8
 
     def images(x):  # pixel counts 0..16 -> intensities in [0, 1], as 8x8 images
-        x = (x / 16.0).astype(xp.float32).reshape(-1, 1, 8, 8)
+        x = (x / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
         return resize_images(x, size) if size != 8 else x
     xtr, xte = images(xtr), images(xte)
     if info is None:
@@ -128,6 +137,9 @@ def _digits(model_name, limit, info):
 
 def _idx(name, limit, data_dir):
     cls = _datasets_attr(_IDX[name])
+    if data_dir is not None and not os.path.isdir(data_dir):
+        raise UsageError(f"--data-dir {data_dir} does not exist (or is not a folder); give the "
+                         f"folder that holds the {name} IDX files")
     try:
         train, test = cls(data_dir, train=True), cls(data_dir, train=False)
     except (OSError, ValueError) as err:
@@ -135,14 +147,19 @@ def _idx(name, limit, data_dir):
         raise UsageError(f"cannot load {name}: {first}; pass --data-dir DIR (or set "
                          f"ZEROGRAD_DATA) to where the IDX files are"
                          + (f", or {cls.install_hint}" if cls.install_hint else "")) from None
+    if data_dir is not None and not _inside(train.folder, data_dir):
+        # The dataset class falls back to other places; the user named this one.
+        raise UsageError(f"--data-dir {data_dir} holds no {name} IDX files (another copy is in "
+                         f"{train.folder}); give the folder that holds them, or drop "
+                         "--data-dir to use that copy")
     pick = Generator().manual_seed(SPLIT_SEED).rng
 
     def arrays(ds):
         x, y = ds.data._data, ds.targets._data
         if limit is not None and limit < len(y):
-            idx = xp.sort(pick.permutation(len(y))[:limit])  # a random, class-balanced subset
+            idx = np.sort(pick.permutation(len(y))[:limit])  # a random, class-balanced subset
             x, y = x[idx], y[idx]
-        return (x.astype(xp.float32) / 255.0)[:, None], y
+        return (x.astype(np.float32) / 255.0)[:, None], y
     (xtr, ytr), (xte, yte) = arrays(train), arrays(test)
     info = DataInfo(name=name, task="classification", kind="image", in_shape=tuple(xtr.shape[1:]),
                     num_classes=len(cls.classes), class_names=list(cls.classes),
@@ -192,37 +209,66 @@ def make_loaders(data, batch_size, generator, eval_batch_size=None):
     return train, test
 
 
-def preprocess(info, raw):
+def preprocess(info, raw, resize=False):
     """Raw inputs (an array of samples in dataset units) -> the model's input tensor.
 
     Tabular: (N, features) standardized with the training statistics. Images: (N, H, W)
-    or (N, C, H, W) intensities in [0, 1] (uint8 images are divided by 255), resized to
-    the model's input size.
+    or (N, C, H, W) intensities in [0, 1] (uint8 images are divided by 255) of the size
+    the model was trained on -- the dataset's own size (then resized as in training, e.g.
+    digits' 8x8 to 28x28 for a CNN) or the model's input size. Other sizes are refused,
+    unless ``resize`` (image files, whose size is incidental): then they are resized to
+    the dataset's size first, and the caller says so.
     """
     x = _array(raw)
+    if x.dtype.kind not in "biuf":
+        raise UsageError(f"expected numbers, got values of type {x.dtype}")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():  # the prediction would be NaN
+        raise UsageError("the inputs hold NaN or infinite values")
     if info.kind == "csv":
         prep = info.preprocessor
         columns = prep["numeric_columns"] + prep["categorical_columns"]
         raise UsageError("a model trained on a CSV takes CSV rows with the same columns "
                          f"({', '.join(columns)})")
     if info.kind == "tabular":
-        x = x.reshape(len(x), -1).astype(xp.float32) if x.ndim != 1 else x[None].astype(xp.float32)
-        if x.shape[1] != info.in_shape[0]:
-            raise UsageError(f"expected {info.in_shape[0]} features per sample "
+        n = info.in_shape[0]
+        if x.ndim > 2:
+            raise UsageError(f"expected rows of {n} features (an array of shape (N, {n})), "
+                             f"got an array of shape {tuple(x.shape)}")
+        x = x.reshape(len(x), -1).astype(np.float32) if x.ndim != 1 else x[None].astype(np.float32)
+        if x.shape[1] != n:
+            raise UsageError(f"expected {n} features per sample "
                              f"({', '.join(info.feature_names)}), got {x.shape[1]}")
-        return Tensor._make(((x - info.mean) / info.std).astype(xp.float32))
-    if x.dtype == xp.uint8:
+        return Tensor._make(((x - info.mean) / info.std).astype(np.float32))
+    x = _image_batch(info, x)
+    data_size, model_size = image_sizes(info)
+    if tuple(x.shape[2:]) not in (data_size, model_size):
+        if not resize:
+            raise UsageError(f"images of {x.shape[2]}x{x.shape[3]} pixels do not fit this model: "
+                             f"it was trained on {data_size[0]}x{data_size[1]} images "
+                             f"({info.name}); resize them first (PNG files are resized for "
+                             "you)")
+        x = resize_images(x, data_size[0])
+    if tuple(x.shape[2:]) != model_size:
+        x = resize_images(x, model_size[0])  # what training did (digits for CNNs)
+    return Tensor._make(x.astype(np.float32))
+
+
+def image_sizes(info):
+    """``((H, W) of the dataset's images, (H, W) the model takes)``."""
+    model = tuple(info.in_shape[1:])
+    return tuple((info.raw_shape or info.in_shape)[1:]), model
+
+
+def _image_batch(info, x):
+    """(N, C, H, W) float32 intensities from one image or a batch, grey or not."""
+    if x.dtype == np.uint8:
         x = x / 255.0
-    x = x.astype(xp.float32)
-    c, h, w = info.in_shape
+    x = x.astype(np.float32)
+    c = info.in_shape[0]
     if x.ndim == 2:
         x = x[None, None]
     elif x.ndim == 3:  # one (C, H, W) image, or a batch of (H, W) grey images
         x = x[None] if c != 1 and x.shape[0] == c else x[:, None]
     if x.ndim != 4 or x.shape[1] != c:
         raise UsageError(f"expected images of shape ({c}, H, W), got {tuple(x.shape)}")
-    if x.shape[2:] != (h, w):
-        if h != w:
-            raise UsageError(f"expected {h}x{w} images, got {x.shape[2]}x{x.shape[3]}")
-        x = resize_images(x, h)
-    return Tensor._make(x.astype(xp.float32))
+    return x

@@ -6,7 +6,8 @@ training run did.
 """
 import dataclasses
 
-from zerograd.backend import xp
+import numpy as np
+
 from zerograd.random import Generator
 from zerograd.tensor import Tensor
 from zerograd.utils.data import TensorDataset
@@ -39,7 +40,7 @@ class DataInfo:
         state = dataclasses.asdict(self)
         for key in ("mean", "std"):
             if state[key] is not None:
-                state[key] = Tensor._make(xp.asarray(state[key]))
+                state[key] = Tensor._make(np.asarray(state[key]))
         return state
 
     @classmethod
@@ -73,13 +74,13 @@ def stratified_split(y, classify, fraction=TEST_FRACTION, seed=SPLIT_SEED):
     labels = y[perm]
     # Sorting the shuffled labels stably groups each class while keeping the random order
     # inside it; a sample's rank within its class decides whether it is held out.
-    order = xp.argsort(labels, kind="stable")
+    order = np.argsort(labels, kind="stable")
     sorted_labels = labels[order]
-    starts = xp.searchsorted(sorted_labels, sorted_labels, side="left")
-    rank = xp.arange(n) - starts
-    counts = xp.bincount(sorted_labels)
-    held = rank < xp.round(counts[sorted_labels] * fraction)
-    is_test = xp.zeros(n, dtype=bool)
+    starts = np.searchsorted(sorted_labels, sorted_labels, side="left")
+    rank = np.arange(n) - starts
+    counts = np.bincount(sorted_labels)
+    held = rank < np.round(counts[sorted_labels] * fraction)
+    is_test = np.zeros(n, dtype=bool)
     is_test[order[held]] = True
     return perm[~is_test], perm[is_test]
 
@@ -90,8 +91,8 @@ def limit_indices(indices, limit):
 
 def wrap(x, y, info):
     if info.task == "classification":
-        y = y.astype(xp.int64)
+        y = y.astype(np.int64)
     else:
-        y = ((y.astype(xp.float64) - info.target_mean) / info.target_std).astype(xp.float32)
-    return TensorDataset(Tensor._make(xp.ascontiguousarray(x, dtype=xp.float32)),
-                         Tensor._make(xp.ascontiguousarray(y)))
+        y = ((y.astype(np.float64) - info.target_mean) / info.target_std).astype(np.float32)
+    return TensorDataset(Tensor._make(np.ascontiguousarray(x, dtype=np.float32)),
+                         Tensor._make(np.ascontiguousarray(y)))

@@ -6,15 +6,17 @@ exactly as in training. Nothing in the file is executed.
 """
 import os
 
+import numpy as np
+
 from zerograd.autograd.grad_mode import no_grad
-from zerograd.backend import xp
 from zerograd.io import CheckpointError, load
 from zerograd.ops import sigmoid, softmax
 from zerograd.tensor import Tensor
 from zerograd.train.build import build_model, count_parameters, make_loss, output_kind
 from zerograd.train.config import UsageError
-from zerograd.train.csv_table import csv_features, csv_frame, csv_preprocessor
-from zerograd.train.data import DataInfo, load_data, make_loaders, preprocess
+from zerograd.train.csv_table import (csv_features, csv_frame, csv_preprocessor,
+                                      load_csv_for_eval, numeric_matrix)
+from zerograd.train.data import DataInfo, image_sizes, load_data, make_loaders, preprocess
 from zerograd.train.loop import evaluate
 from zerograd.train.metrics import confusion_matrix, per_class_accuracy, r2_score
 from zerograd.train.run import find_checkpoint
@@ -53,11 +55,30 @@ def load_trained(path):
     return Trained(path, state, model, info)
 
 
-def evaluate_checkpoint(trained, data=None, limit=None, data_dir=None, batch_size=256):
+def _evaluation_data(trained, name, limit, data_dir, force):
+    """The data to score ``trained`` on: its own dataset's test split; another CSV with
+    the same target through the checkpoint's preprocessing (all its rows); any other
+    dataset only with ``force``, since the numbers mean little there."""
+    info = trained.info
+    if name == info.name:
+        return load_data(name, trained.name, limit, data_dir, info=info)
+    if info.kind == "csv" and name.startswith("csv:"):
+        return load_csv_for_eval(name, limit, info)
+    if not force:
+        raise UsageError(f"the checkpoint was trained on '{info.name}', not '{name}', so its "
+                         f"scores there mean little; evaluate with --data {info.name}, or "
+                         "pass --force to do it anyway")
+    return load_data(name, trained.name, limit, data_dir, info=info)  # its own preprocessing
+
+
+def evaluate_checkpoint(trained, data=None, limit=None, data_dir=None, batch_size=256,
+                        force=False):
     """Loss, accuracy, per-class accuracy and confusion matrix (or R^2) on a test split."""
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
     info = trained.info
     name = data or info.name
-    dataset = load_data(name, trained.name, limit, data_dir, info=info)
+    dataset = _evaluation_data(trained, name, limit, data_dir, force)
     _, test_loader = make_loaders(dataset, batch_size, None, eval_batch_size=batch_size)
     result = evaluate(trained.model, test_loader, make_loss(trained.kind),
                       info.task == "classification", keep_outputs=True)
@@ -67,10 +88,11 @@ def evaluate_checkpoint(trained, data=None, limit=None, data_dir=None, batch_siz
         matrix = confusion_matrix(result["outputs"], result["targets"], info.num_classes)
         per_class = per_class_accuracy(matrix)
         report["accuracy"] = result["acc"]
+        names = dataset.info.class_names  # the rows are the evaluated data's true classes
         report["per_class_accuracy"] = {n: (None if v != v else float(v))
-                                        for n, v in zip(info.class_names, per_class.tolist())}
+                                        for n, v in zip(names, per_class.tolist())}
         report["confusion_matrix"] = matrix.tolist()
-        report["class_names"] = list(info.class_names)
+        report["class_names"] = list(names)
     else:
         preds = result["outputs"].reshape(-1) * info.target_std + info.target_mean
         targets = result["targets"] * info.target_std + info.target_mean
@@ -83,11 +105,11 @@ def evaluate_checkpoint(trained, data=None, limit=None, data_dir=None, batch_siz
 def _grey(image):
     """A PNG as read by matplotlib (H, W[, 3|4]) -> (H, W) intensities in [0, 1]."""
     if image.ndim == 3:
-        rgb = image[..., :3].astype(xp.float32)
-        image = rgb @ xp.asarray([0.299, 0.587, 0.114], dtype=xp.float32)
-    if image.dtype == xp.uint8:
+        rgb = image[..., :3].astype(np.float32)
+        image = rgb @ np.asarray([0.299, 0.587, 0.114], dtype=np.float32)
+    if image.dtype == np.uint8:
         image = image / 255.0
-    return image.astype(xp.float32)
+    return image.astype(np.float32)
 
 
 def _read_csv(path, info):
@@ -110,82 +132,114 @@ def _read_csv(path, info):
         if frame.shape[1] != len(names):
             raise UsageError(f"CSV {path} lacks feature columns {', '.join(missing)} and has "
                              f"{frame.shape[1]} columns instead of {len(names)}")
-    try:
-        values = frame.to_numpy(dtype="float32")
-    except ValueError:
-        raise UsageError(f"CSV {path} has non-numeric values in feature columns") from None
+    values = numeric_matrix(frame, f"CSV {path}")
     return values, [f"{path}:{i + 1}" for i in range(len(values))]
 
 
+def _read_png(path, info):
+    """One PNG as a model input, and a note if it had to be resized."""
+    if info.kind != "image":
+        raise UsageError(f"{path}: the model takes table rows (CSV), not images")
+    import matplotlib.image
+    try:
+        image = _grey(np.asarray(matplotlib.image.imread(path)))
+    except (OSError, ValueError, SyntaxError) as err:
+        raise UsageError(f"cannot read PNG {path}: {err}") from None
+    data_size = image_sizes(info)[0]
+    note = None
+    if tuple(image.shape) not in image_sizes(info):
+        note = (f"resized from {image.shape[0]}x{image.shape[1]} to "
+                f"{data_size[0]}x{data_size[1]}")
+    return preprocess(info, image[None], resize=True)._data, note
+
+
+def _read_npy(path, info):
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise UsageError(f"cannot read NPY {path}: {str(err).splitlines()[0]}") from None
+    try:
+        return preprocess(info, array)._data
+    except UsageError as err:
+        raise UsageError(f"{path}: {err}") from None
+
+
+def _read_table(path, info):
+    if info.kind == "image":
+        raise UsageError(f"{path}: CSV rows are for tabular models; this model takes "
+                         "images (give PNG or NPY files)")
+    if info.kind != "csv":
+        values, names = _read_csv(path, info)
+        try:
+            return preprocess(info, values)._data, names
+        except UsageError as err:
+            raise UsageError(f"{path}: {err}") from None
+    frame = csv_frame(path)
+    columns = info.preprocessor["numeric_columns"] + info.preprocessor["categorical_columns"]
+    if not set(columns) <= set(frame.columns) and frame.shape[1] == len(columns):
+        # No header row: read the rows as values of the training columns.
+        import pandas as pd
+        frame = pd.read_csv(path, header=None, names=columns)
+    features = csv_features(csv_preprocessor(info.preprocessor), frame, f"CSV {path}")
+    return features, [f"{path}:{i + 1}" for i in range(len(frame))]
+
+
 def read_inputs(paths, info):
-    """Raw samples from PNG / NPY / CSV files, and a label for each sample."""
-    samples, labels = [], []
+    """Raw samples from PNG / NPY / CSV files: ``(inputs, labels, notes)``, a label and a
+    note (None, or how the input was adapted, e.g. resized) for each sample."""
+    samples, labels, notes = [], [], []
     for path in paths:
         if not os.path.isfile(path):
             raise UsageError(f"input file not found: {path}")
         ext = os.path.splitext(path)[1].lower()
         if ext == ".png":
-            if info.kind != "image":
-                raise UsageError(f"{path}: the model takes table rows (CSV), not images")
-            import matplotlib.image
-            try:
-                image = _grey(xp.asarray(matplotlib.image.imread(path)))
-            except (OSError, ValueError, SyntaxError) as err:
-                raise UsageError(f"cannot read PNG {path}: {err}") from None
-            samples.append(preprocess(info, image[None])._data)
+            sample, note = _read_png(path, info)
+            samples.append(sample)
             labels.append(path)
+            notes.append(note)
         elif ext == ".npy":
-            try:
-                array = xp.load(path, allow_pickle=False)
-            except (OSError, ValueError) as err:
-                raise UsageError(f"cannot read NPY {path}: {str(err).splitlines()[0]}") from None
-            batch = preprocess(info, array)._data
+            batch = _read_npy(path, info)
             samples.append(batch)
             labels += [path] if len(batch) == 1 else [f"{path}[{i}]" for i in range(len(batch))]
+            notes += [None] * len(batch)
         elif ext == ".csv":
-            if info.kind == "image":
-                raise UsageError(f"{path}: CSV rows are for tabular models; this model takes "
-                                 "images (give PNG or NPY files)")
-            if info.kind == "csv":
-                frame = csv_frame(path)
-                columns = info.preprocessor["numeric_columns"] + \
-                    info.preprocessor["categorical_columns"]
-                if not set(columns) <= set(frame.columns) and frame.shape[1] == len(columns):
-                    # No header row: read the rows as values of the training columns.
-                    import pandas as pd
-                    frame = pd.read_csv(path, header=None, names=columns)
-                samples.append(csv_features(csv_preprocessor(info.preprocessor), frame, path))
-                labels += [f"{path}:{i + 1}" for i in range(len(frame))]
-            else:
-                values, names = _read_csv(path, info)
-                samples.append(preprocess(info, values)._data)
-                labels += names
+            rows, names = _read_table(path, info)
+            samples.append(rows)
+            labels += names
+            notes += [None] * len(names)
         else:
             raise UsageError(f"{path}: unsupported input type '{ext or 'none'}'; give .png, "
                              ".npy or .csv files")
-    return Tensor._make(xp.concatenate(samples)), labels
+    return Tensor._make(np.concatenate(samples)), labels, notes
 
 
 def predict(trained, paths, top=3):
-    """One dict per input sample: predicted class and top-k probabilities (or a value)."""
-    x, labels = read_inputs(paths, trained.info)
+    """One dict per input sample: predicted class and top-k probabilities (or a value);
+    ``note`` says how an input was adapted (a PNG resized), when it was."""
+    if top < 1:
+        raise UsageError(f"--top must be at least 1, got {top}")
+    x, labels, notes = read_inputs(paths, trained.info)
     with no_grad():
         out = trained.model(x)
     info = trained.info
     results = []
     if info.task == "regression":
         values = (out.reshape(-1) * info.target_std + info.target_mean).tolist()
-        return [{"input": lab, "prediction": v} for lab, v in zip(labels, values)]
-    if trained.kind == "binary":
-        p1 = sigmoid(out.reshape(-1))._data
-        probs = xp.stack([1 - p1, p1], axis=1)
+        results = [{"input": lab, "prediction": v} for lab, v in zip(labels, values)]
     else:
-        probs = softmax(out, dim=1)._data
-    order = xp.argsort(-probs, axis=1, kind="stable")[:, :max(1, top)]
-    for lab, p, idx in zip(labels, probs.tolist(), order.tolist()):
-        results.append({"input": lab, "class": info.class_names[idx[0]], "index": idx[0],
-                        "probability": p[idx[0]],
-                        "top": [[info.class_names[i], p[i]] for i in idx]})
+        if trained.kind == "binary":
+            p1 = sigmoid(out.reshape(-1))._data
+            probs = np.stack([1 - p1, p1], axis=1)
+        else:
+            probs = softmax(out, dim=1)._data
+        order = np.argsort(-probs, axis=1, kind="stable")[:, :top]  # top > classes: all
+        for lab, p, idx in zip(labels, probs.tolist(), order.tolist()):
+            results.append({"input": lab, "class": info.class_names[idx[0]], "index": idx[0],
+                            "probability": p[idx[0]],
+                            "top": [[info.class_names[i], p[i]] for i in idx]})
+    for result, note in zip(results, notes):
+        if note:
+            result["note"] = note
     return results
 
 

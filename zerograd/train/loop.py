@@ -3,6 +3,11 @@
 The loop is the textbook one (d2l's ``train_epoch_ch3``): forward, loss, zero_grad,
 backward, step; losses are averaged per sample, so the last short batch counts for
 what it holds. Optimizers that re-evaluate the loss (L-BFGS) get a closure.
+
+A diverging run is stopped (``Diverged``) rather than trained to a meaningless end: when
+a batch loss is not finite, or exceeds a million times the first loss the run saw. The
+losses here start near 1 (cross-entropy of near-uniform logits, MSE of standardized
+targets), so a millionfold rise is a blown-up step size, never a normal fluctuation.
 """
 import math
 import sys
@@ -13,7 +18,35 @@ from zerograd.ops import cat
 from zerograd.train.config import UsageError
 from zerograd.train.metrics import predicted_classes
 
-__all__ = ["train_epoch", "evaluate", "Progress"]
+__all__ = ["train_epoch", "evaluate", "Progress", "Diverged", "DivergenceGuard"]
+
+
+class Diverged(ArithmeticError):
+    """The loss blew up at ``epoch`` and ``step`` (None: on the test set) to ``value``."""
+
+    def __init__(self, value, epoch, step, why=""):
+        where = f"epoch {epoch}, step {step}" if step is not None else \
+            f"the end of epoch {epoch} (test set)"
+        super().__init__(f"the loss became {value:.4g} at {where}{why}")
+        self.value, self.epoch, self.step = value, epoch, step
+
+
+class DivergenceGuard:
+    """Raises ``Diverged`` for a non-finite loss or one a million times the first."""
+
+    FACTOR = 1e6
+
+    def __init__(self):
+        self.first = None
+
+    def check(self, value, epoch, step):
+        if not math.isfinite(value):
+            raise Diverged(value, epoch, step)
+        if self.first is None:
+            self.first = value
+        elif value > self.FACTOR * max(self.first, 1.0):
+            raise Diverged(value, epoch, step, f", over a million times its first value "
+                                               f"{self.first:.4g}")
 
 
 class Progress:
@@ -61,8 +94,11 @@ def _correct(outputs, targets):
 
 
 def train_epoch(model, loader, loss_fn, optimizer, classify=True, batch_scheduler=None,
-                epoch=1, progress=None):
-    """Train ``model`` for one pass over ``loader``; return mean loss, accuracy, samples/s."""
+                epoch=1, progress=None, guard=None):
+    """Train ``model`` for one pass over ``loader``; return mean loss, accuracy, samples/s.
+
+    ``guard`` (a ``DivergenceGuard``, default a fresh one) stops a diverging run."""
+    guard = guard or DivergenceGuard()
     model.train()
     bar = Progress(len(loader), f"epoch {epoch}", enabled=progress)
     total_loss, correct, seen = 0.0, 0, 0
@@ -93,9 +129,7 @@ def train_epoch(model, loader, loss_fn, optimizer, classify=True, batch_schedule
             if batch_scheduler is not None:
                 batch_scheduler.step()
             value = loss.item()
-            if not math.isfinite(value):
-                raise UsageError(f"training diverged: the loss became {value} at epoch {epoch}, "
-                                 f"batch {step}; try a smaller --lr")
+            guard.check(value, epoch, step)
             n = len(y)
             total_loss += value * n
             seen += n

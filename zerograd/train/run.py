@@ -15,7 +15,10 @@
 
 Every file is replaced atomically, so a kill at any moment leaves the previous
 version of each file readable; ``latest_checkpoint`` skips unreadable checkpoints and
-falls back to the newest one that loads.
+falls back to the newest one that loads, and ``tidy`` removes what killed writers left
+(temporary files, a sidecar missing its last update). ``--overwrite`` builds the new run
+beside the old one and swaps them only once the new run has a checkpoint (see
+``zerograd.train.replace``).
 """
 import csv
 import io
@@ -24,13 +27,18 @@ import os
 import re
 import sys
 
-from zerograd.io import CheckpointError, atomic_write_text, load, save, sidecar_path
+from zerograd.io import (CheckpointError, atomic_write_bytes, atomic_write_text, is_temp_file,
+                         load, remove_stale_temp_files, repair_sidecar, save, sidecar_path)
 from zerograd.train.config import UsageError
 
-__all__ = ["METRIC_COLUMNS", "RunFolder", "find_checkpoint", "read_metrics"]
+__all__ = ["METRIC_COLUMNS", "RUN_FILES", "RunFolder", "find_checkpoint", "read_metrics"]
 
 METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds")
+# What a run writes at its top level (besides checkpoints/): all --overwrite may replace.
+RUN_FILES = ("config.json", "metrics.csv", "curves.png", "confusion.png", "summary.json",
+             "graph.dot", "graph.svg")
 _EPOCH_FILE = re.compile(r"^epoch-(\d+)\.safetensors$")
+_CHECKPOINT_FILE = re.compile(r"^(epoch-\d+|best)\.(safetensors|json)$")
 
 
 def _fmt(value):
@@ -72,26 +80,84 @@ class RunFolder:
 
     def check_free(self, overwrite=False):
         """Refuse to train into a folder that holds another run (unless ``overwrite``)."""
-        if os.path.exists(self.file("config.json")) and not overwrite:
-            raise UsageError(f"{self.path} already holds a run; continue it with `zerograd resume "
-                             f"{self.path}`, or pass --overwrite or another --out")
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise UsageError(f"--out {self.path} exists and is not a folder")
+        if not self.holds_run() or overwrite:
+            return
+        if self.has_checkpoint():
+            raise UsageError(f"{self.path} already holds a run; continue it with `zerograd "
+                             f"resume {self.path}`, or pass --overwrite or another --out")
+        raise UsageError(f"{self.path} holds a run that stopped before saving its first "
+                         "checkpoint, so there is nothing to resume; start it again with "
+                         "--overwrite (or choose another --out)")
 
-    def create(self, overwrite=False):
-        self.check_free(overwrite)
+    def create(self):
+        """Make the folder and its checkpoints/ (what is already there stays)."""
         try:
             os.makedirs(self.checkpoints, exist_ok=True)
         except OSError as err:
             raise UsageError(f"cannot create run folder {self.path}: {err.strerror}") from None
-        if overwrite:
+
+    def foreign_entries(self):
+        """Names in the folder that no run writes (a user's own files), sorted."""
+        try:
+            top = os.listdir(self.path)
+        except FileNotFoundError:
+            return []
+        foreign = [n for n in top if n not in RUN_FILES + ("checkpoints",)
+                   and not is_temp_file(n)]
+        if os.path.isdir(self.checkpoints):
+            foreign += [os.path.join("checkpoints", n) for n in os.listdir(self.checkpoints)
+                        if not (_CHECKPOINT_FILE.match(n) or is_temp_file(n))]
+        elif os.path.exists(self.checkpoints):
+            foreign.append("checkpoints")
+        return sorted(foreign)
+
+    def remove_run_files(self, remove_folder=True):
+        """Delete what a run wrote here, and (if asked) the folder itself if nothing else
+        is left."""
+        for name in RUN_FILES:
+            try:
+                os.unlink(self.file(name))
+            except FileNotFoundError:
+                pass
+        if os.path.isdir(self.checkpoints):
             for name in os.listdir(self.checkpoints):
-                if name.endswith((".safetensors", ".json")):
+                if _CHECKPOINT_FILE.match(name) or is_temp_file(name):
                     os.unlink(os.path.join(self.checkpoints, name))
-        return self
+        for folder in (self.checkpoints, self.path)[:2 if remove_folder else 1]:
+            try:
+                os.rmdir(folder)
+            except OSError:  # not empty: the user's own files stay
+                break
+
+    def move_to(self, path):
+        """Point at ``path`` after the folder was renamed there."""
+        self.path = os.fspath(path)
+        self.checkpoints = os.path.join(self.path, "checkpoints")
+
+    def tidy(self):
+        """Remove temporary files of killed writers; rewrite sidecars a kill left stale."""
+        for folder in (self.path, self.checkpoints):
+            remove_stale_temp_files(folder)
+        for path in self.epoch_checkpoints() + [os.path.join(self.checkpoints,
+                                                             "best.safetensors")]:
+            if os.path.isfile(path):
+                try:
+                    repair_sidecar(path)
+                except CheckpointError:
+                    pass  # an unreadable checkpoint: latest_checkpoint reports it
 
     def exists(self):
         return os.path.isfile(self.file("config.json"))
+
+    def holds_run(self):
+        """A config.json or any checkpoint: something ``--overwrite`` would replace."""
+        return self.exists() or self.has_checkpoint()
+
+    def has_checkpoint(self):
+        return bool(self.epoch_checkpoints()) or os.path.isfile(
+            os.path.join(self.checkpoints, "best.safetensors"))
 
     # -- small files ----------------------------------------------------------------------------
     def write_json(self, name, data):
@@ -105,6 +171,12 @@ class RunFolder:
             raise UsageError(f"{self.path} is not a run folder (no {name})") from None
         except ValueError as err:
             raise UsageError(f"{self.file(name)} is not valid JSON: {err}") from None
+
+    def write_figure(self, name, figure):
+        """Save a matplotlib figure as ``name`` (PNG), atomically like every run file."""
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=100)
+        atomic_write_bytes(self.file(name), buffer.getvalue())
 
     def write_metrics(self, rows):
         """Rewrite metrics.csv with ``rows`` (whole file, atomically; it is small)."""
@@ -159,7 +231,12 @@ class RunFolder:
         if errors:
             raise CheckpointError(f"no readable checkpoint in {self.checkpoints} "
                                   f"({len(errors)} unreadable)")
-        raise CheckpointError(f"no checkpoint in {self.checkpoints}; the run saved none yet")
+        if self.exists():
+            raise UsageError(f"{self.path} stopped before saving its first checkpoint, so "
+                             "there is nothing to resume; start it again with `zerograd train "
+                             f"... --out {self.path} --overwrite` (its options are in "
+                             f"{self.file('config.json')})")
+        raise CheckpointError(f"no checkpoint in {self.checkpoints}")
 
 
 def find_checkpoint(path):

@@ -5,20 +5,32 @@ built (initialization, dropout) and the training loader shuffles with its own ge
 seeded from it. A checkpoint holds both generators' states next to the model, optimizer
 and scheduler states, taken at an epoch boundary, so a resumed run continues with
 exactly the numbers an uninterrupted run would have seen.
+
+Resuming with more (or fewer) epochs than planned rebuilds a schedule whose shape depends
+on the run's length (step, cosine, onecycle) for the new length: the remaining epochs get
+the rates an N-epoch run would have at that point (restoring the old schedule would keep
+its old length, e.g. cosine back at lr 0 and then rising again).
+
+Nothing is lost when a run fails: a new run that fails before its first checkpoint is
+undone (``--overwrite`` leaves the old run as it was, see ``zerograd.train.replace``),
+and one that diverges later keeps its last good checkpoint.
 """
+import math
 import os
 import sys
 import time
 
 from zerograd.autograd.grad_mode import no_grad
 from zerograd.random import Generator, get_rng_state, manual_seed, set_rng_state
-from zerograd.train.build import (build_model, count_parameters, make_loss, make_optimizer,
-                                  make_scheduler, output_kind)
+from zerograd.io import load
+from zerograd.train.build import (LENGTH_DEPENDENT_SCHEDULERS, build_model, count_parameters,
+                                  make_loss, make_optimizer, make_scheduler, output_kind,
+                                  rebuild_scheduler)
 from zerograd.train.config import Interrupted, TrainConfig, UsageError
 from zerograd.train.data import DataInfo, load_data, make_loaders
-from zerograd.train.loop import evaluate, train_epoch
+from zerograd.train.loop import DivergenceGuard, Diverged, evaluate, train_epoch
 from zerograd.train.metrics import confusion_matrix, per_class_accuracy, r2_score
-from zerograd.io import load
+from zerograd.train.replace import NewRun, recover
 from zerograd.train.run import RunFolder, find_checkpoint
 
 __all__ = ["Session", "fit", "resume", "CHECKPOINT_KIND"]
@@ -53,6 +65,13 @@ class Session:
         self.epoch = 0
         self.history = []
         self.best = None  # (epoch, value)
+        self.guard = DivergenceGuard()
+
+    def rebuild_schedule(self):
+        """Fit a length-dependent schedule to ``cfg.epochs`` (see the module docstring)."""
+        self.scheduler, self.schedule_on = rebuild_scheduler(
+            self.cfg.scheduler, self.optimizer, self.cfg.epochs, len(self.train_loader),
+            self.cfg.lr, self.epoch)
 
     # -- checkpoint state --------------------------------------------------------------------
     def model_meta(self):
@@ -109,9 +128,11 @@ class Session:
         start = time.perf_counter()
         train = train_epoch(self.model, self.train_loader, self.loss_fn, self.optimizer,
                             self.classify, self.scheduler if self.schedule_on == "batch" else None,
-                            self.epoch, progress)
+                            self.epoch, progress, self.guard)
         test = evaluate(self.model, self.test_loader, self.loss_fn, self.classify,
                         keep_outputs=True)
+        if not math.isfinite(test["loss"]):  # e.g. weights that overflowed in the last step
+            raise Diverged(test["loss"], self.epoch, None)
         if self.schedule_on == "epoch":
             self.scheduler.step()
         elif self.schedule_on == "plateau":
@@ -176,11 +197,11 @@ def _finish(session, run, test, say, plots=True):
     run.write_metrics(session.history)
     if plots:
         from zerograd.viz import plot_confusion, plot_curves
-        plot_curves(session.history, run.file("curves.png"),
-                    title=f"{session.cfg.model} on {session.cfg.data}")
+        run.write_figure("curves.png", plot_curves(
+            session.history, title=f"{session.cfg.model} on {session.cfg.data}"))
         if session.classify:
             matrix = confusion_matrix(test["outputs"], test["targets"], session.info.num_classes)
-            plot_confusion(matrix, session.info.class_names, run.file("confusion.png"))
+            run.write_figure("confusion.png", plot_confusion(matrix, session.info.class_names))
     summary = session.summary(test, run)
     if session.classify:
         matrix = confusion_matrix(test["outputs"], test["targets"], session.info.num_classes)
@@ -191,7 +212,9 @@ def _finish(session, run, test, say, plots=True):
     return summary
 
 
-def _loop(session, run, say, progress, stop_after, plots):
+def _loop(session, run, say, progress, stop_after, plots, placement=None):
+    """Train the remaining epochs, saving each; ``placement`` (a new run's ``NewRun``) is
+    told when the first checkpoint is on disk and undone if the run fails before."""
     test = None
     steps = 0
     saved = session.epoch
@@ -204,15 +227,35 @@ def _loop(session, run, say, progress, stop_after, plots):
             run.save_checkpoint(session.state(), session.epoch, best=improved,
                                 keep=session.cfg.keep_checkpoints)
             saved = session.epoch
+            if placement is not None:
+                placement.saved_checkpoint()
             run.write_metrics(session.history)
             say(session.describe(row, train))
     except KeyboardInterrupt:
         # Checkpoints are written atomically, so the last saved epoch is intact.
-        raise Interrupted(run.path, saved) from None
+        raise Interrupted(run.path, saved, _undo(placement)) from None
+    except Diverged as err:
+        outcome = _undo(placement) or (
+            f"the last good checkpoint (epoch {saved}) is kept in {run.checkpoints}" if saved
+            else "nothing was saved")
+        hint = "--lr" + (" or --weight-decay" if session.cfg.weight_decay else "")
+        raise UsageError(f"training diverged: {err}; {outcome}; try a smaller {hint}") from None
+    except BaseException:
+        _undo(placement)
+        raise
     if test is None:  # nothing left to train: score the restored model
         test = evaluate(session.model, session.test_loader, session.loss_fn, session.classify,
                         keep_outputs=True)
     return _finish(session, run, test, say, plots)
+
+
+def _undo(placement):
+    """Undo a new run that saved nothing; what it left, in words (None if it had saved)."""
+    if placement is None:
+        return None
+    outcome = placement.outcome()
+    placement.undo()
+    return outcome
 
 
 def _load_initial_weights(session, path):
@@ -244,42 +287,55 @@ def fit(cfg, out=None, overwrite=False, quiet=False, progress=None, show_graph=F
     if not isinstance(cfg, TrainConfig):
         raise TypeError("fit expects a TrainConfig (see zerograd.train.config.resolve)")
     say = _say(quiet)
-    run = RunFolder(out or cfg.out or RunFolder.default_path(cfg.model, cfg.data))
-    run.check_free(overwrite)
+    target = out or cfg.out or RunFolder.default_path(cfg.model, cfg.data)
+    recover(target)
+    RunFolder(target).check_free(overwrite)
     session = Session(cfg)  # fails on bad data/model before the run folder is created
     if cfg.init_from:
         _load_initial_weights(session, cfg.init_from)
-    run.create(overwrite)
-    cfg.out = run.path
-    run.write_json("config.json", cfg.to_dict())
-    say(f"training {cfg.model} ({type(session.model).__name__}, "
-        f"{count_parameters(session.model):,} parameters) on {cfg.data}: "
-        f"{len(session.data.train)} train / {len(session.data.test)} test samples -> {run.path}")
-    if show_graph:
-        _show_graph(session, run, say)
-    return _loop(session, run, say, progress, stop_after, plots)
+    placement = NewRun(target, overwrite)  # --overwrite: built aside, swapped in once saved
+    cfg.out = placement.target.path
+    run = placement.run
+    try:
+        placement.create()
+        run.write_json("config.json", cfg.to_dict())
+        say(f"training {cfg.model} ({type(session.model).__name__}, "
+            f"{count_parameters(session.model):,} parameters) on {cfg.data}: "
+            f"{len(session.data.train)} train / {len(session.data.test)} test samples -> "
+            f"{cfg.out}")
+        if show_graph:
+            _show_graph(session, run, say)
+    except BaseException:
+        placement.undo()
+        raise
+    return _loop(session, run, say, progress, stop_after, plots, placement)
 
 
 def resume(run_dir, epochs=None, quiet=False, progress=None, stop_after=None, plots=True):
     """Continue the run in ``run_dir`` from its newest readable checkpoint."""
     say = _say(quiet)
+    recover(run_dir)
     run = RunFolder(run_dir)
     if not os.path.isdir(run.path):
         raise UsageError(f"run folder not found: {run.path}")
+    run.tidy()  # temporary files and stale sidecars that a killed process left
     path, state = run.latest_checkpoint(warn=lambda text: print(text, file=sys.stderr))
     if not isinstance(state, dict) or state.get("kind") != CHECKPOINT_KIND:
         raise UsageError(f"{path} is not a zerograd training checkpoint")
     known = TrainConfig.__dataclass_fields__
     cfg = TrainConfig(**{k: v for k, v in state["config"].items() if k in known})
+    planned = cfg.epochs
     if epochs is not None:
         if epochs < 1:
             raise UsageError(f"--epochs must be at least 1, got {epochs}")
-        if cfg.scheduler == "onecycle" and epochs > cfg.epochs:
-            raise UsageError(f"the onecycle schedule of this run ends after {cfg.epochs} "
-                             f"epochs and cannot be extended to {epochs}; start a new run")
         cfg.epochs = epochs
     session = Session(cfg, data_info=DataInfo.from_state(state["data"]))
     session.restore(state)
+    if (cfg.epochs != planned and session.epoch < cfg.epochs
+            and cfg.scheduler in LENGTH_DEPENDENT_SCHEDULERS):
+        session.rebuild_schedule()
+        say(f"the {cfg.scheduler} schedule was planned for {planned} epochs; it now spans "
+            f"{cfg.epochs}, and the remaining epochs follow it from epoch {session.epoch}")
     cfg.out = run.path
     run.write_json("config.json", cfg.to_dict())
     say(f"resuming {run.path} from {os.path.basename(path)} (epoch {session.epoch} of "

@@ -7,8 +7,9 @@ floats a float64 tensor, strings stay a list.
 import collections.abc
 import copy
 
+import numpy as np
+
 from zerograd import dtypes
-from zerograd.backend import xp
 from zerograd.tensor import Tensor
 
 __all__ = ["default_collate", "default_convert"]
@@ -31,7 +32,7 @@ def _stack(tensors):
             raise RuntimeError(f"stack expects each tensor to be equal size, but got "
                                f"{list(first.shape)} at entry 0 and {list(t._data.shape)} at "
                                f"entry {i}")
-    return Tensor._make(xp.stack([t._data for t in tensors]))
+    return Tensor._make(np.stack([t._data for t in tensors]))
 
 
 def _array_to_tensor(array):
@@ -51,20 +52,20 @@ def default_collate(batch):
     elem = batch[0]
     if isinstance(elem, Tensor):
         return _stack(batch)
-    if isinstance(elem, xp.ndarray):
+    if isinstance(elem, np.ndarray):
         if elem.dtype.kind in "USOV":
             raise TypeError(_ERR.format(elem.dtype))
-        return _array_to_tensor(xp.stack(batch))
-    if isinstance(elem, xp.generic):
+        return _array_to_tensor(np.stack(batch))
+    if isinstance(elem, np.generic):
         if elem.dtype.kind in "USOV":
             raise TypeError(_ERR.format(elem.dtype))
-        return _array_to_tensor(xp.asarray(batch))
+        return _array_to_tensor(np.asarray(batch))
     if isinstance(elem, bool):
-        return Tensor._make(xp.asarray(batch, dtype=xp.bool_))
+        return Tensor._make(np.asarray(batch, dtype=np.bool_))
     if isinstance(elem, int):
-        return Tensor._make(xp.asarray(batch, dtype=xp.int64))
+        return Tensor._make(np.asarray(batch, dtype=np.int64))
     if isinstance(elem, float):
-        return Tensor._make(xp.asarray(batch, dtype=xp.float64))
+        return Tensor._make(np.asarray(batch, dtype=np.float64))
     if isinstance(elem, (str, bytes)):
         return batch
     if isinstance(elem, collections.abc.Mapping):
@@ -101,10 +102,10 @@ def default_convert(data):
     """
     if isinstance(data, Tensor):
         return data
-    if isinstance(data, xp.ndarray):
+    if isinstance(data, np.ndarray):
         return data if data.dtype.kind in "USOV" else _array_to_tensor(data)
-    if isinstance(data, xp.generic):
-        return data if data.dtype.kind in "USOV" else _array_to_tensor(xp.asarray(data))
+    if isinstance(data, np.generic):
+        return data if data.dtype.kind in "USOV" else _array_to_tensor(np.asarray(data))
     if isinstance(data, (str, bytes)):
         return data
     if isinstance(data, collections.abc.Mapping):

@@ -14,7 +14,8 @@ import math
 import warnings
 from itertools import accumulate
 
-from zerograd.backend import xp
+import numpy as np
+
 from zerograd.random import rng_of
 from zerograd.tensor import Tensor
 
@@ -43,10 +44,10 @@ def as_index_array(indices):
     """A batch of indices (list, array or tensor) as an integer array for fancy indexing."""
     if isinstance(indices, Tensor):
         indices = indices._data
-    array = xp.asarray(indices)
+    array = np.asarray(indices)
     if array.dtype.kind not in "iu":
         if array.size == 0:
-            return array.astype(xp.intp)
+            return array.astype(np.intp)
         raise IndexError(f"batch indices must be integers, got an array of {array.dtype}")
     return array
 
@@ -69,7 +70,7 @@ class TensorDataset(Dataset):
     def __init__(self, *tensors):
         if not tensors:
             raise ValueError("TensorDataset needs at least one tensor")
-        tensors = tuple(t if isinstance(t, Tensor) else Tensor._make(xp.asarray(t))
+        tensors = tuple(t if isinstance(t, Tensor) else Tensor._make(np.asarray(t))
                         for t in tensors)
         for t in tensors:
             if t.ndim == 0:

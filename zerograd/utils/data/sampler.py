@@ -10,7 +10,8 @@ slices that array instead of grouping indices one at a time in Python.
 """
 import itertools
 
-from zerograd.backend import xp
+import numpy as np
+
 from zerograd.random import Generator, rng_of
 from zerograd.tensor import Tensor
 
@@ -32,7 +33,7 @@ class SequentialSampler(Sampler):
         self.data_source = data_source
 
     def _index_array(self):
-        return xp.arange(len(self.data_source))
+        return np.arange(len(self.data_source))
 
     def __iter__(self):
         return iter(range(len(self.data_source)))
@@ -81,7 +82,7 @@ class RandomSampler(Sampler):
         if self.replacement:
             return rng.integers(0, n, k)
         perms = [rng.permutation(n) for _ in range(-(-k // n))]
-        return xp.concatenate(perms)[:k]
+        return np.concatenate(perms)[:k]
 
     def __iter__(self):
         yield from self._index_array().tolist()
@@ -99,7 +100,7 @@ class SubsetRandomSampler(Sampler):
 
     def _index_array(self):
         perm = rng_of(self.generator).permutation(len(self.indices))
-        return xp.asarray(self.indices)[perm]
+        return np.asarray(self.indices)[perm]
 
     def __iter__(self):
         yield from self._index_array().tolist()
@@ -118,12 +119,12 @@ class WeightedRandomSampler(Sampler):
         if not isinstance(replacement, bool):
             raise ValueError(f"replacement should be a boolean value, but got "
                              f"replacement={replacement}")
-        w = xp.asarray(weights._data if isinstance(weights, Tensor) else weights,
-                       dtype=xp.float64)
+        w = np.asarray(weights._data if isinstance(weights, Tensor) else weights,
+                       dtype=np.float64)
         if w.ndim != 1:
             raise ValueError(f"weights should be a 1d sequence but given weights have shape "
                              f"{tuple(w.shape)}")
-        if (w < 0).any() or not xp.isfinite(w).all() or w.sum() <= 0:
+        if (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
             raise ValueError("weights must be finite, non-negative and not all zero")
         if not replacement and num_samples > int((w > 0).sum()):
             raise ValueError(f"cannot draw {num_samples} samples without replacement from "
