@@ -11,13 +11,13 @@ from zerograd import dtypes
 NAMES = ["float16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64", "bool"]
 
 
-def _operand(lib, spec):
+def _operand(lib, spec, device=None):
     """spec: ("t", name) tensor with dims, ("z", name) 0-d tensor, ("s", value) a number."""
     kind, what = spec
     if kind == "s":
         return what
     value = [1, 0] if kind == "t" else 1
-    return lib.tensor(value, dtype=getattr(lib, what))
+    return lib.tensor(value, dtype=getattr(lib, what), device=device)
 
 
 OPERANDS = ([("t", n) for n in NAMES] + [("z", n) for n in NAMES]
@@ -50,30 +50,37 @@ OPS = {
 }
 
 
+def _run_op(op, lib, a, b, device=None):
+    x, y = _operand(lib, a, device), _operand(lib, b, device)
+    if op == "maximum":
+        x = x if lib.is_tensor(x) else lib.tensor(x, device=device)
+        y = y if lib.is_tensor(y) else lib.tensor(y, device=device)
+        return lib.maximum(x, y)
+    if op == "where":
+        return lib.where(lib.tensor([True, False], device=device), x, y)
+    return OPS[op](x, y)
+
+
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize("op", list(OPS))
-def test_op_output_dtypes_match_torch(op):
+def test_op_output_dtypes_match_torch(op, device):
+    # every pair of operand kinds on each device; where torch refuses a pair (bool - bool,
+    # integer // 0), zerograd must raise the same exception type
     wrong = []
     for a, b in PAIRS:
-        for lib_pair in ((zg, torch),):
-            def run(lib):
-                x, y = _operand(lib, a), _operand(lib, b)
-                if op == "maximum":
-                    x = x if lib.is_tensor(x) else lib.tensor(x)
-                    y = y if lib.is_tensor(y) else lib.tensor(y)
-                    return lib.maximum(x, y)
-                if op == "where":
-                    cond = lib.tensor([True, False])
-                    return lib.where(cond, x, y)
-                return OPS[op](x, y)
+        try:
+            expected = _run_op(op, torch, a, b)
+        except (RuntimeError, TypeError, ZeroDivisionError) as err:
             try:
-                expected = run(torch)
-            except (RuntimeError, TypeError, ZeroDivisionError):
-                continue  # e.g. bool - bool, integer // 0: errors are tested with the ops
-            got = run(zg)
-            if _name(got.dtype) != _name(expected.dtype) or tuple(got.shape) != tuple(
-                    expected.shape):
-                wrong.append((a, b, got.dtype, expected.dtype))
+                _run_op(op, zg, a, b, device)
+            except type(err):
+                continue
+            wrong.append((a, b, "no error", type(err).__name__))
+            continue
+        got = _run_op(op, zg, a, b, device)
+        if _name(got.dtype) != _name(expected.dtype) or tuple(got.shape) != tuple(
+                expected.shape) or str(got.device) != device:
+            wrong.append((a, b, got.dtype, expected.dtype, got.device))
     assert not wrong, wrong[:10]
 
 

@@ -205,3 +205,29 @@ def test_repr_of_random_values_matches_torch():
     for shape, scale in [((3, 4), 1.0), ((5,), 1e-3), ((2, 2, 3), 1e4), ((7, 3), 50.0)]:
         a = (rng.standard_normal(shape) * scale).astype(np.float32)
         assert str(zg.tensor(a)) == str(torch.tensor(a))
+
+
+@pytest.mark.parametrize("make,text", [
+    (lambda d: zg.tensor([1.0, 2.0], device=d), "tensor([1., 2.], device='standin')"),
+    (lambda d: zg.tensor([1, 2], dtype=zg.int32, device=d),
+     "tensor([1, 2], device='standin', dtype=zerograd.int32)"),
+    (lambda d: zg.zeros(2, 0, device=d), "tensor([], device='standin', size=(2, 0))"),
+    (lambda d: zg.tensor([1.5], device=d, requires_grad=True),
+     "tensor([1.5000], device='standin', requires_grad=True)"),
+    (lambda d: zg.tensor([1.5], device=d, requires_grad=True) * 2,
+     "tensor([3.], device='standin', grad_fn=<MulBackward0>)"),
+])
+def test_repr_names_a_device_other_than_the_cpu_like_torch(make, text):
+    # torch prints "tensor([1., 2.], device='cuda:0')": the values, then the device
+    assert repr(make("standin")) == text
+    assert "device" not in repr(make("cpu"))
+
+
+def test_new_tensor_methods_follow_the_tensors_device_and_dtype(device):
+    x = zg.ones(2, dtype=zg.float64, device=device)
+    for made in (x.new_zeros(3), x.new_ones((2, 2)), x.new_full((2,), 7.0), x.new_empty(1),
+                 x.new_tensor([1.0, 2.0])):
+        assert str(made.device) == device and made.dtype is zg.float64
+    assert x.new_zeros(2, dtype=zg.int64).dtype is zg.int64
+    assert str(x.new_ones(2, device="cpu").device) == "cpu"
+    assert x.new_full((2,), 7.0).tolist() == [7.0, 7.0]

@@ -299,14 +299,19 @@ class TensorMethods:
     def index_put_(self, indices, values, accumulate=False):
         return _ops.inplace(self, _ops.index_put, indices, values, accumulate)
 
-    # -- creation helpers as methods -----------------------------------------------------------
-    def new_zeros(self, *size, dtype=None, requires_grad=False):
-        return _ops.zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
-    def new_ones(self, *size, dtype=None, requires_grad=False):
-        return _ops.ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
-    def new_full(self, size, fill_value, dtype=None, requires_grad=False):
-        return _ops.full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
-    def new_empty(self, *size, dtype=None, requires_grad=False):
-        return _ops.empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
-    def new_tensor(self, data, dtype=None, requires_grad=False):
-        return _ops.tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    # -- creation helpers as methods (on this tensor's device, as torch) ---------------------
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return _ops.zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
+                          requires_grad=requires_grad)
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return _ops.ones(*size, dtype=dtype or self.dtype, device=device or self.device,
+                         requires_grad=requires_grad)
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        return _ops.full(size, fill_value, dtype=dtype or self.dtype,
+                         device=device or self.device, requires_grad=requires_grad)
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return _ops.empty(*size, dtype=dtype or self.dtype, device=device or self.device,
+                          requires_grad=requires_grad)
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        return _ops.tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                           requires_grad=requires_grad)

@@ -4,12 +4,15 @@ This follows torch's ``_tensor_str`` with its default print options: one formatt
 the whole tensor picks integer mode (``1.``), fixed point with 4 decimals, or scientific
 notation, from the nonzero finite values; every element is right-aligned to one width;
 more than 1000 elements are summarized with the 3 first and last items of each dim;
-lines wrap at 80 characters.
+lines wrap at 80 characters. Printing happens on the host: a tensor of another device is
+copied to a NumPy array first, and its device is named as torch does (``device='cuda:0'``).
 """
 import math
 
+import numpy as np
+
 from zerograd import dtypes
-from zerograd.backend import xp
+from zerograd.backend import to_host
 
 PRECISION = 4
 THRESHOLD = 1000
@@ -30,13 +33,13 @@ class _Formatter:
             for v in flat.tolist():
                 self.max_width = max(self.max_width, len(str(v)))
             return
-        values = flat.astype(xp.float64)
-        nonzero_finite = values[xp.isfinite(values) & (values != 0)]
+        values = flat.astype(np.float64)
+        nonzero_finite = values[np.isfinite(values) & (values != 0)]
         if nonzero_finite.size == 0:
             return
-        absval = xp.abs(nonzero_finite)
+        absval = np.abs(nonzero_finite)
         vmin, vmax = float(absval.min()), float(absval.max())
-        self.int_mode = bool(xp.all(nonzero_finite == xp.ceil(nonzero_finite)))
+        self.int_mode = bool(np.all(nonzero_finite == np.ceil(nonzero_finite)))
         wide_range = vmax / vmin > 1000.0 or vmax > 1.0e8
         if self.int_mode:
             self.sci_mode = wide_range
@@ -72,7 +75,7 @@ def _summarized(array):
     for axis, n in enumerate(array.shape):
         if n > 2 * EDGEITEMS:
             keep = list(range(EDGEITEMS)) + list(range(n - EDGEITEMS, n))
-            array = xp.take(array, keep, axis=axis)
+            array = np.take(array, keep, axis=axis)
     return array
 
 
@@ -119,11 +122,13 @@ def _add_suffixes(text, suffixes, indent):
 
 def tensor_repr(t, prefix="tensor("):
     """The text torch prints for ``t``, with ``zerograd.`` in place of ``torch.``."""
-    array = t._data
+    array = to_host(t._data)
     indent = len(prefix)
     dtype = dtypes.from_numpy_dtype(array.dtype)
     default = dtypes.get_default_dtype()
     suffixes = []
+    if t.device.type != "cpu":
+        suffixes.append(f"device='{t.device}'")
     if array.size == 0:
         if array.ndim != 1:
             suffixes.append(f"size={tuple(array.shape)}")
@@ -133,8 +138,8 @@ def tensor_repr(t, prefix="tensor("):
     else:
         if dtype not in (default, dtypes.int64, dtypes.bool_):
             suffixes.append(f"dtype={dtype!r}")
-        if array.dtype == xp.float16:
-            array = array.astype(xp.float32)  # as torch: format half through float
+        if array.dtype == np.float16:
+            array = array.astype(np.float32)  # as torch: format half through float
         summarize = array.size > THRESHOLD
         formatter = _Formatter(_summarized(array) if summarize else array)
         body = _array_str(array, indent, summarize, formatter)

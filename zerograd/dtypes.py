@@ -7,7 +7,7 @@ lift the category (bool < integer < floating), never the width.
 """
 import builtins
 
-from zerograd.backend import xp
+import numpy as np  # for dtype objects and scalar types only (every backend uses NumPy's dtypes)
 
 
 class dtype:
@@ -15,7 +15,7 @@ class dtype:
 
     def __init__(self, name, np_dtype, category):
         self.name = name
-        self.np = xp.dtype(np_dtype)
+        self.np = np.dtype(np_dtype)
         self.itemsize = self.np.itemsize
         self.is_floating_point = category == 2
         self.is_signed = self.np.kind in "fi"
@@ -99,7 +99,7 @@ def as_dtype(obj) -> dtype:
     if obj is builtins.float:
         return get_default_dtype()
     try:
-        return _BY_NP[xp.dtype(obj)]
+        return _BY_NP[np.dtype(obj)]
     except (TypeError, KeyError):
         raise TypeError(f"unsupported dtype {obj!r}; use one of "
                         + ", ".join(d.name for d in ALL)) from None
@@ -120,7 +120,7 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     if a._category != b._category:
         # bool < int < float: the higher category wins and keeps its own width
         return a if a._category > b._category else b
-    return _BY_NP[xp.promote_types(a.np, b.np)]
+    return _BY_NP[np.promote_types(a.np, b.np)]
 
 
 def scalar_dtype(value) -> dtype:
@@ -129,11 +129,11 @@ def scalar_dtype(value) -> dtype:
     NumPy scalars count as Python numbers of their kind, as in torch (``np.float64(1.5)``
     is a float scalar, not a float64 tensor).
     """
-    if isinstance(value, (bool, xp.bool_)):
+    if isinstance(value, (bool, np.bool_)):
         return bool_
-    if isinstance(value, (builtins.int, xp.integer)):
+    if isinstance(value, (builtins.int, np.integer)):
         return int64
-    if isinstance(value, (builtins.float, xp.floating)):
+    if isinstance(value, (builtins.float, np.floating)):
         return get_default_dtype()
     raise TypeError(f"expected a Tensor or a Python number, got {type(value).__name__}")
 
@@ -153,12 +153,14 @@ def _combine(higher, lower):
 def result_type(*operands) -> dtype:
     """PyTorch's result dtype for tensors (dims > 0, then 0-dim) and Python scalars.
 
-    NumPy arrays are treated as tensors of their dtype; NumPy scalars as Python numbers.
+    Arrays (of any device) are treated as tensors of their dtype; NumPy scalars as Python
+    numbers.
     """
     dim_result = zero_result = scalar_result = None
     for op in operands:
         d = getattr(op, "dtype", None)
-        if not isinstance(d, dtype) and isinstance(op, xp.ndarray):
+        if d is not None and not isinstance(d, dtype) and not isinstance(op, np.generic):
+            # an array, of whatever device (Python numbers have no dtype)
             d = from_numpy_dtype(op.dtype)
         if isinstance(d, dtype):
             if op.ndim > 0:

@@ -3,6 +3,7 @@
 inv, solve, det, slogdet, pinv, svdvals, eigh, eigvalsh, matrix and vector norms, plus products
 (matmul, multi_dot, matrix_power) and ``diagonal``.
 """
+from zerograd.ops.creation import eye
 from zerograd.ops.decompositions import (det, eigh, eigvalsh, inv, matrix_norm, pinv,  # noqa: F401
                                          slogdet, solve, svdvals)
 from zerograd.ops.linalg import matmul  # noqa: F401
@@ -63,8 +64,7 @@ def matrix_power(A, n):
         raise RuntimeError("linalg.matrix_power: A must be batches of square matrices, got "
                            f"shape {list(A.shape)}")
     if n == 0:
-        from zerograd.ops.creation import eye
-        return eye(A.shape[-1], dtype=A.dtype).expand(*A.shape)
+        return eye(A.shape[-1], dtype=A.dtype, device=A.device).expand(*A.shape)
     base = inv(A) if n < 0 else A
     result, power = None, base
     n = abs(n)

@@ -1,7 +1,9 @@
 """Elementwise ops against PyTorch: values and gradients, broadcasting, kinks, dtypes, errors.
 
 One table of ops drives the oracle tests (hypothesis shapes: 0-d, size-0 and size-1 dims,
-broadcasting), the non-contiguous tests and the float64 gradchecks.
+broadcasting), the non-contiguous tests and the float64 gradchecks. The table, the kinks,
+the integer/bool and comparison cases and the forward-mode checks also run on the stand-in
+device (the ``device`` fixture): results and gradients must stay on the inputs' device.
 """
 from collections import namedtuple
 
@@ -12,8 +14,8 @@ from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import zerograd as zg
-from tests.oracle import assert_close, check
-from tests.ops._helpers import FLOATS, SEEDS, SHAPES, check_jvp, values
+from tests.oracle import assert_close, check, check_jvp
+from tests.ops._helpers import FLOATS, SEEDS, SHAPES, values
 
 # fn(lib, *tensors) works for lib = zerograd and lib = torch alike: the APIs are the same.
 # smooth: gradgradcheck applies; grad=False: torch has no derivative (floor_divide).
@@ -143,8 +145,22 @@ def test_ternary_broadcasting_matches_torch(op, shapes, dtype, seed):
     run(op, *arrays)
 
 
+# every op once per device, with broadcasting and with 0-d operands
+LAYOUTS = {"broadcast": [(2, 3), (3,), (2, 1)], "0-d": [(), (2, 1), ()]}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("op", UNARY + BINARY + TERNARY, ids=_ids(UNARY + BINARY + TERNARY))
+def test_table_on_each_device(op, layout, device):
+    shapes = LAYOUTS[layout][:len(op.domains)]
+    if op.name == "clamp3":
+        shapes[0] = np.broadcast_shapes(*shapes)  # torch's own clamp backward limitation
+    arrays = [values(d, s, np.float32, i) for i, (d, s) in enumerate(zip(op.domains, shapes))]
+    run(op, *arrays, device=device)
+
+
 @pytest.mark.parametrize("op", UNARY + BINARY, ids=_ids(UNARY + BINARY))
-def test_non_contiguous_inputs(op):
+def test_non_contiguous_inputs(op, device):
     # A transposed array: strides that are not C order reach every op.
     arrays = [values(d, (3, 4), np.float32, i) for i, d in enumerate(op.domains)]
 
@@ -155,7 +171,7 @@ def test_non_contiguous_inputs(op):
                 assert not any(v.is_contiguous() for v in views)
             return op.fn(lib, *views)
         return fn
-    check(transposed(zg), transposed(torch), *arrays, grad=op.grad)
+    check(transposed(zg), transposed(torch), *arrays, grad=op.grad, device=device)
 
 
 SCALAR_OPS = [op for op in BINARY
@@ -200,23 +216,43 @@ def test_comparisons_and_logic_give_bool(name, shapes, kinds, seed):
     check(getattr(zg, name), getattr(torch, name), *arrays, grad=False)
 
 
+@pytest.mark.parametrize("kinds", [("int", "int"), ("int", "any"), ("any", "any"),
+                                   ("bool", "int")])
+@pytest.mark.parametrize("name", COMPARE + LOGICAL)
+def test_comparisons_and_logic_on_each_device(name, kinds, device):
+    arrays = [values(k, s, np.float32, i) for i, (k, s) in enumerate(zip(kinds, [(2, 3), (3,)]))]
+    check(getattr(zg, name), getattr(torch, name), *arrays, grad=False, device=device)
+
+
 @pytest.mark.parametrize("name", COMPARE)
-def test_comparison_operators_and_scalars(name):
+def test_comparison_operators_and_scalars(name, device):
     x = np.array([[1.0, 2.5, -3.0], [2.0, 0.0, 2.0]], dtype=np.float32)
     op = {"eq": "__eq__", "ne": "__ne__", "lt": "__lt__", "le": "__le__", "gt": "__gt__",
           "ge": "__ge__"}[name]
     for other in (2, 2.0, 2.5, True):
-        check(lambda t: getattr(t, op)(other), lambda t: getattr(t, op)(other), x, grad=False)
+        check(lambda t: getattr(t, op)(other), lambda t: getattr(t, op)(other), x, grad=False,
+              device=device)
     ints = np.array([1, 2, 3])
-    check(lambda t: getattr(t, op)(2.5), lambda t: getattr(t, op)(2.5), ints, grad=False)
+    check(lambda t: getattr(t, op)(2.5), lambda t: getattr(t, op)(2.5), ints, grad=False,
+          device=device)
     # uint8 with an out-of-range scalar compares after wrapping, as torch does
     u8 = np.array([0, 1, 255], dtype=np.uint8)
-    check(lambda t: getattr(t, op)(-1), lambda t: getattr(t, op)(-1), u8, grad=False)
+    check(lambda t: getattr(t, op)(-1), lambda t: getattr(t, op)(-1), u8, grad=False,
+          device=device)
 
 
-def test_logical_not_and_eq_none():
-    x = np.array([0.0, 1.5, -2.0])
-    check(zg.logical_not, torch.logical_not, x, grad=False)
+def test_logical_not_isnan_isclose_and_eq_none(device):
+    x = np.array([0.0, 1.5, -2.0, np.nan, np.inf])
+    y = np.array([0.0, 1.5000001, 2.0, np.nan, np.inf])
+    check(zg.logical_not, torch.logical_not, x, grad=False, device=device)
+    for name in ("isnan", "isinf", "isfinite"):
+        check(getattr(zg, name), getattr(torch, name), x, grad=False, device=device)
+    check(zg.isclose, torch.isclose, x, y, grad=False, device=device)
+    check(lambda a, b: zg.isclose(a, b, equal_nan=True), lambda a, b: torch.isclose(
+        a, b, equal_nan=True), x, y, grad=False, device=device)
+    a, b = zg.tensor(x, device=device), zg.tensor(y, device=device)
+    assert zg.allclose(a, a, equal_nan=True) and not zg.allclose(a, b)
+    assert zg.equal(a[:3], a[:3]) and not zg.equal(a, b)
     assert (zg.tensor([1.0]) == None) is False  # noqa: E711 (torch returns False too)
     assert (zg.tensor([1.0]) != None) is True  # noqa: E711
 
@@ -262,14 +298,15 @@ KINKS = [
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's note on inf * 0; values checked
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name,fn,data", KINKS, ids=[k[0] for k in KINKS])
-def test_kinks_and_special_values_follow_torch(name, fn, data, dtype):
+def test_kinks_and_special_values_follow_torch(name, fn, data, dtype, device):
     arrays = [np.array(d, dtype=dtype) for d in data]
-    check(lambda *t: fn(zg, *t), lambda *t: fn(torch, *t), *arrays)
+    check(lambda *t: fn(zg, *t), lambda *t: fn(torch, *t), *arrays, device=device)
 
 
-def test_erf_is_accurate_to_double_precision():
+def test_erf_is_accurate_to_double_precision(device):
     x = np.linspace(-6, 6, 2001)
-    assert_close(zg.erf(zg.tensor(x)), torch.erf(torch.tensor(x)), rtol=1e-13, atol=1e-15)
+    assert_close(zg.erf(zg.tensor(x, device=device)), torch.erf(torch.tensor(x)), rtol=1e-13,
+                 atol=1e-15)
 
 
 # -- integer and bool inputs: values and dtypes -------------------------------------------------
@@ -295,28 +332,26 @@ INT_OPS = [
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # exp(255) overflows to inf, as torch
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, np.int8, np.uint8])
 @pytest.mark.parametrize("name,fn", INT_OPS, ids=[o[0] for o in INT_OPS])
-def test_integer_ops_match_torch_values_and_dtypes(name, fn, dtype):
+def test_integer_ops_match_torch_values_and_dtypes(name, fn, dtype, device):
     a = np.array([[-7, 5, 0], [3, -2, 1]]).astype(dtype)
-    b = np.array([2, -3, 4]).astype(dtype)
-    if np.dtype(dtype).kind == "u" and name in ("sub", "neg"):
-        return  # unsigned wrap-around is defined, but torch itself warns; skip
-    check(lambda *t: fn(zg, *t), lambda *t: fn(torch, *t), a, b, grad=False)
+    b = np.array([2, -3, 4]).astype(dtype)  # uint8: wraps around, as in torch
+    check(lambda *t: fn(zg, *t), lambda *t: fn(torch, *t), a, b, grad=False, device=device)
 
 
-def test_bool_tensor_ops():
+def test_bool_tensor_ops(device):
     a = np.array([True, False, True])
     b = np.array([True, True, False])
     for fn in (lambda m, x, y: x + y, lambda m, x, y: x * y, lambda m, x, y: x & y,
                lambda m, x, y: x | y, lambda m, x, y: x ^ y, lambda m, x, y: ~x,
                lambda m, x, y: x + 1, lambda m, x, y: x * 2.5, lambda m, x, y: m.sign(x),
                lambda m, x, y: m.square(x), lambda m, x, y: x / y, lambda m, x, y: m.exp(x)):
-        check(lambda *t: fn(zg, *t), lambda *t: fn(torch, *t), a, b, grad=False)
+        check(lambda *t: fn(zg, *t), lambda *t: fn(torch, *t), a, b, grad=False, device=device)
 
 
-def test_integer_overflow_wraps_like_torch():
-    check(lambda t: t + 1000, lambda t: t + 1000, np.array([1, 100], dtype=np.int8), grad=False)
-    check(lambda t: t - 1, lambda t: t - 1, np.array([0, 5], dtype=np.uint8), grad=False)
-    check(lambda t: t * 100, lambda t: t * 100, np.array([3, -3], dtype=np.int8), grad=False)
+def test_integer_overflow_wraps_like_torch(device):
+    for dtype, fn in ((np.int8, lambda t: t + 1000), (np.uint8, lambda t: t - 1),
+                      (np.int8, lambda t: t * 100)):
+        check(fn, fn, np.array([1, 100], dtype=dtype), grad=False, device=device)
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -361,11 +396,11 @@ def test_invalid_inputs_raise_runtime_error_like_torch(fn):
         assert str(z_err.value) == str(t_err.value)
 
 
-def test_integer_pow_with_negative_tensor_exponent_follows_torch():
+def test_integer_pow_with_negative_tensor_exponent_follows_torch(device):
     base = np.array([2, 1, -1, 0, -2, -1])
     exp = np.array([-1, -1, -1, -1, -2, -3])
-    check(lambda a, b: a ** b, lambda a, b: a ** b, base, exp, grad=False)
-    check(lambda b: 2 ** b, lambda b: 2 ** b, exp, grad=False)
+    check(lambda a, b: a ** b, lambda a, b: a ** b, base, exp, grad=False, device=device)
+    check(lambda b: 2 ** b, lambda b: 2 ** b, exp, grad=False, device=device)
 
 
 # -- gradients of the ops and of their gradients (float64) --------------------------------------
@@ -395,21 +430,21 @@ def test_gradgradcheck(op):
 
 
 @pytest.mark.parametrize("op", ALL_DIFF, ids=_ids(ALL_DIFF))
-def test_forward_mode_jvp_matches_torch(op):
+def test_forward_mode_jvp_matches_torch(op, device):
     arrays = [values(d, s, np.float64, i) for i, (d, s) in enumerate(zip(op.domains, _shapes(op)))]
-    check_jvp(lambda *t: op.fn(zg, *t), lambda *t: op.fn(torch, *t), *arrays)
+    check_jvp(lambda *t: op.fn(zg, *t), lambda *t: op.fn(torch, *t), *arrays, device=device)
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("name,fn,data", [k for k in KINKS if k[0] in (
     "abs_at_0", "relu_at_0", "clamp_at_bounds", "clamp_tensor_at_bounds", "maximum_ties",
     "pow_zero_zero", "pow_scalar_at_0")], ids=lambda v: v if isinstance(v, str) else "")
-def test_forward_mode_at_kinks_matches_torch(name, fn, data):
+def test_forward_mode_at_kinks_matches_torch(name, fn, data, device):
     check_jvp(lambda *t: fn(zg, *t), lambda *t: fn(torch, *t),
-              *[np.array(d, dtype=np.float64) for d in data])
+              *[np.array(d, dtype=np.float64) for d in data], device=device)
 
 
-def test_second_derivative_matches_torch():
+def test_second_derivative_matches_torch(device):
     # d2/dx2 of a composite, through create_graph, against torch's double backward
     x = np.array([0.3, -1.2, 2.0])
 
@@ -417,7 +452,7 @@ def test_second_derivative_matches_torch():
         y = (lib.sin(t) * t ** 3 + lib.exp(-t) / (1 + t * t) + lib.sigmoid(t) * lib.erf(t)).sum()
         (g,) = (zg.autograd.grad if lib is zg else torch.autograd.grad)(y, t, create_graph=True)
         return g
-    check(lambda t: second(zg, t), lambda t: second(torch, t), x)
+    check(lambda t: second(zg, t), lambda t: second(torch, t), x, device=device)
 
 
 # -- graph node names, as torch prints them --------------------------------------------------

@@ -1,6 +1,7 @@
 """Linear algebra against torch: matmul in all its shapes, mm/mv/dot/outer/bmm, einsum,
 zerograd.linalg (inv, solve, det, slogdet, pinv, norms), tril/triu/diag/trace; values,
-gradients, float64 gradchecks/gradgradchecks, and error messages."""
+gradients, float64 gradchecks/gradgradchecks, and error messages. The fixed-shape oracle
+tests and the forward-mode checks run on each device (the ``device`` fixture)."""
 import math
 
 import numpy as np
@@ -11,8 +12,8 @@ from hypothesis.extra import numpy as hnp
 
 import zerograd as zg
 from zerograd.autograd import gradcheck, gradgradcheck
-from tests.oracle import check
-from tests.ops._tensor_helpers import arr, both, t64
+from tests.oracle import both, both_jvp, check
+from tests.ops._tensor_helpers import arr, t64
 
 
 def well_conditioned(shape, seed=0, dtype=np.float64):
@@ -44,37 +45,43 @@ def test_matmul_all_shapes(shapes):
     both(lambda m, x, y: x @ y, a, b)
 
 
-def test_matmul_noncontiguous_and_float64():
+@pytest.mark.parametrize("sa,sb", [((3,), (3,)), ((3,), (2, 3, 4)), ((2, 2, 3), (3,)),
+                                   ((2, 1, 2, 3), (3, 3, 2)), ((0, 3), (3, 2))])
+def test_matmul_cases_on_each_device(sa, sb, device):
+    both(lambda m, x, y: x @ y, arr(sa), arr(sb, seed=1), device=device)
+
+
+def test_matmul_noncontiguous_and_float64(device):
     a, b = arr((4, 3), dtype=np.float64), arr((2, 4), seed=1, dtype=np.float64)
-    both(lambda m, x, y: x.mT @ y.mT, a, b)
-    both(lambda m, x, y: x[::2].mT @ y.t()[::2, :], a, b)
+    both(lambda m, x, y: x.mT @ y.mT, a, b, device=device)
+    both(lambda m, x, y: x[::2].mT @ y.t()[::2, :], a, b, device=device)
 
 
 def test_matmul_integer():
     both(lambda m, a: m.tensor([[1, 2], [3, 4]]) @ m.tensor([5, 6]), arr((1,)), grad=False)
 
 
-def test_mm_mv_dot_outer_bmm_inner_addmm():
+def test_mm_mv_dot_outer_bmm_inner_addmm(device):
     a, b, v, w = arr((2, 3)), arr((3, 4), seed=1), arr((3,), seed=2), arr((2,), seed=3)
-    both(lambda m, x, y: m.mm(x, y), a, b)
-    both(lambda m, x, y: x.mm(y), a, b)
-    both(lambda m, x, y: m.mv(x, y), a, v)
-    both(lambda m, x, y: x.dot(y), v, v * 2)
-    both(lambda m, x, y: m.outer(x, y), v, w)
-    both(lambda m, x, y: x.ger(y), v, w)
     p, q = arr((5, 2, 3), seed=4), arr((5, 3, 4), seed=5)
-    both(lambda m, x, y: m.bmm(x, y), p, q)
-    both(lambda m, x, y: x.bmm(y), p, q)
-    both(lambda m, x, y: m.inner(x, y), arr((2, 3)), arr((4, 5, 3), seed=6))
-    both(lambda m, x, y: m.inner(x, y), v, arr((4, 3), seed=6))
-    both(lambda m, c, x, y: m.addmm(c, x, y, beta=0.5, alpha=2), arr((2, 4), seed=7), a, b)
-    both(lambda m, c, x, y: m.baddbmm(c, x, y), arr((1, 4), seed=7), p, q)
+    for fn, arrays in [
+        (lambda m, x, y: m.mm(x, y), (a, b)), (lambda m, x, y: x.mm(y), (a, b)),
+        (lambda m, x, y: m.mv(x, y), (a, v)), (lambda m, x, y: x.dot(y), (v, v * 2)),
+        (lambda m, x, y: m.vdot(x, y), (v, v * 2)),
+        (lambda m, x, y: m.outer(x, y), (v, w)), (lambda m, x, y: x.ger(y), (v, w)),
+        (lambda m, x, y: m.bmm(x, y), (p, q)), (lambda m, x, y: x.bmm(y), (p, q)),
+        (lambda m, x, y: m.inner(x, y), (arr((2, 3)), arr((4, 5, 3), seed=6))),
+        (lambda m, x, y: m.inner(x, y), (v, arr((4, 3), seed=6))),
+        (lambda m, c, x, y: m.addmm(c, x, y, beta=0.5, alpha=2), (arr((2, 4), seed=7), a, b)),
+        (lambda m, c, x, y: m.baddbmm(c, x, y), (arr((1, 4), seed=7), p, q)),
+    ]:
+        both(fn, *arrays, device=device)
 
 
-def test_transposes():
-    both(lambda m, x: x.t() @ x, arr((3, 2)))
-    both(lambda m, x: x.T @ x, arr((3, 2)))
-    both(lambda m, x: x.mT @ x, arr((4, 3, 2)))
+def test_transposes(device):
+    both(lambda m, x: x.t() @ x, arr((3, 2)), device=device)
+    both(lambda m, x: x.T @ x, arr((3, 2)), device=device)
+    both(lambda m, x: x.mT @ x, arr((4, 3, 2)), device=device)
 
 
 @pytest.mark.parametrize("fn,match", [
@@ -124,11 +131,11 @@ EINSUM = [
 
 
 @pytest.mark.parametrize("eq,shapes", EINSUM, ids=[e[0] for e in EINSUM])
-def test_einsum(eq, shapes):
+def test_einsum(eq, shapes, device):
     arrays = [arr(s, seed=i) for i, s in enumerate(shapes)]
-    both(lambda m, *ops: m.einsum(eq, *ops), *arrays)
+    both(lambda m, *ops: m.einsum(eq, *ops), *arrays, device=device)
     if len(arrays) > 1:
-        both(lambda m, *ops: m.einsum(eq, list(ops)), *arrays)
+        both(lambda m, *ops: m.einsum(eq, list(ops)), *arrays, device=device)
 
 
 @pytest.mark.parametrize("eq,shapes", [e for e in EINSUM if len(e[1]) < 3 and "A" not in e[0]],
@@ -139,10 +146,10 @@ def test_einsum_gradcheck(eq, shapes):
     assert gradgradcheck(lambda *a: zg.einsum(eq, *a), ops)
 
 
-def test_einsum_sublist_form():
+def test_einsum_sublist_form(device):
     a, b = arr((2, 3)), arr((3, 4), seed=1)
-    both(lambda m, x, y: m.einsum(x, [0, 1], y, [1, 2], [0, 2]), a, b)
-    both(lambda m, x: m.einsum(x, [Ellipsis, 1]), a)
+    both(lambda m, x, y: m.einsum(x, [0, 1], y, [1, 2], [0, 2]), a, b, device=device)
+    both(lambda m, x: m.einsum(x, [Ellipsis, 1]), a, device=device)
 
 
 @pytest.mark.parametrize("fn,match", [
@@ -164,24 +171,24 @@ def test_einsum_errors(fn, match):
 
 # -- zerograd.linalg --------------------------------------------------------------------------
 @pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4), (1, 1)])
-def test_inv_det_slogdet(shape):
+def test_inv_det_slogdet(shape, device):
     a = well_conditioned(shape, seed=1)
-    both(lambda m, x: m.linalg.inv(x), a)
-    both(lambda m, x: m.inverse(x), a)
-    both(lambda m, x: x.inverse(), a)
-    both(lambda m, x: m.linalg.det(x), a)
-    both(lambda m, x: m.det(x) * x.det(), a)
-    both(lambda m, x: tuple(m.linalg.slogdet(x)), a - 2 * np.eye(shape[-1]))
-    sign, logabs = zg.linalg.slogdet(zg.tensor(a))
+    for fn in (lambda m, x: m.linalg.inv(x), lambda m, x: m.inverse(x), lambda m, x: x.inverse(),
+               lambda m, x: m.linalg.det(x), lambda m, x: m.det(x) * x.det()):
+        both(fn, a, device=device)
+    both(lambda m, x: tuple(m.linalg.slogdet(x)), a - 2 * np.eye(shape[-1]), device=device)
+    sign, logabs = zg.linalg.slogdet(zg.tensor(a, device=device))
     assert sign.shape == logabs.shape == a.shape[:-2]
+    assert sign.device == logabs.device == zg.device(device)
 
 
-def test_det_of_singular_matrix_has_cofactor_gradient():
+def test_det_of_singular_matrix_has_cofactor_gradient(device):
     a = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])
-    both(lambda m, x: m.linalg.det(x), a)
-    x = zg.tensor([[1.0, 2.0], [2.0, 4.0]], dtype=zg.float64, requires_grad=True)
+    both(lambda m, x: m.linalg.det(x), a, device=device)
+    x = zg.tensor([[1.0, 2.0], [2.0, 4.0]], dtype=zg.float64, requires_grad=True, device=device)
     zg.linalg.det(x).backward()
-    np.testing.assert_allclose(x.grad.numpy(), [[4.0, -2.0], [-2.0, 1.0]])  # the cofactor
+    assert x.grad.device == x.device
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [[4.0, -2.0], [-2.0, 1.0]])  # the cofactor
 
 
 @pytest.mark.parametrize("a_shape,b_shape,left", [
@@ -189,25 +196,25 @@ def test_det_of_singular_matrix_has_cofactor_gradient():
     ((2, 3, 3), (3, 4), True), ((2, 3, 3), (3,), True), ((1, 3, 3), (4, 3, 2), True),
     ((3, 3), (2, 3), False), ((2, 3, 3), (2, 4, 3), False),
 ])
-def test_solve(a_shape, b_shape, left):
+def test_solve(a_shape, b_shape, left, device):
     a, b = well_conditioned(a_shape, seed=2), arr(b_shape, seed=3, dtype=np.float64)
-    both(lambda m, x, y: m.linalg.solve(x, y, left=left), a, b)
+    both(lambda m, x, y: m.linalg.solve(x, y, left=left), a, b, device=device)
 
 
 @pytest.mark.parametrize("shape", [(3, 2), (2, 4), (2, 3, 3), (3, 3)])
-def test_pinv(shape):
+def test_pinv(shape, device):
     a = arr(shape, seed=4, dtype=np.float64)
-    both(lambda m, x: m.linalg.pinv(x), a, rtol=1e-6, atol=1e-8)
-    both(lambda m, x: m.pinverse(x), a, rtol=1e-6, atol=1e-8)
-    both(lambda m, x: x.pinverse(), a, rtol=1e-6, atol=1e-8)
+    both(lambda m, x: m.linalg.pinv(x), a, rtol=1e-6, atol=1e-8, device=device)
+    both(lambda m, x: m.pinverse(x), a, rtol=1e-6, atol=1e-8, device=device)
+    both(lambda m, x: x.pinverse(), a, rtol=1e-6, atol=1e-8, device=device)
 
 
-def test_pinv_of_rank_deficient_matrix_and_cutoffs():
+def test_pinv_of_rank_deficient_matrix_and_cutoffs(device):
     a = np.outer([1.0, 2.0, 3.0], [1.0, -1.0])  # rank 1
-    both(lambda m, x: m.linalg.pinv(x), a, rtol=1e-6, atol=1e-8)
+    both(lambda m, x: m.linalg.pinv(x), a, rtol=1e-6, atol=1e-8, device=device)
     b = np.diag([1.0, 1e-3, 1e-9])
-    both(lambda m, x: m.linalg.pinv(x, atol=1e-2), b, grad=False)
-    both(lambda m, x: m.linalg.pinv(x, rtol=1e-5), b, grad=False)
+    both(lambda m, x: m.linalg.pinv(x, atol=1e-2), b, grad=False, device=device)
+    both(lambda m, x: m.linalg.pinv(x, rtol=1e-5), b, grad=False, device=device)
 
 
 NORMS = [
@@ -221,24 +228,25 @@ NORMS = [
 
 
 @pytest.mark.parametrize("kw,shape", NORMS, ids=[f"{k}-{s}" for k, s in NORMS])
-def test_linalg_norm(kw, shape):
+def test_linalg_norm(kw, shape, device):
     a = arr(shape, seed=5, dtype=np.float64)
-    both(lambda m, x: m.linalg.norm(x, **kw), a)
+    both(lambda m, x: m.linalg.norm(x, **kw), a, device=device)
     if "dim" in kw and not isinstance(kw["dim"], int) or len(shape) >= 2 and "dim" not in kw \
             and kw.get("ord") is not None:
-        both(lambda m, x: m.linalg.matrix_norm(x, **{"dim": (-2, -1), **kw}), a)
+        both(lambda m, x: m.linalg.matrix_norm(x, **{"dim": (-2, -1), **kw}), a, device=device)
 
 
-def test_vector_and_matrix_norm_functions():
+def test_vector_and_matrix_norm_functions(device):
     a = arr((3, 4), seed=6, dtype=np.float64)
-    both(lambda m, x: m.linalg.vector_norm(x), a)
-    both(lambda m, x: m.linalg.vector_norm(x, ord=math.inf, dim=0), a)
-    both(lambda m, x: m.linalg.matrix_norm(x), a)
-    both(lambda m, x: m.linalg.svdvals(x), a)
-    both(lambda m, x: m.linalg.multi_dot([x[0], x.mT, x]), a)
-    both(lambda m, x: m.linalg.matrix_power(x[:, :3], 3), a)
-    both(lambda m, x: m.linalg.matrix_power(x[:, :3] + 3 * m.eye(3, dtype=x.dtype), -2), a)
-    both(lambda m, x: m.linalg.matrix_power(x[:, :3], 0), a, grad=False)
+    for fn in (lambda m, x: m.linalg.vector_norm(x),
+               lambda m, x: m.linalg.vector_norm(x, ord=math.inf, dim=0),
+               lambda m, x: m.norm(x, p="nuc"), lambda m, x: m.linalg.matrix_norm(x),
+               lambda m, x: m.linalg.svdvals(x), lambda m, x: m.linalg.multi_dot([x[0], x.mT, x]),
+               lambda m, x: m.linalg.matrix_power(x[:, :3], 3),
+               lambda m, x: m.linalg.matrix_power(
+                   x[:, :3] + 3 * m.eye(3, dtype=x.dtype, device=x.device), -2)):
+        both(fn, a, device=device)
+    both(lambda m, x: m.linalg.matrix_power(x[:, :3], 0), a, grad=False, device=device)
 
 
 @pytest.mark.parametrize("fn,match", [
@@ -263,6 +271,15 @@ def test_linalg_errors(fn, match):
 
 
 # -- triangular and diagonal parts --------------------------------------------------------------
+@pytest.mark.parametrize("k", [-1, 0, 2])
+def test_triangles_and_diagonals_on_each_device(k, device):
+    for fn, shape in [(lambda m, x: m.tril(x, k), (2, 3, 4)), (lambda m, x: m.triu(x, k), (3, 3)),
+                      (lambda m, x: m.diag(x, k), (3,)), (lambda m, x: m.diag(x, k), (3, 4)),
+                      (lambda m, x: m.diagonal(x, k), (4, 3)), (lambda m, x: m.trace(x), (3, 3)),
+                      (lambda m, x: m.diag_embed(x, k), (2, 3))]:
+        both(fn, arr(shape), device=device)
+
+
 @given(st.sampled_from([(3, 3), (2, 4), (4, 2), (2, 3, 3), (0, 3), (1, 1)]), st.integers(-3, 3))
 def test_tril_triu(shape, k):
     both(lambda m, x: m.tril(x, k), arr(shape))
@@ -277,11 +294,12 @@ def test_diag_and_trace(shape, k):
         both(lambda m, x: m.diagonal(x, k), arr(shape))
 
 
-def test_diagonal_dims_and_integer_trace():
-    both(lambda m, x: m.diagonal(x, 1, 0, 2), arr((3, 2, 4)))
-    both(lambda m, x: m.linalg.diagonal(x, offset=-1), arr((2, 3, 3)))
-    both(lambda m, x: m.trace(m.arange(9).reshape(3, 3).int()), arr((1,)), grad=False)
-    both(lambda m, x: m.diag(m.tensor([1, 2], dtype=m.int32), -1), arr((1,)), grad=False)
+def test_diagonal_dims_and_integer_trace(device):
+    both(lambda m, x: m.diagonal(x, 1, 0, 2), arr((3, 2, 4)), device=device)
+    both(lambda m, x: m.linalg.diagonal(x, offset=-1), arr((2, 3, 3)), device=device)
+    both(lambda m, x: m.trace(x.reshape(3, 3).int()), np.arange(9), grad=False, device=device)
+    both(lambda m, x: m.diag(x, -1), np.array([1, 2], dtype=np.int32), grad=False,
+         device=device)
 
 
 def test_tri_diag_errors():
@@ -370,18 +388,18 @@ def test_singular_value_norms_gradcheck_and_no_double_backward():
     ("svdvals", lambda m, a: m.linalg.svdvals(a), [(3, 2)]),
     ("tril/diag", lambda m, a: m.diag(m.diag(m.tril(a[0]), 1)), [(2, 3, 3)]),
 ])
-def test_forward_mode_jvp(name, fn, shapes):
-    from tests.ops._tensor_helpers import check_jvp
+def test_forward_mode_jvp(name, fn, shapes, device):
     arrays = [well_conditioned(s, seed=i) if len(s) == 3 and s[-1] == s[-2] else
               arr(s, seed=i, dtype=np.float64) for i, s in enumerate(shapes)]
-    check_jvp(fn, *arrays)
+    both_jvp(fn, *arrays, device=device)
 
 
-def test_tensor_methods_for_triangles_and_diagonals():
+def test_tensor_methods_for_triangles_and_diagonals(device):
     x = arr((3, 4))
-    both(lambda m, a: a.tril() + a.triu(1) * 2 + a.diag(1).sum() + a.trace(), x)
-    both(lambda m, a: m.cat([a.diagonal(-1), a.t().diagonal()]) * 2, x[:, :3].copy())
-    both(lambda m, a: a[:2].diag(), x[0].copy())
+    both(lambda m, a: a.tril() + a.triu(1) * 2 + a.diag(1).sum() + a.trace(), x, device=device)
+    both(lambda m, a: m.cat([a.diagonal(-1), a.t().diagonal()]) * 2, x[:, :3].copy(),
+         device=device)
+    both(lambda m, a: a[:2].diag(), x[0].copy(), device=device)
 
     def inplace(m, a):
         b = a * 1
@@ -389,7 +407,7 @@ def test_tensor_methods_for_triangles_and_diagonals():
         c = a * 1
         c.triu_(2)
         return b + c
-    both(inplace, x)
+    both(inplace, x, device=device)
 
 
 # -- linalg.eigh: values, vectors, gradients of both, second order and forward mode ---------------
@@ -402,19 +420,25 @@ def _eigh_loss(lib, a, uplo="L"):
     """Sign-invariant use of both outputs (an eigenvector's sign is arbitrary)."""
     w, v = lib.linalg.eigh(a, UPLO=uplo)
     n = a.shape[-1]
-    weights = lib.tensor(np.arange(n * n, dtype=np.float64).reshape(n, n) / n, dtype=a.dtype)
-    return w * lib.arange(1, n + 1, dtype=a.dtype), (v ** 2) * weights
+    weights = lib.tensor(np.arange(n * n, dtype=np.float64).reshape(n, n) / n, dtype=a.dtype,
+                         device=a.device)
+    return w * lib.arange(1, n + 1, dtype=a.dtype, device=a.device), (v ** 2) * weights
 
 
 @pytest.mark.parametrize("shape,dtype,uplo", [((4, 4), np.float64, "L"),
                                               ((2, 3, 5, 5), np.float64, "U"),
                                               ((3, 3), np.float32, "L"), ((1, 1), np.float64, "L")])
-def test_eigh_values_vectors_and_gradients_match_torch(shape, dtype, uplo):
+def test_eigh_values_vectors_and_gradients_match_torch(shape, dtype, uplo, device):
     a = _symmetric(shape, 0).astype(dtype)
     check(lambda x: _eigh_loss(zg, x, uplo), lambda x: _eigh_loss(torch, x, uplo), a,
-          rtol=1e-4 if dtype == np.float32 else None, atol=1e-4 if dtype == np.float32 else None)
-    w, v = zg.linalg.eigh(zg.tensor(a))
-    np.testing.assert_allclose(((v * w.unsqueeze(-2)) @ v.mT).numpy(), a, atol=1e-4)
+          rtol=1e-4 if dtype == np.float32 else None, atol=1e-4 if dtype == np.float32 else None,
+          device=device)
+    check(lambda x: zg.linalg.eigvalsh(x, UPLO=uplo), lambda x: torch.linalg.eigvalsh(x, UPLO=uplo),
+          a, rtol=1e-4 if dtype == np.float32 else None, atol=1e-4 if dtype == np.float32 else None,
+          device=device)
+    w, v = zg.linalg.eigh(zg.tensor(a, device=device))
+    assert w.device == v.device == zg.device(device)
+    np.testing.assert_allclose(((v * w.unsqueeze(-2)) @ v.mT).cpu().numpy(), a, atol=1e-4)
     assert type(zg.linalg.eigh(zg.tensor(a))).__name__ == "linalg_eigh"
 
 
@@ -444,9 +468,9 @@ def test_eigh_errors():
                                           ((2, 3), dict(offset=-2)), ((2, 3), dict(dim1=0, dim2=2)),
                                           ((2, 4, 3), dict(offset=1, dim1=2, dim2=0)),
                                           ((2, 0), dict(offset=1)), ((0,), {})])
-def test_diag_embed_matches_torch(shape, kwargs):
-    both(lambda lib, x: lib.diag_embed(x, **kwargs), arr(shape))
-    both(lambda lib, x: x.diag_embed(**kwargs), arr(shape))
+def test_diag_embed_matches_torch(shape, kwargs, device):
+    both(lambda lib, x: lib.diag_embed(x, **kwargs), arr(shape), device=device)
+    both(lambda lib, x: x.diag_embed(**kwargs), arr(shape), device=device)
     assert gradcheck(lambda x: zg.diag_embed(x, **kwargs), (t64(arr(shape)),))
 
 

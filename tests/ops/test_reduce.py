@@ -3,7 +3,8 @@
 One table drives the hypothesis oracle tests (shapes with 0-d, size-0 and size-1 dims;
 ``dim`` as None, an int or a tuple; ``keepdim``), the non-contiguous tests and the
 float64 gradchecks. Where torch refuses an input (max of an empty tensor...), zerograd
-must raise the same exception type.
+must raise the same exception type. The table, the kinks and ties, the dtype cases and the
+forward-mode checks also run on the stand-in device (the ``device`` fixture).
 """
 import math
 from collections import namedtuple
@@ -14,8 +15,8 @@ import torch
 from hypothesis import given, strategies as st
 
 import zerograd as zg
-from tests.oracle import check
-from tests.ops._helpers import FLOATS, SEEDS, SHAPES, check_jvp, check_like_torch, values
+from tests.oracle import check, check_jvp, check_like_torch
+from tests.ops._helpers import FLOATS, SEEDS, SHAPES, values
 
 # fn(lib, x, dim, keepdim): the same call for lib = zerograd and lib = torch.
 # dims: "many" (None, int or tuple), "one" (None or int), "int" (an int is required).
@@ -105,16 +106,42 @@ def test_reduction_matches_torch(red, data, shape, dtype, seed, keepdim):
     _run(red, values(red.domain, shape, dtype, seed), dim, keepdim)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # torch's note on var with dof <= 0
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("red", REDUCTIONS, ids=_ids(REDUCTIONS))
+def test_table_on_each_device(red, device):
+    x = values(red.domain, (3, 2, 3), np.float32, 2)
+    for dim, keepdim in GRAD_ARGS[red.dims]:  # dims of each kind (defined below)
+        check_like_torch(lambda t: red.fn(zg, t, dim, keepdim),
+                         lambda t: red.fn(torch, t, dim, keepdim), x,
+                         grad=red.grad and x.dtype.kind == "f", device=device)
+    scalar = values(red.domain, (), np.float64, 3)  # 0-d input: reductions of one element
+    dim = 0 if red.dims == "int" else None
+    check_like_torch(lambda t: red.fn(zg, t, dim, False), lambda t: red.fn(torch, t, dim, False),
+                     scalar, grad=red.grad and scalar.dtype.kind == "f", device=device)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda m, x: m.var_mean(x, 1), lambda m, x: m.std_mean(x, (0, 2), keepdim=True),
+    lambda m, x: tuple(m.aminmax(x, dim=1)), lambda m, x: tuple(m.aminmax(x)),
+    lambda m, x: x.sum_to_size(1, 2, 1), lambda m, x: m.count_nonzero(x > 0, 1),
+])
+def test_more_reductions_on_each_device(fn, device):
+    check(lambda t: fn(zg, t), lambda t: fn(torch, t), values("any", (3, 2, 3), np.float64, 4),
+          device=device)
+
+
 @pytest.mark.parametrize("red", REDUCTIONS, ids=_ids(REDUCTIONS))
 @pytest.mark.parametrize("dim,keepdim", [(0, False), (1, True), (None, False)])
-def test_reduction_of_non_contiguous_input(red, dim, keepdim):
+def test_reduction_of_non_contiguous_input(red, dim, keepdim, device):
     if dim is None and red.dims == "int":
         dim = -1
     x = values(red.domain, (3, 4), np.float32, 1)
 
     def transposed(lib):
         return lambda t: red.fn(lib, t.t(), dim, keepdim)
-    check(transposed(zg), transposed(torch), x, grad=red.grad and x.dtype.kind == "f")
+    check(transposed(zg), transposed(torch), x, grad=red.grad and x.dtype.kind == "f",
+          device=device)
 
 
 # -- kinks, ties and special values: torch's conventions -------------------------------------
@@ -164,9 +191,9 @@ KINKS = [
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name,fn,data", KINKS, ids=[k[0] for k in KINKS])
-def test_kinks_ties_and_special_values_follow_torch(name, fn, data, dtype):
+def test_kinks_ties_and_special_values_follow_torch(name, fn, data, dtype, device):
     arrays = [np.array(d, dtype=dtype) for d in data]
-    check(lambda *t: fn(zg, *t), lambda *t: fn(torch, *t), *arrays)
+    check(lambda *t: fn(zg, *t), lambda *t: fn(torch, *t), *arrays, device=device)
 
 
 # -- dtypes of reductions ----------------------------------------------------------------------
@@ -179,19 +206,19 @@ def test_kinks_ties_and_special_values_follow_torch(name, fn, data, dtype):
     lambda m, x: m.mean(x, dtype=m.float64), lambda m, x: m.sum(x, dtype=m.float32),
     lambda m, x: m.count_nonzero(x, 0),
 ])
-def test_integer_and_bool_reductions_match_torch_dtypes(fn, dtype):
+def test_integer_and_bool_reductions_match_torch_dtypes(fn, dtype, device):
     x = (np.array([[3, 0, 2], [1, 5, 1]]) % (2 if dtype == np.bool_ else 6)).astype(dtype)
-    check_like_torch(lambda t: fn(zg, t), lambda t: fn(torch, t), x, grad=False)
+    check_like_torch(lambda t: fn(zg, t), lambda t: fn(torch, t), x, grad=False, device=device)
 
 
-def test_float_dtype_argument_and_float16():
+def test_float_dtype_argument_and_float16(device):
     x = np.array([[1.5, 2.5], [3.0, -1.0]], dtype=np.float32)
-    check(lambda t: t.sum(dtype=zg.float64), lambda t: t.sum(dtype=torch.float64), x)
-    check(lambda t: t.mean(0, dtype=zg.float64), lambda t: t.mean(0, dtype=torch.float64), x)
-    check(lambda t: t.cumsum(1, dtype=zg.float64), lambda t: t.cumsum(1, dtype=torch.float64), x)
-    check(lambda t: t.norm(dtype=zg.float64), lambda t: t.norm(dtype=torch.float64), x)
+    for name, args in (("sum", ()), ("mean", (0,)), ("cumsum", (1,)), ("norm", ())):
+        check(lambda t: getattr(t, name)(*args, dtype=zg.float64),
+              lambda t: getattr(t, name)(*args, dtype=torch.float64), x, device=device)
     h = x.astype(np.float16)
-    check(lambda t: t.sum(0), lambda t: t.sum(0), h, grad=False, rtol=1e-3, atol=1e-3)
+    check(lambda t: t.sum(0), lambda t: t.sum(0), h, grad=False, rtol=1e-3, atol=1e-3,
+          device=device)
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -230,12 +257,13 @@ def test_grad_fn_names_match_torch(expr):
     assert names[0] == names[1]
 
 
-def test_max_with_dim_returns_named_tuple():
-    x = zg.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 7.0]], requires_grad=True)
+def test_max_with_dim_returns_named_tuple(device):
+    x = zg.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 7.0]], requires_grad=True, device=device)
     out = x.max(dim=1)
     values_, indices = out
     assert out.values is values_ and out.indices is indices
     assert indices.dtype is zg.int64 and indices.tolist() == [1, 0]
+    assert values_.device == indices.device == x.device
     assert zg.max(x, 1, True).values.shape == (2, 1)
     mn = zg.min(x, dim=0)
     assert mn.indices.tolist() == [0, 1, 0]
@@ -272,11 +300,11 @@ def test_gradgradcheck(red):
 
 
 @pytest.mark.parametrize("red", GRAD_CASES, ids=_ids(GRAD_CASES))
-def test_forward_mode_jvp_matches_torch(red):
+def test_forward_mode_jvp_matches_torch(red, device):
     x = values(red.domain, (3, 2, 3), np.float64, 0)
     for dim, keepdim in GRAD_ARGS[red.dims]:
         check_jvp(lambda t: red.fn(zg, t, dim, keepdim), lambda t: red.fn(torch, t, dim, keepdim),
-                  x)
+                  x, device=device)
 
 
 ZEROS = np.array([[2.0, 0.0, 3.0, 1.5], [0.0, 0.0, 2.0, 1.0], [1.0, -2.0, 3.0, 0.0]])
@@ -287,8 +315,8 @@ ZEROS = np.array([[2.0, 0.0, 3.0, 1.5], [0.0, 0.0, 2.0, 1.0], [1.0, -2.0, 3.0, 0
     lambda m, t: t.cumprod(0), lambda m, t: m.norm(t, dim=0), lambda m, t: t.amax(1),
     lambda m, t: t.max(1).values, lambda m, t: t.std(0),
 ])
-def test_forward_mode_through_zeros_and_ties_matches_torch(fn):
-    check_jvp(lambda t: fn(zg, t), lambda t: fn(torch, t), ZEROS)
+def test_forward_mode_through_zeros_and_ties_matches_torch(fn, device):
+    check_jvp(lambda t: fn(zg, t), lambda t: fn(torch, t), ZEROS, device=device)
 
 
 @pytest.mark.parametrize("fn", [

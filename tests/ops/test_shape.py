@@ -1,6 +1,7 @@
 """Shape ops against torch: values and gradients over hypothesis shapes (size-0/1 dims,
 non-contiguous inputs), float64 gradchecks, torch's error cases, and view semantics
-(shared memory and version counters)."""
+(shared memory and version counters). One table runs every shape op on each device (the
+``device`` fixture), as do the fixed-shape tests and the forward-mode checks."""
 import numpy as np
 import pytest
 import torch
@@ -8,8 +9,8 @@ from hypothesis import given, strategies as st
 
 import zerograd as zg
 from zerograd.autograd import gradcheck, gradgradcheck
-from tests.oracle import check
-from tests.ops._tensor_helpers import arr, both, dims_of, nonempty_shapes, shapes, t64
+from tests.oracle import both, both_jvp, check, check_like_torch
+from tests.ops._tensor_helpers import arr, dims_of, nonempty_shapes, shapes, t64
 
 
 # -- reshape family ------------------------------------------------------------------------
@@ -46,12 +47,66 @@ def test_squeeze_unsqueeze(shape, data):
     both(lambda m, a: a.unsqueeze(u), x)
 
 
-def test_reshape_of_noncontiguous_copies_and_matches():
+def test_reshape_of_noncontiguous_copies_and_matches(device):
     x = arr((3, 4))
-    both(lambda m, a: a.mT.reshape(2, 6), x)
-    both(lambda m, a: a[:, ::2].reshape(-1), x)
-    both(lambda m, a: m.ravel(a.mT), x)
-    both(lambda m, a: a.mT.flatten(), x)
+    both(lambda m, a: a.mT.reshape(2, 6), x, device=device)
+    both(lambda m, a: a[:, ::2].reshape(-1), x, device=device)
+    both(lambda m, a: m.ravel(a.mT), x, device=device)
+    both(lambda m, a: a.mT.flatten(), x, device=device)
+
+
+# every shape op once, on each device: (name, fn(lib, *tensors), input shapes)
+TABLE = [
+    ("reshape", lambda m, a: a.reshape(3, -1), [(2, 3)]),
+    ("view", lambda m, a: a.view(-1) * 2, [(2, 3)]),
+    ("flatten", lambda m, a: m.flatten(a, 1), [(2, 1, 3)]),
+    ("ravel", lambda m, a: m.ravel(a), [(2, 3)]),
+    ("unflatten", lambda m, a: a.unflatten(1, (3, 1)), [(2, 3)]),
+    ("squeeze", lambda m, a: a.squeeze(), [(2, 1, 3)]),
+    ("squeeze_dim", lambda m, a: m.squeeze(a, 1), [(2, 1, 3)]),
+    ("unsqueeze", lambda m, a: a.unsqueeze(-1), [(2, 3)]),
+    ("transpose", lambda m, a: m.transpose(a, 0, 2), [(2, 1, 3)]),
+    ("swapaxes", lambda m, a: m.swapaxes(a, 0, 1), [(2, 3)]),
+    ("permute", lambda m, a: a.permute(2, 0, 1), [(2, 1, 3)]),
+    ("movedim", lambda m, a: m.movedim(a, 0, -1), [(2, 1, 3)]),
+    ("t", lambda m, a: a.t(), [(2, 3)]),
+    ("T", lambda m, a: a.T, [(2, 3)]),
+    ("mT", lambda m, a: a.mT, [(2, 2, 3)]),
+    ("expand", lambda m, a: a.expand(2, 3, 3), [(3, 1)]),
+    ("expand_as", lambda m, a, b: a.expand_as(b) * b, [(3, 1), (2, 3, 4)]),
+    ("broadcast_to", lambda m, a: m.broadcast_to(a, (2, 3)), [(3,)]),
+    ("broadcast_tensors", lambda m, a, b: m.broadcast_tensors(a, b), [(3, 1), (1, 4)]),
+    ("repeat", lambda m, a: a.repeat(2, 1, 2), [(2, 3)]),
+    ("tile", lambda m, a: m.tile(a, (2,)), [(2, 3)]),
+    ("flip", lambda m, a: a.flip(0, 1), [(2, 3)]),
+    ("fliplr", lambda m, a: m.fliplr(a), [(2, 3)]),
+    ("flipud", lambda m, a: m.flipud(a), [(2, 3)]),
+    ("roll", lambda m, a: a.roll((1, -1), (0, 1)), [(2, 3)]),
+    ("roll_flat", lambda m, a: m.roll(a, 2), [(2, 3)]),
+    ("cat", lambda m, a, b: m.cat([a, b], 1), [(2, 3), (2, 1)]),
+    ("concat", lambda m, a, b: m.concat((a, b, a), dim=0), [(2, 3), (1, 3)]),
+    ("stack", lambda m, a, b: m.stack([a, b], 1), [(2, 3), (2, 3)]),
+    ("split", lambda m, a: a.split(2, 1), [(2, 3)]),
+    ("split_sizes", lambda m, a: m.split(a, [1, 2], dim=1), [(2, 3)]),
+    ("chunk", lambda m, a: a.chunk(2, 1), [(2, 3)]),
+    ("unbind", lambda m, a: a.unbind(1), [(2, 3)]),
+    ("narrow", lambda m, a: a.narrow(1, 1, 2), [(2, 3)]),
+    ("select", lambda m, a: m.select(a, 1, -1), [(2, 3)]),
+    ("hstack", lambda m, a, b: m.hstack([a, b]), [(2, 3), (2, 1)]),
+    ("vstack", lambda m, a, b: m.vstack([a, b]), [(2, 3), (3,)]),
+    ("dstack", lambda m, a, b: m.dstack([a, b]), [(2, 3), (2, 3)]),
+    ("column_stack", lambda m, a, b: m.column_stack([a, b]), [(2, 3), (2,)]),
+    ("atleast", lambda m, a: (m.atleast_1d(a), m.atleast_2d(a)), [()]),
+    ("meshgrid_ij", lambda m, a, b: m.meshgrid(a, b, indexing="ij"), [(2,), (3,)]),
+    ("meshgrid_xy", lambda m, a, b: m.meshgrid(a, b, indexing="xy"), [(2,), (3,)]),
+    ("contiguous", lambda m, a: a.mT.contiguous() * 3, [(2, 3)]),
+    ("clone", lambda m, a: a.clone().mT, [(2, 3)]),
+]
+
+
+@pytest.mark.parametrize("name,fn,shapes_", TABLE, ids=[c[0] for c in TABLE])
+def test_table_on_each_device(name, fn, shapes_, device):
+    both(fn, *[arr(s, seed=i) for i, s in enumerate(shapes_)], device=device)
 
 
 # -- permutations ---------------------------------------------------------------------------
@@ -73,18 +128,19 @@ def test_transpose_permute_movedim(shape, data):
 
 
 @pytest.mark.parametrize("shape", [(), (3,), (2, 3)])
-def test_t(shape):
-    both(lambda m, a: a.t(), arr(shape))
-    both(lambda m, a: m.t(a) + 1, arr(shape))
+def test_t(shape, device):
+    both(lambda m, a: a.t(), arr(shape), device=device)
+    both(lambda m, a: m.t(a) + 1, arr(shape), device=device)
 
 
 @pytest.mark.parametrize("shape", [(2, 3), (2, 3, 4), (0, 1, 2)])
-def test_T_and_mT(shape):
-    both(lambda m, a: a.mT, arr(shape))
+def test_T_and_mT(shape, device):
+    both(lambda m, a: a.mT, arr(shape), device=device)
     if len(shape) == 2:
-        both(lambda m, a: a.T, arr(shape))
+        both(lambda m, a: a.T, arr(shape), device=device)
     else:
-        check(lambda a: a.T, lambda a: a.permute(*reversed(range(a.ndim))), arr(shape))
+        check(lambda a: a.T, lambda a: a.permute(*reversed(range(a.ndim))), arr(shape),
+              device=device)
 
 
 # -- expand / repeat / flip / roll ----------------------------------------------------------
@@ -144,12 +200,12 @@ def test_cat_stack(shape, data):
     both(lambda m, a: m.stack((a, a + 1), s), x)
 
 
-def test_cat_promotes_dtypes_and_skips_legacy_empty():
+def test_cat_promotes_dtypes_and_skips_legacy_empty(device):
     a = arr((2, 3))
     b = np.arange(6).reshape(2, 3)
-    both(lambda m, x: m.cat([x, m.tensor(b)]), a)
-    both(lambda m, x: m.cat([x, m.zeros(0), x], 0), a)
-    both(lambda m, x: m.cat([x, x.double()], 1), a)
+    both(lambda m, x: m.cat([x, m.tensor(b, device=x.device)]), a, device=device)
+    both(lambda m, x: m.cat([x, m.zeros(0, device=x.device), x], 0), a, device=device)
+    both(lambda m, x: m.cat([x, x.double()], 1), a, device=device)
 
 
 @given(nonempty_shapes, st.data())
@@ -169,32 +225,20 @@ def test_split_chunk_unbind_narrow(shape, data):
     both(lambda m, a: a.narrow(d, start, length), x)
 
 
-def test_chunk_and_split_of_empty_dims():
+def test_chunk_and_split_of_empty_dims(device):
     x = arr((0, 2))
-    both(lambda m, a: m.chunk(a, 3), x)
-    both(lambda m, a: m.split(a, 2), x)
-    both(lambda m, a: a.chunk(4, 1), arr((6, 3)))
+    both(lambda m, a: m.chunk(a, 3), x, device=device)
+    both(lambda m, a: m.split(a, 2), x, device=device)
+    both(lambda m, a: a.chunk(4, 1), arr((6, 3)), device=device)
 
 
+@pytest.mark.parametrize("name", ["hstack", "vstack", "column_stack"])
 @pytest.mark.parametrize("shapes_", [[(), (2,)], [(2,), (2,)], [(2, 1), (2, 3)], [(1, 3), (2, 3)]])
-def test_hstack_vstack_column_stack(shapes_):
+def test_hstack_vstack_column_stack(shapes_, name, device):
+    # where torch refuses the shapes, zerograd must raise the same exception type
     arrays = [arr(s, seed=i) for i, s in enumerate(shapes_)]
-    if all(len(s) == len(shapes_[-1]) or len(s) < 2 for s in shapes_):
-        try:
-            torch.hstack([torch.tensor(a) for a in arrays])
-            both(lambda m, *a: m.hstack(a), *arrays)
-        except RuntimeError:
-            pass
-    try:
-        torch.vstack([torch.tensor(a) for a in arrays])
-        both(lambda m, *a: m.vstack(list(a)), *arrays)
-    except RuntimeError:
-        pass
-    try:
-        torch.column_stack([torch.tensor(a) for a in arrays])
-        both(lambda m, *a: m.column_stack(a), *arrays)
-    except RuntimeError:
-        pass
+    check_like_torch(lambda *a: getattr(zg, name)(a), lambda *a: getattr(torch, name)(a),
+                     *arrays, device=device)
 
 
 # -- copies -----------------------------------------------------------------------------------
@@ -374,8 +418,9 @@ def test_inplace_through_view_of_saved_output_raises():
             b.sum().backward()
 
 
-def test_gradient_through_view_chain():
-    both(lambda m, a: a.t().reshape(-1)[1:5].view(2, 2).unsqueeze(0).expand(3, 2, 2), arr((2, 3)))
+def test_gradient_through_view_chain(device):
+    both(lambda m, a: a.t().reshape(-1)[1:5].view(2, 2).unsqueeze(0).expand(3, 2, 2), arr((2, 3)),
+         device=device)
 
 
 @pytest.mark.parametrize("name,fn", [
@@ -385,16 +430,16 @@ def test_gradient_through_view_chain():
     ("cat/stack/split", lambda m, a: m.stack([m.cat(a.split([1, 2], 1), 1), a.t().contiguous().t()])),
     ("unbind/narrow", lambda m, a: m.cat([a.unbind(1)[2], a.narrow(1, 0, 1).squeeze(1)])),
 ])
-def test_forward_mode_jvp(name, fn):
-    from tests.ops._tensor_helpers import check_jvp
-    check_jvp(fn, arr((2, 3), dtype=np.float64))
+def test_forward_mode_jvp(name, fn, device):
+    both_jvp(fn, arr((2, 3), dtype=np.float64), device=device)
 
 
-def test_aliases_and_small_helpers():
+def test_aliases_and_small_helpers(device):
     x = arr((2, 3, 4))
-    both(lambda m, a: m.swapaxes(a, 0, 2) + m.swapdims(a, 2, 0), x)
-    both(lambda m, a: m.moveaxis(a, -1, 0), x)
-    both(lambda m, a: m.select(a, 1, -1), x)
-    both(lambda m, a, b: m.broadcast_tensors(a, b), arr((3, 1)), arr((1, 4), seed=1))
-    both(lambda m, a: (m.atleast_1d(a), m.atleast_2d(a)), arr(()))
-    both(lambda m, a: m.dstack([a, a]), arr((2, 3)))
+    both(lambda m, a: m.swapaxes(a, 0, 2) + m.swapdims(a, 2, 0), x, device=device)
+    both(lambda m, a: m.moveaxis(a, -1, 0), x, device=device)
+    both(lambda m, a: m.select(a, 1, -1), x, device=device)
+    both(lambda m, a, b: m.broadcast_tensors(a, b), arr((3, 1)), arr((1, 4), seed=1),
+         device=device)
+    both(lambda m, a: (m.atleast_1d(a), m.atleast_2d(a)), arr(()), device=device)
+    both(lambda m, a: m.dstack([a, a]), arr((2, 3)), device=device)

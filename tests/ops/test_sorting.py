@@ -1,6 +1,7 @@
 """bincount and histc against torch: hypothesis inputs (empty, repeated, out-of-range values),
 weights and their dtypes, explicit and data ranges, error cases. (sort, topk, unique and
-nonzero are tested with indexing, in test_indexing.py.)"""
+nonzero are tested in depth with indexing, in test_indexing.py.) One table runs every op of
+the family on each device (the ``device`` fixture)."""
 import numpy as np
 import pytest
 import torch
@@ -8,6 +9,38 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import zerograd as zg
+from tests.oracle import check
+
+_RNG = np.random.default_rng(0)
+FLOATS = _RNG.standard_normal((3, 4)).astype(np.float32)
+INTS = np.array([[3, 1, 3, 0], [1, 1, 2, 0], [3, 1, 3, 0]])
+
+# every op of the family once: (name, fn(lib, *tensors), inputs)
+TABLE = [
+    ("sort", lambda m, a: m.sort(a, 1), [FLOATS]),
+    ("sort_descending", lambda m, a: a.sort(0, descending=True), [FLOATS]),
+    ("sort_0d", lambda m, a: m.sort(a), [np.float32(1.5)]),
+    ("argsort", lambda m, a: m.argsort(a, 1, descending=True), [FLOATS]),
+    ("topk", lambda m, a: m.topk(a, 2, 1), [FLOATS]),
+    ("topk_smallest", lambda m, a: a.topk(3, 0, largest=False), [FLOATS]),
+    ("unique", lambda m, a: m.unique(a, return_inverse=True, return_counts=True), [INTS]),
+    ("unique_dim", lambda m, a: m.unique(a, dim=0, return_inverse=True), [INTS]),
+    ("nonzero", lambda m, a: m.nonzero(a), [INTS]),
+    ("nonzero_tuple", lambda m, a: a.nonzero(as_tuple=True), [INTS]),
+    ("nonzero_0d", lambda m, a: m.nonzero(a), [np.array(2)]),
+    ("argwhere", lambda m, a: m.argwhere(a), [INTS]),
+    ("bincount", lambda m, a: m.bincount(a, minlength=6), [INTS[0]]),
+    ("bincount_weights", lambda m, a, w: a.bincount(w), [INTS[0], FLOATS[0]]),
+    ("histc", lambda m, a: m.histc(a, bins=5), [FLOATS]),
+    ("histc_range", lambda m, a: a.histc(bins=4, min=-1, max=1), [FLOATS]),
+]
+
+
+@pytest.mark.parametrize("name,fn,arrays", TABLE, ids=[c[0] for c in TABLE])
+def test_table_on_each_device(name, fn, arrays, device):
+    # torch defines no derivative for bincount's weights: values only there
+    check(lambda *t: fn(zg, *t), lambda *t: fn(torch, *t), *[np.asarray(a) for a in arrays],
+          grad=name != "bincount_weights", device=device)
 
 
 def _same(z, t):

@@ -2,11 +2,13 @@
 broadcasting error.
 
 Two tensors of one dtype pass straight through ``_operands`` (the fast path); Python
-numbers travel as plain 0-d arrays (constants), not as Tensors.
+numbers travel as 0-d arrays on the tensor operand's device (constants), not as Tensors:
+a forward can save them for backward like any array, and they never mix host memory
+into an accelerator's computation.
 """
 from zerograd import dtypes
 from zerograd.autograd.function import Function
-from zerograd.backend import xp
+from zerograd.ops._util import xp_of
 from zerograd.tensor import Tensor
 
 __all__ = ["to_dtype"]
@@ -16,8 +18,15 @@ def _arr(x):
     return x._data if isinstance(x, Tensor) else x
 
 
-def _cast(x, d):
-    """``x`` in dtype ``d``: a tensor through a differentiable cast, a number as a 0-d array."""
+def _module_of(input, other):
+    """The array module of the tensor operand (of ``input`` when both are tensors)."""
+    x = input if isinstance(input, Tensor) else other
+    return xp_of(getattr(x, "_data", x))
+
+
+def _cast(x, d, xp):
+    """``x`` in dtype ``d``: a tensor through a differentiable cast, a number as a 0-d array
+    of the module ``xp``."""
     if isinstance(x, Tensor):
         return x if x._data.dtype == d.np else to_dtype(x, d)
     # astype wraps out-of-range integers (int8 tensor + 1000) as torch does
@@ -30,27 +39,35 @@ _NUMBERS = (float, int, bool)
 def _operands(input, other, floating=False):
     """Both operands in PyTorch's result dtype (``floating``: at least the default float)."""
     if isinstance(input, Tensor):
-        d = input._data.dtype
+        data = input._data
+        d = data.dtype
         if isinstance(other, Tensor):
             if d == other._data.dtype and (not floating or d.kind == "f"):
                 return input, other  # the fast path: nothing to convert
         elif d.kind == "f" and type(other) in _NUMBERS:
-            return input, xp.asarray(other, dtype=d)  # a float tensor's dtype wins over numbers
+            # a float tensor's dtype wins over numbers
+            return input, xp_of(data).asarray(other, dtype=d)
     elif isinstance(other, Tensor) and type(input) in _NUMBERS:
-        d = other._data.dtype
+        data = other._data
+        d = data.dtype
         if d.kind == "f":
-            return xp.asarray(input, dtype=d), other
+            return xp_of(data).asarray(input, dtype=d), other
     d = dtypes.result_type(input, other)
     if floating and not d.is_floating_point:
         d = dtypes.get_default_dtype()
-    return _cast(input, d), _cast(other, d)
+    xp = _module_of(input, other)
+    return _cast(input, d, xp), _cast(other, d, xp)
+
+
+def _shape(x):
+    return tuple(getattr(x, "shape", ()))
 
 
 def _broadcast_error(*arrays):
     """torch's message for operands whose shapes do not broadcast (NumPy raises ValueError)."""
     shape = ()
     for arr in arrays:
-        s = xp.shape(arr)
+        s = _shape(arr)
         n = len(shape) if len(shape) > len(s) else len(s)
         a = (1,) * (n - len(shape)) + tuple(shape)
         b = (1,) * (n - len(s)) + tuple(s)
@@ -60,7 +77,7 @@ def _broadcast_error(*arrays):
                                     f"tensor b ({b[i]}) at non-singleton dimension {i}")
         shape = tuple(y if x == 1 else x for x, y in zip(a, b))
     return RuntimeError("operands could not be broadcast together with shapes "
-                        + " ".join(str(tuple(xp.shape(a))) for a in arrays))
+                        + " ".join(str(_shape(a)) for a in arrays))
 
 
 def _named(cls, name):

@@ -7,7 +7,8 @@ over them: one formula serves both.
 """
 from zerograd.autograd.function import Function
 from zerograd.autograd.grad_mode import is_grad_enabled
-from zerograd.backend import xp
+from zerograd.ops._util import xp_of
+from zerograd.ops.shape import Expand, Reshape
 from zerograd.tensor import Tensor
 
 
@@ -24,11 +25,10 @@ def _kept_shape(shape, dims):
 
 def _expand_back(grad, in_shape, dims, keepdim):
     """A reduced gradient broadcast back over the reduced dims of the input."""
-    from zerograd.ops.shape import Expand, Reshape
     if not is_grad_enabled() and grad._data.size * 16 >= _numel(in_shape):
         # Plain backward of a small reduction: materializing the gradient is cheaper than
         # NumPy's Python-level broadcast_to, and nobody differentiates this result.
-        full = xp.empty(in_shape, dtype=grad._data.dtype)
+        full = xp_of(grad._data).empty(in_shape, dtype=grad._data.dtype)
         full[...] = grad._data if keepdim or not grad._data.ndim else \
             grad._data.reshape(_kept_shape(in_shape, dims))
         return Tensor._make(full)

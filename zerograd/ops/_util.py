@@ -1,7 +1,15 @@
 """Small helpers shared by the op families: operand conversion, dim handling, constants."""
 from zerograd import dtypes
-from zerograd.backend import xp
+from zerograd.backend import array_module, backend_of, cpu
 from zerograd.tensor import Tensor
+
+_HOST_ARRAY, _HOST_XP = cpu.array_type, cpu.xp
+
+
+def xp_of(array):
+    """The array module of one array; the host case is tested first, so hot paths (operand
+    conversion, reduction backward) pay one type check on the CPU."""
+    return _HOST_XP if type(array) is _HOST_ARRAY else backend_of(array).xp
 
 
 def const(array):
@@ -10,24 +18,15 @@ def const(array):
 
 
 def as_tensor_operand(x, dtype=None):
-    """A Tensor for ``x``; Python numbers and arrays become constants (of ``dtype``)."""
+    """A Tensor for ``x``; Python numbers and arrays become constants (of ``dtype``) on the
+    device of ``x`` (the CPU for numbers)."""
     if isinstance(x, Tensor):
         return x if dtype is None or x.dtype is dtype else x.to(dtype)
+    xp = array_module(x)
     if dtype is None:
         dtype = dtypes.result_type(x) if not hasattr(x, "dtype") else dtypes.from_numpy_dtype(
             xp.asarray(x).dtype)
     return const(xp.asarray(x, dtype=dtype.np))
-
-
-def promote(a, b, floating=False):
-    """Both operands as Tensors of PyTorch's result dtype (``floating``: at least float)."""
-    if (isinstance(a, Tensor) and isinstance(b, Tensor) and a._data.dtype == b._data.dtype
-            and (not floating or a._data.dtype.kind == "f")):
-        return a, b
-    d = dtypes.result_type(a, b)
-    if floating and not d.is_floating_point:
-        d = dtypes.get_default_dtype()
-    return as_tensor_operand(a, d), as_tensor_operand(b, d)
 
 
 def float_operand(x):
@@ -71,3 +70,17 @@ def shape_arg(shape):
             len(shape) == 1 and hasattr(shape[0], "__len__") and not isinstance(shape[0], Tensor)):
         shape = shape[0]
     return tuple(int(s) for s in shape)
+
+
+def broadcast_shapes(*shapes):
+    """The shape that ``shapes`` broadcast to (NumPy's rule); ValueError when they do not."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = [1] * ndim
+    for s in shapes:
+        for i, n in enumerate(s, ndim - len(s)):
+            if n != 1:
+                if out[i] != 1 and out[i] != n:
+                    raise ValueError(f"shape mismatch: objects cannot be broadcast to a single "
+                                     f"shape ({', '.join(str(tuple(x)) for x in shapes)})")
+                out[i] = n
+    return tuple(out)

@@ -4,9 +4,9 @@ Comparisons promote their operands like arithmetic does (an int tensor compared 
 compares as float); every result is a bool tensor.
 """
 from zerograd import dtypes
-from zerograd.backend import xp
-from zerograd.ops._promote import _arr, _broadcast_error, _operands
-from zerograd.ops._util import const
+from zerograd.backend import array_module
+from zerograd.ops._promote import _arr, _broadcast_error, _module_of, _operands
+from zerograd.ops._util import const, xp_of
 from zerograd.tensor import Tensor
 
 __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
@@ -20,15 +20,17 @@ def _promoted_arrays(input, other):
     return _arr(a), _arr(b)
 
 
-def _array_of(x):
-    return x._data if isinstance(x, Tensor) else xp.asarray(x)
-
-
-def _nograd_binary(fn, name, promote=True):
+def _nograd_binary(ufunc, name, promote=True):
+    """The op ``name`` computing ``xp.<ufunc>`` on the operands' device."""
     def op(input, other):
-        a, b = _promoted_arrays(input, other) if promote else (_array_of(input), _array_of(other))
+        if promote:  # both operands are arrays now, numbers as 0-d arrays of a's device
+            a, b = _promoted_arrays(input, other)
+            xp = xp_of(a)
+        else:
+            a, b = _arr(input), _arr(other)
+            xp = _module_of(input, other)
         try:
-            return const(xp.asarray(fn(a, b)))
+            return const(xp.asarray(getattr(xp, ufunc)(a, b)))
         except ValueError:
             raise _broadcast_error(a, b) from None
     op.__name__ = op.__qualname__ = name
@@ -36,15 +38,15 @@ def _nograd_binary(fn, name, promote=True):
     return op
 
 
-_eq = _nograd_binary(xp.equal, "eq")
-_ne = _nograd_binary(xp.not_equal, "ne")
-lt = less = _nograd_binary(xp.less, "lt")
-le = less_equal = _nograd_binary(xp.less_equal, "le")
-gt = greater = _nograd_binary(xp.greater, "gt")
-ge = greater_equal = _nograd_binary(xp.greater_equal, "ge")
-logical_and = _nograd_binary(xp.logical_and, "logical_and", promote=False)
-logical_or = _nograd_binary(xp.logical_or, "logical_or", promote=False)
-logical_xor = _nograd_binary(xp.logical_xor, "logical_xor", promote=False)
+_eq = _nograd_binary("equal", "eq")
+_ne = _nograd_binary("not_equal", "ne")
+lt = less = _nograd_binary("less", "lt")
+le = less_equal = _nograd_binary("less_equal", "le")
+gt = greater = _nograd_binary("greater", "gt")
+ge = greater_equal = _nograd_binary("greater_equal", "ge")
+logical_and = _nograd_binary("logical_and", "logical_and", promote=False)
+logical_or = _nograd_binary("logical_or", "logical_or", promote=False)
+logical_xor = _nograd_binary("logical_xor", "logical_xor", promote=False)
 
 
 def eq(input, other):
@@ -62,62 +64,66 @@ not_equal = ne
 
 def logical_not(input):
     """Elementwise not (nonzero is True); returns a bool tensor."""
-    return const(xp.logical_not(_array_of(input)))
+    return const(array_module(input).logical_not(_arr(input)))
 
 
-def _bitwise(fn, name):
+def _bitwise(ufunc, name):
     def op(input, other):
         a, b = _promoted_arrays(input, other)
         if a.dtype.kind == "f":
             raise TypeError(f"{name} is only supported for integer and bool tensors, got "
                             f"{dtypes.from_numpy_dtype(a.dtype)}; for masks use bool tensors")
+        xp = _module_of(input, other)
         try:
-            return const(xp.asarray(fn(a, b)))
+            return const(xp.asarray(getattr(xp, ufunc)(a, b)))
         except ValueError:
             raise _broadcast_error(a, b) from None
     op.__name__ = op.__qualname__ = name
     return op
 
 
-bitwise_and = _bitwise(xp.bitwise_and, "bitwise_and")
-bitwise_or = _bitwise(xp.bitwise_or, "bitwise_or")
-bitwise_xor = _bitwise(xp.bitwise_xor, "bitwise_xor")
+bitwise_and = _bitwise("bitwise_and", "bitwise_and")
+bitwise_or = _bitwise("bitwise_or", "bitwise_or")
+bitwise_xor = _bitwise("bitwise_xor", "bitwise_xor")
 
 
 def bitwise_not(input):
     """``~input`` for integer and bool tensors."""
     if input._data.dtype.kind == "f":
         raise TypeError("bitwise_not (~) is only supported for integer and bool tensors")
-    return const(xp.invert(input._data))
+    return const(array_module(input).invert(input._data))
 
 
 def isnan(input):
     """True where ``input`` is nan."""
-    return const(xp.isnan(input._data))
+    return const(array_module(input).isnan(input._data))
 
 
 def isinf(input):
     """True where ``input`` is +inf or -inf."""
-    return const(xp.isinf(input._data))
+    return const(array_module(input).isinf(input._data))
 
 
 def isfinite(input):
     """True where ``input`` is neither inf nor nan."""
-    return const(xp.isfinite(input._data))
+    return const(array_module(input).isfinite(input._data))
 
 
 def equal(input, other) -> bool:
     """True when both tensors have the same shape and elements."""
-    return input.shape == other.shape and bool(xp.array_equal(input._data, other._data))
+    return input.shape == other.shape and bool(
+        array_module(input).array_equal(input._data, other._data))
 
 
 def isclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False):
     """True where |input - other| <= atol + rtol * |other|."""
-    return const(xp.isclose(_array_of(input), _array_of(other), rtol=rtol, atol=atol,
+    xp = _module_of(input, other)
+    return const(xp.isclose(_arr(input), _arr(other), rtol=rtol, atol=atol,
                             equal_nan=equal_nan))
 
 
 def allclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
     """True when ``isclose`` holds everywhere."""
-    return bool(xp.allclose(_array_of(input), _array_of(other), rtol=rtol, atol=atol,
+    xp = _module_of(input, other)
+    return bool(xp.allclose(_arr(input), _arr(other), rtol=rtol, atol=atol,
                             equal_nan=equal_nan))

@@ -3,12 +3,10 @@
 torch's ``repeat``, ``flip`` and ``roll`` always return new memory (NumPy's ``flip`` would
 be a view, so it is copied). Their backward is the adjoint rearrangement: repeat sums
 the tiles, flip flips back, roll rolls back, clone passes the gradient through.
-Re-exported by ``ops.shape``.
 """
 import builtins
 
 from zerograd.autograd.function import Function
-from zerograd.backend import xp
 from zerograd.ops._util import normalize_dim, normalize_dims, shape_arg
 
 __all__ = ["repeat", "tile", "flip", "fliplr", "flipud", "roll", "clone", "contiguous"]
@@ -21,7 +19,7 @@ class Repeat(Function):
     def forward(ctx, a, reps):
         ctx.in_shape = (1,) * (len(reps) - a.ndim) + a.shape
         ctx.reps = reps
-        return xp.tile(a, reps)
+        return ctx.xp.tile(a, reps)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -62,7 +60,7 @@ class Flip(Function):
     @staticmethod
     def forward(ctx, a, axes):
         ctx.axes = axes
-        return xp.flip(a, axes).copy()  # torch's flip copies; a view would alias the input
+        return ctx.xp.flip(a, axes).copy()  # torch's flip copies; a view would alias the input
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -98,7 +96,7 @@ class Roll(Function):
     @staticmethod
     def forward(ctx, a, shifts, axes):
         ctx.shifts, ctx.axes = shifts, axes
-        return xp.roll(a, shifts, axes)
+        return ctx.xp.roll(a, shifts, axes)
 
     @staticmethod
     def backward(ctx, grad_output):

@@ -3,13 +3,13 @@
 cumprod's derivative is exact at zeros too: no division by a zero input, and when the
 backward itself is differentiated (create_graph) or used in forward mode with zeros, an
 O(n^2) form built from differentiable ops (as torch does for double backward).
-Part of the reduction family: ``zerograd.ops.reduce`` re-exports everything here.
+Part of the reduction family (``ops.reduce``, ``ops.extrema``).
 """
 from zerograd._aliases import numpy_aliases
 from zerograd import dtypes
 from zerograd.autograd.function import Function
 from zerograd.autograd.grad_mode import is_grad_enabled
-from zerograd.backend import xp
+from zerograd.backend import array_module
 from zerograd.ops._util import const, normalize_dim
 from zerograd.ops.selection import where
 
@@ -20,7 +20,7 @@ def _accumulation_dtype(input, dtype):
     """As asked, else int64 for bool/integer input (torch's rule), else the input's."""
     if dtype is not None:
         return dtypes.as_dtype(dtype).np
-    return xp.int64 if input._data.dtype.kind in "biu" else None
+    return dtypes.int64.np if input._data.dtype.kind in "biu" else None
 
 
 def _reverse_cumsum(t, dim):
@@ -33,7 +33,7 @@ class Cumsum(Function):
     @staticmethod
     def forward(ctx, a, dim, np_dtype):
         ctx.dim = dim
-        return xp.cumsum(a, axis=dim, dtype=np_dtype)
+        return ctx.xp.cumsum(a, axis=dim, dtype=np_dtype)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -46,15 +46,14 @@ def cumsum(input, dim, dtype=None):
     np_dtype = _accumulation_dtype(input, dtype)
     d = normalize_dim(dim, input.ndim)
     if input.ndim == 0:
-        return input.to(dtypes.from_numpy_dtype(xp.dtype(np_dtype))) if np_dtype else \
-            input.clone()
+        return input.to(dtypes.from_numpy_dtype(np_dtype)) if np_dtype else input.clone()
     return Cumsum.apply(input, d, np_dtype)
 
 
 class Cumprod(Function):
     @staticmethod
     def forward(ctx, a, dim, np_dtype):
-        out = xp.cumprod(a, axis=dim, dtype=np_dtype)
+        out = ctx.xp.cumprod(a, axis=dim, dtype=np_dtype)
         ctx.dim = dim
         ctx.save_for_backward(a, out)
         return out
@@ -73,7 +72,7 @@ class Cumprod(Function):
         # Before the first zero of a row the derivative is out_j / a_i; at the first zero
         # it is the running product with that zero replaced by 1; after it, every term
         # contains the zero and vanishes.
-        zeros_so_far = xp.cumsum(is_zero, axis=d)
+        zeros_so_far = is_zero.cumsum(axis=d)
         before = const(zeros_so_far == 0)
         first = const(is_zero & (zeros_so_far == 1))
         g_before = _reverse_cumsum(grad_output * out, d) / where(before, a, 1.0)
@@ -98,6 +97,7 @@ def _products_without(a, d, v, transpose):
     """
     x = a.movedim(d, -1)
     n = x.shape[-1]
+    xp = array_module(x)
     rows = cumprod(where(const(xp.eye(n, dtype=bool)), 1.0, x.unsqueeze(-2)), -1)
     upper = const(xp.triu(xp.ones((n, n), dtype=x._data.dtype)))  # only j >= i counts
     v = v.movedim(d, -1)
@@ -114,6 +114,5 @@ def cumprod(input, dim, dtype=None):
     np_dtype = _accumulation_dtype(input, dtype)
     d = normalize_dim(dim, input.ndim)
     if input.ndim == 0:
-        return input.to(dtypes.from_numpy_dtype(xp.dtype(np_dtype))) if np_dtype else \
-            input.clone()
+        return input.to(dtypes.from_numpy_dtype(np_dtype)) if np_dtype else input.clone()
     return Cumprod.apply(input, d, np_dtype)

@@ -6,13 +6,18 @@ backward formulas use matmul/solve/inv themselves, so second derivatives work to
 """
 from collections import namedtuple
 
+from zerograd import return_types
 from zerograd.autograd.function import Function
 from zerograd.autograd.grad_mode import is_grad_enabled
-from zerograd.backend import xp
-from zerograd.ops._util import const, normalize_dim
+from zerograd.backend import array_module
+from zerograd.ops._util import broadcast_shapes, const, normalize_dim
+from zerograd.ops.join import cat
+from zerograd.ops.linalg import matmul
+from zerograd.ops.reduce import norm as vector_norm
 
-__all__ = ["inv", "solve", "det", "slogdet", "pinv", "pinverse", "svdvals", "eigvalsh", "eigh",
-           "matrix_norm"]
+# The top-level names (torch.inverse, torch.det...); svdvals, eigvalsh and eigh are reached
+# through ``zerograd.linalg``, as in torch.
+__all__ = ["inv", "inverse", "solve", "det", "slogdet", "pinv", "pinverse", "matrix_norm"]
 
 slogdet_result = namedtuple("slogdet", ["sign", "logabsdet"])
 
@@ -32,17 +37,12 @@ def _check_float(a, name):
                            f"input. Got {a.dtype.name}; convert first, e.g. A.double()")
 
 
-def _matmul(a, b):
-    from zerograd.ops.linalg import matmul
-    return matmul(a, b)
-
-
 class Inv(Function):
     @staticmethod
     def forward(ctx, a):
         try:
-            out = xp.linalg.inv(a)
-        except xp.linalg.LinAlgError:
+            out = ctx.xp.linalg.inv(a)
+        except ctx.xp.linalg.LinAlgError:
             raise RuntimeError("linalg.inv: The input matrix is singular (its LU factorization "
                                "has a zero on the diagonal), so it has no inverse; consider "
                                "linalg.pinv or linalg.solve") from None
@@ -53,12 +53,12 @@ class Inv(Function):
     def backward(ctx, grad_output):
         (inv_a,) = ctx.saved_tensors
         # d(A^-1) = -A^-1 dA A^-1  =>  grad_A = -A^-T G A^-T
-        return -_matmul(_matmul(inv_a.mT, grad_output), inv_a.mT)
+        return -matmul(matmul(inv_a.mT, grad_output), inv_a.mT)
 
     @staticmethod
     def jvp(ctx, t_a):
         out = ctx.fw_output
-        return -_matmul(_matmul(out, t_a), out)
+        return -matmul(matmul(out, t_a), out)
 
 
 def inv(input):
@@ -67,14 +67,17 @@ def inv(input):
     return Inv.apply(input)
 
 
+inverse = inv  # torch.inverse
+
+
 class Solve(Function):
     """X with A X = B for a matrix right-hand side B of shape (..., n, k)."""
 
     @staticmethod
     def forward(ctx, a, b):
         try:
-            x = xp.linalg.solve(a, b)
-        except xp.linalg.LinAlgError:
+            x = ctx.xp.linalg.solve(a, b)
+        except ctx.xp.linalg.LinAlgError:
             raise RuntimeError("linalg.solve: The solver failed because the input matrix is "
                                "singular.") from None
         ctx.save_for_backward(a, x)
@@ -85,7 +88,7 @@ class Solve(Function):
         a, x = ctx.saved_tensors
         # A X = B: dX = A^-1 (dB - dA X)  =>  grad_B = A^-T G, grad_A = -grad_B X^T
         grad_b = Solve.apply(a.mT, grad_output)
-        grad_a = -_matmul(grad_b, x.mT) if ctx.needs_input_grad[0] else None
+        grad_a = -matmul(grad_b, x.mT) if ctx.needs_input_grad[0] else None
         return grad_a, grad_b if ctx.needs_input_grad[1] else None
 
     @staticmethod
@@ -93,7 +96,7 @@ class Solve(Function):
         a, _ = ctx.fw_inputs
         rhs = t_b if t_b is not None else None
         if t_a is not None:
-            da_x = _matmul(t_a, ctx.fw_output)
+            da_x = matmul(t_a, ctx.fw_output)
             rhs = -da_x if rhs is None else rhs - da_x
         return Solve.apply(a, rhs)
 
@@ -113,7 +116,7 @@ def solve(A, B, *, left=True):
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
                            f"AX = B ({n}x{n} and {rhs.shape[-2]}x{rhs.shape[-1]})")
     try:
-        xp.broadcast_shapes(tuple(A.shape[:-2]), tuple(rhs.shape[:-2]))
+        broadcast_shapes(tuple(A.shape[:-2]), tuple(rhs.shape[:-2]))
     except ValueError:
         raise RuntimeError(f"linalg.solve: the batch dimensions of A {list(A.shape)} and B "
                            f"{list(B.shape)} cannot be broadcast together") from None
@@ -123,9 +126,11 @@ def solve(A, B, *, left=True):
 
 def _cofactor(a):
     """The cofactor matrix (transposed adjugate) of possibly singular matrices, from the SVD."""
+    xp = array_module(a)
     u, s, vh = xp.linalg.svd(a)
     n = s.shape[-1]
-    others = xp.stack([xp.prod(xp.delete(s, i, axis=-1), axis=-1) for i in range(n)], axis=-1)
+    # others[..., i]: the product of the singular values but the i-th
+    others = xp.where(xp.eye(n, dtype=bool), 1, s[..., None, :]).prod(axis=-1)
     sign = xp.linalg.det(u) * xp.linalg.det(vh)
     return sign[..., None, None] * ((u * others[..., None, :]) @ vh)
 
@@ -133,7 +138,7 @@ def _cofactor(a):
 class Det(Function):
     @staticmethod
     def forward(ctx, a):
-        out = xp.asarray(xp.linalg.det(a))  # an ndarray, not a NumPy scalar: saved as output
+        out = ctx.xp.asarray(ctx.xp.linalg.det(a))  # an array, not a scalar: saved as output
         ctx.save_for_backward(a, out)
         return out
 
@@ -141,7 +146,7 @@ class Det(Function):
     def backward(ctx, grad_output):
         a, out = ctx.saved_tensors
         g = grad_output.unsqueeze(-1).unsqueeze(-1)
-        if xp.any(out._data == 0):
+        if (out._data == 0).any():
             # Jacobi's formula needs the adjugate; A^-1 does not exist here.
             return g * const(_cofactor(a._data))
         # d det(A) / dA = det(A) A^-T (Jacobi's formula)
@@ -150,7 +155,7 @@ class Det(Function):
     @staticmethod
     def jvp(ctx, t_a):
         (a,) = ctx.fw_inputs
-        if xp.any(ctx.fw_output._data == 0):
+        if (ctx.fw_output._data == 0).any():
             return (const(_cofactor(a._data)) * t_a).sum((-2, -1))
         return ctx.fw_output * (inv(a).mT * t_a).sum((-2, -1))  # det(A) tr(A^-1 dA)
 
@@ -165,7 +170,7 @@ class LogAbsDet(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return xp.linalg.slogdet(a)[1]
+        return ctx.xp.linalg.slogdet(a)[1]
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -181,19 +186,20 @@ class LogAbsDet(Function):
 def slogdet(input):
     """``(sign, logabsdet)`` of the determinant, stable where det itself over/underflows."""
     _check_square(input, "slogdet")
-    sign = xp.linalg.slogdet(input._data)[0]
+    sign = array_module(input).linalg.slogdet(input._data)[0]
     return slogdet_result(const(sign), LogAbsDet.apply(input))
 
 
 class Pinv(Function):
     @staticmethod
     def forward(ctx, a, atol, rtol):
+        xp = ctx.xp
         u, s, vh = xp.linalg.svd(a, full_matrices=False)
         if rtol is None:
             rtol = 0.0 if atol else xp.finfo(a.dtype).eps * max(a.shape[-2:])
         smax = s.max(axis=-1, keepdims=True) if s.shape[-1] else s
         cutoff = xp.maximum(atol or 0.0, rtol * smax)
-        with xp.errstate(divide="ignore"):
+        with ctx._backend.errstate(divide="ignore"):
             s_inv = xp.where(s > cutoff, 1.0 / s, 0.0).astype(a.dtype)
         out = xp.swapaxes(vh, -1, -2) @ (s_inv[..., :, None] * xp.swapaxes(u, -1, -2))
         ctx.save_for_backward(a, out)
@@ -206,11 +212,11 @@ class Pinv(Function):
         pt = p.mT
         # Golub & Pereyra's derivative of the pseudo-inverse (valid while the rank is fixed):
         # grad_A = -P^T G P^T + (I - A P) G^T P P^T + P^T P G^T (I - P A)
-        term1 = -_matmul(_matmul(pt, g), pt)
-        left = g.mT - _matmul(a, _matmul(p, g.mT))        # (I - A P) G^T
-        term2 = _matmul(left, _matmul(p, pt))
-        right = g.mT - _matmul(_matmul(g.mT, p), a)       # G^T (I - P A)
-        term3 = _matmul(_matmul(pt, p), right)
+        term1 = -matmul(matmul(pt, g), pt)
+        left = g.mT - matmul(a, matmul(p, g.mT))        # (I - A P) G^T
+        term2 = matmul(left, matmul(p, pt))
+        right = g.mT - matmul(matmul(g.mT, p), a)       # G^T (I - P A)
+        term3 = matmul(matmul(pt, p), right)
         return term1 + term2 + term3
 
     @staticmethod
@@ -218,9 +224,9 @@ class Pinv(Function):
         a, p = ctx.fw_inputs[0], ctx.fw_output
         # dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P
         dat = t_a.mT
-        term1 = -_matmul(_matmul(p, t_a), p)
-        term2 = _matmul(_matmul(p, p.mT), dat - _matmul(_matmul(dat, a), p))
-        term3 = _matmul(dat - _matmul(_matmul(p, a), dat), _matmul(p.mT, p))
+        term1 = -matmul(matmul(p, t_a), p)
+        term2 = matmul(matmul(p, p.mT), dat - matmul(matmul(dat, a), p))
+        term3 = matmul(dat - matmul(matmul(p, a), dat), matmul(p.mT, p))
         return term1 + term2 + term3
 
 
@@ -243,7 +249,7 @@ def pinverse(input, rcond=1e-15):
 class Svdvals(Function):
     @staticmethod
     def forward(ctx, a):
-        u, s, vh = xp.linalg.svd(a, full_matrices=False)
+        u, s, vh = ctx.xp.linalg.svd(a, full_matrices=False)
         ctx.u, ctx.vh = u, vh
         return s
 
@@ -259,7 +265,7 @@ class Svdvals(Function):
     @staticmethod
     def jvp(ctx, t_a):
         # ds_i = u_i^T dA v_i
-        return (_matmul(const(xp.swapaxes(ctx.u, -1, -2)), t_a) * const(ctx.vh)).sum(-1)
+        return (matmul(const(ctx.u).mT, t_a) * const(ctx.vh)).sum(-1)
 
 
 def svdvals(A):
@@ -273,7 +279,7 @@ def svdvals(A):
 class Eigvalsh(Function):
     @staticmethod
     def forward(ctx, a, uplo):
-        w, v = xp.linalg.eigh(a, UPLO=uplo)
+        w, v = ctx.xp.linalg.eigh(a, UPLO=uplo)
         ctx.v = v
         return w
 
@@ -284,12 +290,13 @@ class Eigvalsh(Function):
                                "needs the eigenvectors' own derivative)")
         # dw_i = v_i^T dA v_i  =>  grad_A = V diag(g) V^T
         v = ctx.v
-        return const((v * grad_output._data[..., None, :]) @ xp.swapaxes(v, -1, -2)), None
+        vt = array_module(v).swapaxes(v, -1, -2)
+        return const((v * grad_output._data[..., None, :]) @ vt), None
 
     @staticmethod
     def jvp(ctx, t_a, _):
         v = const(ctx.v)
-        return (_matmul(v.mT, t_a) * v.mT).sum(-1)
+        return (matmul(v.mT, t_a) * v.mT).sum(-1)
 
 
 def eigvalsh(A, UPLO="L"):
@@ -308,8 +315,8 @@ class Eigh(Function):
 
     @staticmethod
     def forward(ctx, a, uplo):
-        w, v = xp.linalg.eigh(a, UPLO=uplo)
-        packed = xp.concatenate([w[..., None, :], v], axis=-2)
+        w, v = ctx.xp.linalg.eigh(a, UPLO=uplo)
+        packed = ctx.xp.concatenate([w[..., None, :], v], axis=-2)
         ctx.save_for_backward(packed)
         return packed
 
@@ -318,10 +325,14 @@ class Eigh(Function):
         return packed[..., 0, :], packed[..., 1:, :]
 
     @staticmethod
+    def _eye(w):
+        """The identity matrix of the size of ``w``'s last dim, on its device and in its dtype."""
+        return const(array_module(w).eye(w.shape[-1], dtype=w.dtype.np))
+
+    @staticmethod
     def _gaps(w):
         # E_ij = w_j - w_i off the diagonal, 1 on it (where the numerators are 0 anyway)
-        n = w.shape[-1]
-        return w.unsqueeze(-2) - w.unsqueeze(-1) + const(xp.eye(n, dtype=w.dtype.np))
+        return w.unsqueeze(-2) - w.unsqueeze(-1) + Eigh._eye(w)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -330,21 +341,19 @@ class Eigh(Function):
         g_w, g_v = Eigh._parts(grad_output)
         # torch's rule: the skew part of V^T gV divided by the eigenvalue gaps, g_w on the
         # diagonal, rotated back: grad_A = V (skew(V^T gV) / E + diag(g_w)) V^T
-        vt_gv = _matmul(v.mT, g_v)
+        vt_gv = matmul(v.mT, g_v)
         inner = 0.5 * (vt_gv - vt_gv.mT) / Eigh._gaps(w)
-        inner = inner + g_w.unsqueeze(-1) * const(xp.eye(w.shape[-1], dtype=w.dtype.np))
-        return _matmul(_matmul(v, inner), v.mT), None
+        inner = inner + g_w.unsqueeze(-1) * Eigh._eye(w)
+        return matmul(matmul(v, inner), v.mT), None
 
     @staticmethod
     def jvp(ctx, t_a, _):
-        from zerograd.ops.join import cat
         w, v = Eigh._parts(ctx.fw_output)
         # dw_i = v_i^T dA v_i;  dV = V (V^T dA V / E) off the diagonal
-        rotated = _matmul(_matmul(v.mT, t_a), v)
-        n = w.shape[-1]
-        off = const(1 - xp.eye(n, dtype=w.dtype.np))
-        t_v = _matmul(v, rotated * off / Eigh._gaps(w))
-        t_w = (rotated * const(xp.eye(n, dtype=w.dtype.np))).sum(-1)
+        rotated = matmul(matmul(v.mT, t_a), v)
+        eye = Eigh._eye(w)
+        t_v = matmul(v, rotated * (1 - eye) / Eigh._gaps(w))
+        t_w = (rotated * eye).sum(-1)
         return cat([t_w.unsqueeze(-2), t_v], dim=-2)
 
 
@@ -352,7 +361,6 @@ def eigh(A, UPLO="L"):
     """``(eigenvalues, eigenvectors)`` of each symmetric matrix: eigenvalues ascending,
     eigenvectors as the columns of an orthogonal matrix; only the ``UPLO`` triangle is read.
     Differentiable (also twice); the gradient is undefined where eigenvalues repeat."""
-    from zerograd import return_types
     _check_square(A, "eigh")
     if UPLO not in ("L", "U"):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
@@ -376,8 +384,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, dtype=None):
         raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, "
                            f"{dim[1]})")
     if ord == "fro":
-        from zerograd.ops.reduce import norm
-        return norm(A, 2, (rows, cols), keepdim)
+        return vector_norm(A, 2, (rows, cols), keepdim)
     if ord in (1, -1, inf, -inf):
         over, then = (rows, cols) if ord in (1, -1) else (cols, rows)
         sums = A.abs().sum(over, keepdim=True)

@@ -9,7 +9,7 @@ spread back onto that diagonal by an identity matrix.
 import string
 
 from zerograd.autograd.function import Function
-from zerograd.backend import xp
+from zerograd.backend import array_module
 from zerograd.ops._util import const
 from zerograd.tensor import Tensor
 
@@ -23,7 +23,7 @@ class Einsum(Function):
     def forward(ctx, *arrays, equation):
         ctx.equation = equation
         ctx.save_for_backward(*arrays)
-        return xp.einsum(equation, *arrays, optimize=len(arrays) > 1)
+        return ctx.xp.einsum(equation, *arrays, optimize=len(arrays) > 1)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -52,6 +52,7 @@ def _operand_grad(grad_output, output, specs, operands, i):
     used = set(output).union(*specs)
     fresh = (c for c in _LETTERS if c not in used)
     shape = operands[i].shape
+    xp, dtype = array_module(grad_output), grad_output._data.dtype
     extra_specs, extra_ops = [], []
     new_target = []
     for k, c in enumerate(target):
@@ -59,7 +60,7 @@ def _operand_grad(grad_output, output, specs, operands, i):
             f = next(fresh)
             new_target.append(f)
             extra_specs.append(c + f)
-            extra_ops.append(const(xp.eye(shape[k], dtype=grad_output._data.dtype)))
+            extra_ops.append(const(xp.eye(shape[k], dtype=dtype)))
         else:
             new_target.append(c)
     others = [s for j, s in enumerate(specs) if j != i]
@@ -68,7 +69,7 @@ def _operand_grad(grad_output, output, specs, operands, i):
         if c not in seen:  # summed away inside this operand alone: the gradient is constant
             seen.add(c)  # along it, so broadcast it back with a vector of ones
             extra_specs.append(c)
-            extra_ops.append(const(xp.ones(shape[k], dtype=grad_output._data.dtype)))
+            extra_ops.append(const(xp.ones(shape[k], dtype=dtype)))
     equation = ",".join([output] + others + extra_specs) + "->" + "".join(new_target)
     other_ops = [operands[j] for j in range(len(specs)) if j != i]
     return einsum(equation, grad_output, *other_ops, *extra_ops)

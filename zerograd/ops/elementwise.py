@@ -1,39 +1,33 @@
 """Elementwise arithmetic: + - * / // % ** and their reflected forms.
 
-Each op is a ``Function`` with its forward (NumPy arrays) and backward (zerograd
-Tensors, so it can itself be differentiated). Broadcasting needs no code here: the
-engine sums every gradient back to its input's shape. Operands are first brought to
-PyTorch's result dtype by ``_promote._operands``.
+Each op is a ``Function`` with its forward (arrays of the inputs' device, computed
+with ``ctx.xp``) and backward (zerograd Tensors, so it can itself be differentiated).
+Broadcasting needs no code here: the engine sums every gradient back to its input's
+shape. Operands are first brought to PyTorch's result dtype by ``_promote._operands``.
 
-The rest of the elementwise family lives beside it and is re-exported here: math
+The rest of the elementwise family lives beside it, each file with its own ops: math
 functions in ``unary``, where/clamp/maximum in ``selection``, comparisons and logic in
 ``compare``, floor/ceil/round/trunc/sign (and the ``//`` kernels) in ``rounding``.
 """
 from zerograd.autograd.function import Function
-from zerograd.backend import xp, errstate
-from zerograd.ops._promote import _arr, _broadcast_error, _named, _operands, to_dtype  # noqa: F401
+from zerograd.backend import array_module
+from zerograd.ops._promote import _arr, _broadcast_error, _named, _operands
 from zerograd.ops._util import const
-from zerograd.ops.compare import *  # noqa: F401,F403  (re-exported: one elementwise family)
-from zerograd.ops.compare import __all__ as _compare_all
-from zerograd.ops.rounding import *  # noqa: F401,F403
-from zerograd.ops.rounding import __all__ as _rounding_all, FloorDivide, TruncDivide
-from zerograd.ops.selection import *  # noqa: F401,F403
-from zerograd.ops.selection import __all__ as _selection_all, where
-from zerograd.ops.unary import *  # noqa: F401,F403
-from zerograd.ops.unary import __all__ as _unary_all, log
+from zerograd.ops.rounding import FloorDivide, TruncDivide
+from zerograd.ops.selection import where
+from zerograd.ops.unary import log
 from zerograd.tensor import Tensor
 
-__all__ = _unary_all + _selection_all + _compare_all + _rounding_all + [
-    "add", "sub", "mul", "div", "floor_divide", "remainder", "fmod", "pow", "neg",
-    "to_dtype", "true_divide", "subtract", "multiply", "divide", "negative",
-]
+__all__ = ["add", "sub", "mul", "div", "floor_divide", "remainder", "fmod", "pow", "neg",
+           "true_divide", "subtract", "multiply", "divide", "negative"]
 
 
 # -- arithmetic ------------------------------------------------------------------------------
 # Each op also has a forward-mode rule, ``jvp(ctx, *tangents)``: the output's tangent from
 # the inputs' tangents (None for an input without one), computed from ``ctx.fw_inputs``.
 def _fw(ctx):
-    return tuple(x if isinstance(x, Tensor) else const(xp.asarray(x)) for x in ctx.fw_inputs)
+    return tuple(x if isinstance(x, Tensor) else const(ctx.xp.asarray(x))
+                 for x in ctx.fw_inputs)
 
 
 def _plus(x, y):
@@ -104,7 +98,7 @@ class Div(Function):
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
         try:
-            with errstate(divide="ignore", invalid="ignore"):
+            with ctx._backend.errstate(divide="ignore", invalid="ignore"):
                 return a / b
         except ValueError:
             raise _broadcast_error(a, b) from None
@@ -129,8 +123,8 @@ class Remainder(Function):
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
         try:
-            with errstate(divide="ignore", invalid="ignore"):
-                return xp.remainder(a, b)
+            with ctx._backend.errstate(divide="ignore", invalid="ignore"):
+                return ctx.xp.remainder(a, b)
         except ValueError:
             raise _broadcast_error(a, b) from None
 
@@ -154,8 +148,8 @@ class Fmod(Remainder):
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
         try:
-            with errstate(divide="ignore", invalid="ignore"):
-                return xp.fmod(a, b)
+            with ctx._backend.errstate(divide="ignore", invalid="ignore"):
+                return ctx.xp.fmod(a, b)
         except ValueError:
             raise _broadcast_error(a, b) from None
 
@@ -177,7 +171,7 @@ class Pow(Function):
     def forward(ctx, a, b):
         try:
             kind = a.dtype.kind
-            out = a ** b if kind == "f" else _int_pow(a, b) if kind != "b" else a | ~b
+            out = a ** b if kind == "f" else _int_pow(ctx.xp, a, b) if kind != "b" else a | ~b
         except ValueError:
             raise _broadcast_error(a, b) from None
         ctx.save_for_backward(a, b, out)
@@ -202,7 +196,7 @@ def _pow_partials(a, b, out, need):
     d_a = d_b = None
     if need[0]:
         d_a = b * a ** (b - 1)
-        if b._requires_grad or xp.any(b._data == 0):
+        if b._requires_grad or (b._data == 0).any():
             # d/da a**0 is 0 even at a == 0, where a**-1 is inf
             d_a = where(b == 0, 0.0, d_a)
     if need[1]:
@@ -216,10 +210,10 @@ PowTensor = _named(Pow, "PowBackward1")  # tensor ** tensor
 RPow = _named(Pow, "PowBackward2")  # number ** tensor
 
 
-def _int_pow(a, b):
+def _int_pow(xp, a, b):
     """Integer power where negative exponents give 0, except for bases 1 and -1 (torch's powi)."""
     neg = b < 0
-    if not xp.any(neg):
+    if not neg.any():
         return a ** b
     out = a ** xp.where(neg, 0, b).astype(b.dtype, copy=False)
     odd = (b % 2) != 0
@@ -239,8 +233,12 @@ class Neg(Function):
         return -grad_output
 
 
-def _check_int_divisor(b, op):
-    if _arr(b).dtype.kind in "iub" and xp.any(_arr(b) == 0):
+def _check_int_divisor(b, op, kernel):
+    """torch's errors for integer division: no kernel for bools, no division by zero."""
+    kind = _arr(b).dtype.kind  # the operands' common dtype
+    if kind == "b":
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+    if kind in "iu" and (_arr(b) == 0).any():
         raise RuntimeError(f"ZeroDivisionError: integer division by zero in {op}")
 
 
@@ -257,13 +255,15 @@ def sub(input, other, alpha=1):
     if alpha != 1:
         other = mul(other, alpha)
     a, b = _operands(input, other)
-    if _arr(a).dtype.kind != "f":
+    if a is not input or b is not other or _arr(a).dtype.kind != "f":  # a bool may be involved
         _check_no_bool_sub(input, other)
     return (Sub if isinstance(input, Tensor) else Rsub).apply(a, b)
 
 
 def _check_no_bool_sub(input, other):
-    bools = [isinstance(x, Tensor) and x._data.dtype == bool for x in (input, other)]
+    # Python bools count as bool tensors, as in torch
+    bools = [type(x) is bool or isinstance(x, Tensor) and x._data.dtype == bool
+             for x in (input, other)]
     if all(bools):
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
                            "supported. Use the `^` or `logical_xor()` operator instead.")
@@ -286,16 +286,16 @@ def div(input, other, rounding_mode=None):
         return Div.apply(a, b)
     a, b = _operands(input, other)
     if rounding_mode == "floor":
-        _check_int_divisor(b, "div")
+        _check_int_divisor(b, "div", "div_floor")
         return FloorDivide.apply(a, b)
     if rounding_mode == "trunc":
         if _arr(a).dtype.kind != "f":
-            _check_int_divisor(b, "div")
+            _check_int_divisor(b, "div", "div_trunc")
             x, y = _arr(a), _arr(b)
             q = x // y
             # floor and trunc differ by one where the division was inexact and negative
             fix = ((x % y) != 0) & ((x < 0) != (y < 0))
-            return const(xp.asarray(q + fix.astype(q.dtype, copy=False)))
+            return const(array_module(x).asarray(q + fix.astype(q.dtype, copy=False)))
         return TruncDivide.apply(a, b)
     raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
                      f"found '{rounding_mode}'")
@@ -304,29 +304,34 @@ def div(input, other, rounding_mode=None):
 def floor_divide(input, other):
     """``input // other``: division rounded toward -inf (integers: ZeroDivisionError on 0)."""
     a, b = _operands(input, other)
-    _check_int_divisor(b, "floor_divide")
+    _check_int_divisor(b, "floor_divide", "div_floor")
     return FloorDivide.apply(a, b)
 
 
 def remainder(input, other):
     """``input % other``, Python-style: the result has the sign of ``other``."""
     a, b = _operands(input, other)
-    _check_int_divisor(b, "remainder")
+    _check_int_divisor(b, "remainder", "remainder")
     return Remainder.apply(a, b)
 
 
 def fmod(input, other):
     """C-style remainder: the result has the sign of ``input``."""
     a, b = _operands(input, other)
-    _check_int_divisor(b, "fmod")
+    _check_int_divisor(b, "fmod", "fmod")
     return Fmod.apply(a, b)
 
 
 def pow(input, exponent):
-    """``input ** exponent``; integers refuse negative Python-number exponents (as torch)."""
+    """``input ** exponent``; integers refuse negative Python-number exponents and bools
+    refuse tensor exponents (as torch)."""
     a, b = _operands(input, exponent)
-    if _arr(a).dtype.kind in "iu" and not isinstance(exponent, Tensor) and xp.any(_arr(b) < 0):
+    kind = _arr(a).dtype.kind
+    if kind in "iu" and not isinstance(exponent, Tensor) and (
+            exponent < 0 if type(exponent) in (int, float) else (_arr(b) < 0).any()):
         raise RuntimeError("Integers to negative integer powers are not allowed.")
+    if kind == "b" and (isinstance(exponent, Tensor) or not isinstance(input, Tensor)):
+        raise NotImplementedError("\"pow\" not implemented for 'Bool'")
     if not isinstance(exponent, Tensor):
         return PowScalar.apply(a, b)
     return (PowTensor if isinstance(input, Tensor) else RPow).apply(a, b)

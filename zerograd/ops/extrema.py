@@ -3,17 +3,18 @@
 Gradient conventions follow torch: ``amax``/``amin`` and the full ``max()``/``min()``
 share the gradient evenly among tied elements; ``max(dim)``/``min(dim)`` send it only
 to the element whose index they return (the first of the ties). Part of the reduction
-family: ``zerograd.ops.reduce`` re-exports everything here.
+family (``ops.reduce``, ``ops.cumulative``).
 """
 from collections import namedtuple
 
 from zerograd._aliases import numpy_aliases
-from zerograd import return_types
+from zerograd import dtypes, return_types
 from zerograd.autograd.function import Function
-from zerograd.backend import xp
+from zerograd.backend import array_module
 from zerograd.ops._promote import _named
 from zerograd.ops._reduction import _Reduction
 from zerograd.ops._util import const, normalize_dim, normalize_dims
+from zerograd.ops.selection import maximum, minimum
 from zerograd.tensor import Tensor
 
 __all__ = ["max", "min", "amax", "amin", "aminmax", "argmax", "argmin", "all", "any"]
@@ -33,11 +34,11 @@ def _check_nonempty(name, shape, dims, dim_given):
 class Amax(_Reduction):
     """max over dims; ties share the gradient evenly (torch's amax/amin rule)."""
 
-    reduce = staticmethod(xp.max)
+    reduce = "max"  # the array method
 
     @classmethod
     def forward(cls, ctx, a, dims, keepdim):
-        out = cls.reduce(a, axis=dims, keepdims=keepdim)
+        out = getattr(a, cls.reduce)(axis=dims, keepdims=keepdim)
         ctx.dims, ctx.keepdim = dims, keepdim
         ctx.save_for_backward(a, out)
         return out
@@ -50,7 +51,7 @@ class Amax(_Reduction):
 
 
 class Amin(Amax):
-    reduce = staticmethod(xp.min)
+    reduce = "min"
 
 
 MaxAll = _named(Amax, "MaxBackward1")
@@ -83,7 +84,7 @@ class MaxDim(Function):
         ctx.in_shape, ctx.dim, ctx.keepdim, ctx.index = a.shape, dim, keepdim, index
         if a.ndim == 0:
             return a.copy()
-        out = xp.take_along_axis(a, index, axis=dim)
+        out = ctx.xp.take_along_axis(a, index, axis=dim)
         return out if keepdim else out.squeeze(dim)
 
     @staticmethod
@@ -93,7 +94,7 @@ class MaxDim(Function):
         dim = ctx.dim
         shape = [1] * len(ctx.in_shape)
         shape[dim] = ctx.in_shape[dim]
-        onehot = xp.arange(ctx.in_shape[dim]).reshape(shape) == ctx.index
+        onehot = array_module(ctx.index).arange(ctx.in_shape[dim]).reshape(shape) == ctx.index
         g = grad_output if ctx.keepdim else grad_output.unsqueeze(dim)
         return g * const(onehot.astype(grad_output._data.dtype))
 
@@ -111,19 +112,19 @@ class MinDim(MaxDim):
 def _max_min(input, dim, keepdim, largest):
     name = "max" if largest else "min"
     if isinstance(dim, Tensor):  # max(a, b) is maximum(a, b)
-        from zerograd.ops.elementwise import maximum, minimum
         return (maximum if largest else minimum)(input, dim)
     if dim is None:
         _check_nonempty(name, input.shape, (), False)
         return (MaxAll if largest else MinAll).apply(input, tuple(range(input.ndim)), keepdim)
     d = normalize_dim(dim, input.ndim)
     result = return_types.max if largest else return_types.min
+    xp = array_module(input)
     if input.ndim == 0:
-        index = xp.zeros((), dtype=xp.int64)
+        index = xp.zeros((), dtype=dtypes.int64.np)
     else:
         _check_nonempty(name, input.shape, (d,), True)
-        pick = xp.argmax if largest else xp.argmin
-        index = xp.expand_dims(pick(input._data, axis=d), d)
+        pick = input._data.argmax if largest else input._data.argmin
+        index = xp.expand_dims(pick(axis=d), d)
     values = (MaxDim if largest else MinDim).apply(input, index, d, keepdim)
     indices = index if keepdim or input.ndim == 0 else index.squeeze(d)
     return result(values, const(indices))
@@ -149,7 +150,9 @@ def aminmax(input, *, dim=None, keepdim=False):
     return _aminmax(amin(input, dims, keepdim), amax(input, dims, keepdim))
 
 
-def _arg(fn, name, input, dim, keepdim):
+def _arg(name, input, dim, keepdim):
+    """argmax/argmin (``name``) as an int64 tensor on the input's device."""
+    xp = array_module(input)
     if input._data.dtype == bool:
         raise RuntimeError(f"{name}(): does not support bool input; convert first, e.g. "
                            "x.long()")
@@ -157,40 +160,42 @@ def _arg(fn, name, input, dim, keepdim):
         if input.numel() == 0:
             raise IndexError(f"{name}(): Expected reduction dim to be specified for "
                              "input.numel() == 0.")
-        out = fn(input._data.reshape(-1))
+        out = getattr(input._data.reshape(-1), name)()
         return const(xp.asarray(out).reshape((1,) * input.ndim if keepdim else ()))
     d = normalize_dim(dim, input.ndim)
     if input.ndim == 0:
-        return const(xp.zeros((), dtype=xp.int64))
+        return const(xp.zeros((), dtype=dtypes.int64.np))
     _check_nonempty(name, input.shape, (d,), True)
-    return const(xp.asarray(fn(input._data, axis=d, keepdims=keepdim)))
+    return const(xp.asarray(getattr(input._data, name)(axis=d, keepdims=keepdim)))
 
 
 @numpy_aliases
 def argmax(input, dim=None, keepdim=False):
     """Index of the largest element (of the flattened input when ``dim`` is None)."""
-    return _arg(xp.argmax, "argmax", input, dim, keepdim)
+    return _arg("argmax", input, dim, keepdim)
 
 
 @numpy_aliases
 def argmin(input, dim=None, keepdim=False):
     """Index of the smallest element (of the flattened input when ``dim`` is None)."""
-    return _arg(xp.argmin, "argmin", input, dim, keepdim)
+    return _arg("argmin", input, dim, keepdim)
 
 
-def _logical_reduce(fn, input, dim, keepdim):
-    out = xp.asarray(fn(input._data, axis=normalize_dims(dim, input.ndim), keepdims=keepdim))
+def _logical_reduce(name, input, dim, keepdim):
+    a = input._data
+    out = getattr(a, name)(axis=normalize_dims(dim, input.ndim), keepdims=keepdim)
+    out = array_module(a).asarray(out)
     # torch keeps uint8 for uint8 input (a legacy rule); everything else gives bool
-    return const(out.astype(xp.uint8) if input._data.dtype == xp.uint8 else out)
+    return const(out.astype(a.dtype) if a.dtype == dtypes.uint8.np else out)
 
 
 @numpy_aliases
 def all(input, dim=None, keepdim=False):
     """True where every element over ``dim`` is nonzero."""
-    return _logical_reduce(xp.all, input, dim, keepdim)
+    return _logical_reduce("all", input, dim, keepdim)
 
 
 @numpy_aliases
 def any(input, dim=None, keepdim=False):
     """True where some element over ``dim`` is nonzero."""
-    return _logical_reduce(xp.any, input, dim, keepdim)
+    return _logical_reduce("any", input, dim, keepdim)

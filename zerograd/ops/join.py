@@ -10,7 +10,6 @@ import warnings
 from zerograd._aliases import numpy_aliases
 from zerograd import dtypes
 from zerograd.autograd.function import Function
-from zerograd.backend import xp
 from zerograd.ops._util import normalize_dim
 from zerograd.ops.indexing import Index
 from zerograd.ops.shape import reshape, unsqueeze
@@ -28,7 +27,7 @@ class Cat(Function):
     def forward(ctx, *arrays, dim):
         ctx.dim = dim
         ctx.sizes = [a.shape[dim] for a in arrays]
-        return xp.concatenate(arrays, axis=dim)
+        return ctx.xp.concatenate(arrays, axis=dim)
 
     @staticmethod
     def backward(ctx, grad_output):

@@ -2,19 +2,16 @@
 
 Backward formulas are written with matmul itself, so second derivatives come for free.
 ``einsum`` lives in ``ops.einsum`` and the matrix functions (inv, solve, det, pinv,
-norms) in ``ops.decompositions``; both are re-exported here.
+norms) in ``ops.decompositions``.
 """
 from zerograd.autograd.function import Function
-from zerograd.backend import xp
-from zerograd.ops._util import normalize_dim
-from zerograd.ops.decompositions import det, inv, matrix_norm, pinv, pinverse, slogdet, solve
-from zerograd.ops.einsum import einsum
+from zerograd.backend import array_module
+from zerograd.ops._util import broadcast_shapes, normalize_dim
+from zerograd.ops.indexing import Index, IndexAddInto
+from zerograd.ops.shape import movedim
 
-inverse = inv  # torch.inverse
-
-__all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "einsum",
-           "inv", "inverse", "solve", "det", "pinv", "pinverse", "matrix_norm", "tril", "triu",
-           "diag", "diagonal", "diag_embed", "trace", "addmm", "baddbmm", "slogdet"]
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "tril", "triu",
+           "diag", "diagonal", "diag_embed", "trace", "addmm", "baddbmm"]
 
 
 def _check_same_dtype(a, b, name):
@@ -28,7 +25,7 @@ class Matmul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return xp.matmul(a, b)
+        return ctx.xp.matmul(a, b)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -77,7 +74,7 @@ def matmul(input, other):
                            f"second ({k_b})")
     if input.ndim > 2 and other.ndim > 2:
         try:
-            xp.broadcast_shapes(input.shape[:-2], other.shape[:-2])
+            broadcast_shapes(input.shape[:-2], other.shape[:-2])
         except ValueError:
             raise RuntimeError(f"matmul: the batch dimensions {list(input.shape[:-2])} and "
                                f"{list(other.shape[:-2])} of shapes {list(input.shape)} and "
@@ -178,7 +175,7 @@ class _TriMask(Function):
     @staticmethod
     def forward(ctx, a, diagonal, upper):
         ctx.diagonal, ctx.upper = diagonal, upper
-        return xp.triu(a, diagonal) if upper else xp.tril(a, diagonal)
+        return ctx.xp.triu(a, diagonal) if upper else ctx.xp.tril(a, diagonal)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -199,20 +196,19 @@ def triu(input, diagonal=0):
     return _TriMask.apply(input, int(diagonal), True)
 
 
-def _diag_positions(rows, cols, offset):
+def _diag_positions(xp, rows, cols, offset):
+    """Row and column indices (arrays of ``xp``) of the ``offset``-th diagonal."""
     n = max(min(rows - max(-offset, 0), cols - max(offset, 0)), 0)
     return xp.arange(n) + max(-offset, 0), xp.arange(n) + max(offset, 0)
 
 
 def diagonal(input, offset=0, dim1=0, dim2=1):
     """The diagonal of the (dim1, dim2) planes, as the last dim of the result."""
-    from zerograd.ops.indexing import Index
-    from zerograd.ops.shape import movedim
     d1, d2 = normalize_dim(dim1, input.ndim), normalize_dim(dim2, input.ndim)
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     planes = movedim(input, (d1, d2), (-2, -1))
-    rows, cols = _diag_positions(planes.shape[-2], planes.shape[-1], offset)
+    rows, cols = _diag_positions(array_module(input), planes.shape[-2], planes.shape[-1], offset)
     return Index.apply(planes, (Ellipsis, rows, cols))
 
 
@@ -220,14 +216,12 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     """Matrices with the last dim of ``input`` on their ``offset``-th diagonal, in the new
     dims ``dim1`` (rows) and ``dim2`` (columns) of a result with one dim more; the adjoint
     of ``diagonal``."""
-    from zerograd.ops.indexing import IndexAddInto
-    from zerograd.ops.shape import movedim
     ndim = input.ndim + 1
     d1, d2 = normalize_dim(dim1, ndim), normalize_dim(dim2, ndim)
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     n = input.shape[-1] + abs(offset)
-    rows, cols = _diag_positions(n, n, offset)
+    rows, cols = _diag_positions(array_module(input), n, n, offset)
     planes = IndexAddInto.apply(input, tuple(input.shape[:-1]) + (n, n), (Ellipsis, rows, cols))
     return movedim(planes, (-2, -1), (d1, d2))
 
@@ -235,14 +229,13 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
 def diag(input, diagonal=0):
     """A 1-D input becomes a square matrix with it on the ``diagonal``-th diagonal; a 2-D
     input gives that diagonal as a vector."""
-    from zerograd.ops.indexing import IndexAddInto
+    xp = array_module(input)
     if input.ndim == 1:
         n = input.shape[0] + abs(diagonal)
-        rows, cols = _diag_positions(n, n, diagonal)
+        rows, cols = _diag_positions(xp, n, n, diagonal)
         return IndexAddInto.apply(input, (n, n), (rows, cols))
     if input.ndim == 2:
-        from zerograd.ops.indexing import Index
-        rows, cols = _diag_positions(input.shape[0], input.shape[1], diagonal)
+        rows, cols = _diag_positions(xp, input.shape[0], input.shape[1], diagonal)
         return Index.apply(input, (rows, cols))
     raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D")
 

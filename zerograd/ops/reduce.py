@@ -5,8 +5,8 @@
 as in torch. Each op is linear (``jvp_linear``) or a ``_Reduction`` whose elementwise
 derivative serves backward and forward mode alike.
 
-max/min/amax/argmax/all/any (``extrema``) and cumsum/cumprod (``cumulative``) are
-re-exported here: one reduction family.
+The rest of the reduction family lives beside it, each file with its own ops:
+max/min/amax/argmax/all/any in ``extrema``, cumsum/cumprod in ``cumulative``.
 """
 import math
 
@@ -14,20 +14,15 @@ from zerograd._aliases import numpy_aliases
 from zerograd import dtypes
 from zerograd.autograd.function import Function
 from zerograd.autograd.grad_mode import is_grad_enabled
-from zerograd.backend import xp, errstate
+from zerograd.backend import array_module
 from zerograd.ops._promote import _named
 from zerograd.ops._reduction import _Reduction, _count, _expand_back
-from zerograd.ops._util import const, float_operand, normalize_dims, shape_arg
-from zerograd.ops.cumulative import *  # noqa: F401,F403  (re-exported: one reduction family)
-from zerograd.ops.cumulative import __all__ as _cumulative_all, _accumulation_dtype
-from zerograd.ops.extrema import *  # noqa: F401,F403
-from zerograd.ops.extrema import __all__ as _extrema_all
+from zerograd.ops._util import broadcast_shapes, const, float_operand, normalize_dims, shape_arg
+from zerograd.ops.cumulative import _accumulation_dtype
 from zerograd.ops.selection import where
 
-__all__ = _extrema_all + _cumulative_all + [
-    "sum", "mean", "prod", "var", "std", "var_mean", "std_mean", "norm", "logsumexp",
-    "sum_to_size", "count_nonzero",
-]
+__all__ = ["sum", "mean", "prod", "var", "std", "var_mean", "std_mean", "norm", "logsumexp",
+           "sum_to_size", "count_nonzero"]
 
 
 # -- sum and mean (linear) ------------------------------------------------------------------------
@@ -63,7 +58,7 @@ class Mean(Function):
         ctx.in_shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
         ctx.count = _count(a.shape, dims)
         if ctx.count == 0:  # torch: the mean of nothing is nan
-            with errstate(invalid="ignore"):
+            with ctx._backend.errstate(invalid="ignore"):
                 return a.sum(axis=dims, keepdims=keepdim) / a.dtype.type(0)
         return a.mean(axis=dims, keepdims=keepdim)
 
@@ -127,7 +122,7 @@ def _product_of_others(a, dims):
     moved = a.permute(*keep, *dims)
     n = _count(a.shape, dims)
     flat = moved.reshape(*moved.shape[:len(keep)], n)
-    rows = where(const(xp.eye(n, dtype=bool)), 1.0, flat.unsqueeze(-2))
+    rows = where(const(array_module(a).eye(n, dtype=bool)), 1.0, flat.unsqueeze(-2))
     others = prod(rows, -1).reshape(moved.shape)
     inverse = [0] * a.ndim
     for pos, d in enumerate(keep + list(dims)):
@@ -159,7 +154,7 @@ class Var(_Reduction):
             out = (centered * centered).sum(axis=dims, keepdims=keepdim) / a.dtype.type(
                 n - correction)
         else:  # no degrees of freedom left: inf or nan, as torch (which warns)
-            with errstate(invalid="ignore", divide="ignore"):
+            with ctx._backend.errstate(invalid="ignore", divide="ignore"):
                 centered = a - a.sum(axis=dims, keepdims=True) / a.dtype.type(n)
                 out = (centered * centered).sum(axis=dims, keepdims=keepdim) / a.dtype.type(0)
         ctx.save_for_backward(a, out)
@@ -177,14 +172,14 @@ def _var_derivative(ctx, a):
     if dof <= 0 and ctx.full:
         # 2 / 0 is inf: inf * 0 at the mean gives nan, elsewhere inf (as torch)
         x = centered._data
-        return const(xp.where(x == 0, xp.nan, xp.inf).astype(x.dtype))
+        return const(array_module(x).where(x == 0, math.nan, math.inf).astype(x.dtype))
     return centered * (2.0 / dof if dof != 0 else math.inf)
 
 
 class Std(_Reduction):
     @staticmethod
     def forward(ctx, a, dims, keepdim, correction, full):
-        out = xp.sqrt(Var.forward(ctx, a, dims, keepdim, correction, full))
+        out = ctx.xp.sqrt(Var.forward(ctx, a, dims, keepdim, correction, full))
         ctx.save_for_backward(a, out)
         return out
 
@@ -243,6 +238,7 @@ class VectorNorm(_Reduction):
     @staticmethod
     def forward(ctx, a, p, dims, keepdim):
         ctx.p, ctx.dims, ctx.keepdim = p, dims, keepdim
+        xp = ctx.xp
         ab = xp.abs(a)
         if p == 2:
             out = xp.sqrt((a * a).sum(axis=dims, keepdims=keepdim))
@@ -255,7 +251,7 @@ class VectorNorm(_Reduction):
         elif p == 0:
             out = (a != 0).sum(axis=dims, keepdims=keepdim).astype(a.dtype)
         else:
-            with errstate(divide="ignore", over="ignore"):
+            with ctx._backend.errstate(divide="ignore", over="ignore"):
                 out = (ab ** p).sum(axis=dims, keepdims=keepdim) ** (1.0 / p)
         ctx.save_for_backward(a, out)
         return out
@@ -271,6 +267,7 @@ class VectorNorm(_Reduction):
             return where(norm_k == 0, 0.0, a / norm_k)  # 0 at the zero vector, as torch
         if p in (math.inf, -math.inf):
             # ties at the max |a| share evenly (nan entries count as ties)
+            xp = array_module(a)
             ab = xp.abs(a._data)
             mask = (ab == norm_k._data) | xp.isnan(ab)
             share = mask / mask.sum(axis=ctx.dims, keepdims=True)
@@ -297,7 +294,9 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {dtypes.scalar_type_name(input.dtype)}")
     if p == "nuc":
-        from zerograd.ops.linalg import matrix_norm
+        # Imported here: ops.decompositions builds on this module (a Frobenius norm is a
+        # vector norm), and a nuclear norm is a matrix function.
+        from zerograd.ops.decompositions import matrix_norm
         return matrix_norm(input, "nuc", dim if dim is not None else (-2, -1), keepdim)
     if p in ("fro", None):
         p = 2
@@ -315,9 +314,10 @@ class Logsumexp(_Reduction):
     @staticmethod
     def forward(ctx, a, dims, keepdim):
         # shift by the max so exp cannot overflow; rows that are all -inf give -inf, not nan
+        xp = ctx.xp
         m = a.max(axis=dims, keepdims=True) if a.size else xp.zeros((1,) * a.ndim, a.dtype)
         m = xp.where(xp.isfinite(m), m, 0).astype(a.dtype, copy=False)
-        with errstate(divide="ignore", over="ignore", invalid="ignore"):
+        with ctx._backend.errstate(divide="ignore", over="ignore", invalid="ignore"):
             out = xp.log(xp.exp(a - m).sum(axis=dims, keepdims=True)) + m
         ctx.dims, ctx.keepdim = dims, keepdim
         if not keepdim:
@@ -361,7 +361,7 @@ def sum_to_size(input, *size):
     if tuple(input.shape) == shape:
         return input
     try:
-        ok = len(shape) <= input.ndim and xp.broadcast_shapes(shape, input.shape) == input.shape
+        ok = len(shape) <= input.ndim and broadcast_shapes(shape, input.shape) == input.shape
     except ValueError:
         ok = False
     if not ok:
@@ -371,5 +371,6 @@ def sum_to_size(input, *size):
 
 def count_nonzero(input, dim=None):
     """The number of nonzero elements over ``dim`` (int64)."""
+    xp = array_module(input)
     counts = xp.count_nonzero(input._data, axis=normalize_dims(dim, input.ndim))
-    return const(xp.asarray(counts, dtype=xp.int64))
+    return const(xp.asarray(counts, dtype=dtypes.int64.np))

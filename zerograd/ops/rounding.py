@@ -2,12 +2,12 @@
 ``div(rounding_mode=...)``.
 
 They are piecewise constant, so one ``ZeroGrad`` base gives them all a zero gradient
-(and no forward-mode tangent); each op is that base with its NumPy function. Integer
-inputs are already whole, so floor/ceil/trunc/round return a copy of them. Re-exported by
-``ops.elementwise``.
+(and no forward-mode tangent); each op is that base with its array function
+``fn(xp, *arrays)``. Integer inputs are already whole, so floor/ceil/trunc/round return a
+copy of them.
 """
 from zerograd.autograd.function import Function
-from zerograd.backend import xp, errstate
+from zerograd.backend import array_module
 from zerograd.ops._promote import _broadcast_error
 from zerograd.ops._util import const
 from zerograd.ops.copying import clone
@@ -18,21 +18,22 @@ __all__ = ["sign", "floor", "ceil", "round", "trunc"]
 class ZeroGrad(Function):
     """Piecewise-constant ops (floor, ceil, round, trunc, sign, //): the gradient is zero."""
 
-    fn = None
+    fn = None  # fn(xp, *arrays, **kwargs): the op on arrays of the module xp
 
     @classmethod
     def forward(cls, ctx, *arrays, **kwargs):
-        ctx.shapes = [xp.shape(a) for a in arrays]
+        ctx.shapes = [a.shape for a in arrays]
         try:
-            with errstate(divide="ignore", invalid="ignore"):
-                return cls.fn(*arrays, **kwargs)
+            with ctx._backend.errstate(divide="ignore", invalid="ignore"):
+                return cls.fn(ctx.xp, *arrays, **kwargs)
         except ValueError:
             raise _broadcast_error(*arrays) from None
 
     @staticmethod
     def backward(ctx, grad_output):
-        dt = grad_output._data.dtype
-        return tuple(const(xp.zeros(shape, dtype=dt)) if need else None
+        g = grad_output._data
+        xp = array_module(g)
+        return tuple(const(xp.zeros(shape, dtype=g.dtype)) if need else None
                      for shape, need in zip(ctx.shapes, ctx.needs_input_grad))
 
     @staticmethod
@@ -44,13 +45,13 @@ def _zero_grad_op(name, fn):
     return type(name, (ZeroGrad,), {"fn": staticmethod(fn)})
 
 
-Floor = _zero_grad_op("Floor", xp.floor)
-Ceil = _zero_grad_op("Ceil", xp.ceil)
-Trunc = _zero_grad_op("Trunc", xp.trunc)
-Sign = _zero_grad_op("Sign", xp.sign)
-Round = _zero_grad_op("Round", lambda a, decimals=0: xp.round(a, decimals))
-FloorDivide = _zero_grad_op("FloorDivide", xp.floor_divide)
-TruncDivide = _zero_grad_op("TruncDivide", lambda a, b: xp.trunc(a / b))
+Floor = _zero_grad_op("Floor", lambda xp, a: xp.floor(a))
+Ceil = _zero_grad_op("Ceil", lambda xp, a: xp.ceil(a))
+Trunc = _zero_grad_op("Trunc", lambda xp, a: xp.trunc(a))
+Sign = _zero_grad_op("Sign", lambda xp, a: xp.sign(a))
+Round = _zero_grad_op("Round", lambda xp, a, decimals=0: xp.round(a, decimals))
+FloorDivide = _zero_grad_op("FloorDivide", lambda xp, a, b: xp.floor_divide(a, b))
+TruncDivide = _zero_grad_op("TruncDivide", lambda xp, a, b: xp.trunc(a / b))
 
 
 def floor(input):

@@ -6,9 +6,10 @@ taken gets exactly zero, even where its own values are nan.
 """
 from zerograd import dtypes
 from zerograd.autograd.function import Function
-from zerograd.backend import xp
-from zerograd.ops._promote import _broadcast_error, _cast, _named, _operands, to_dtype
+from zerograd.backend import array_module
+from zerograd.ops._promote import _broadcast_error, _cast, _module_of, _named, _operands, to_dtype
 from zerograd.ops._util import const
+from zerograd.ops.sorting import nonzero
 from zerograd.tensor import Tensor
 
 __all__ = ["where", "clamp", "clip", "maximum", "minimum", "lerp", "addcmul", "addcdiv"]
@@ -19,21 +20,21 @@ class Where(Function):
     def forward(ctx, condition, a, b):
         ctx.condition = condition
         try:
-            return xp.where(condition, a, b)
+            return ctx.xp.where(condition, a, b)
         except ValueError:
             raise _broadcast_error(condition, a, b) from None
 
     @staticmethod
     def backward(ctx, grad_output):
         cond = ctx.condition
-        zero = xp.zeros((), dtype=grad_output._data.dtype)
+        zero = grad_output._data.dtype.type(0)  # a NumPy scalar: fine on every device
         return (None,
                 Where.apply(cond, grad_output, zero) if ctx.needs_input_grad[1] else None,
                 Where.apply(cond, zero, grad_output) if ctx.needs_input_grad[2] else None)
 
     @staticmethod
     def jvp(ctx, _, t_a, t_b):
-        zero = xp.zeros((), dtype=ctx.fw_output._data.dtype)
+        zero = ctx.fw_output._data.dtype.type(0)
         return Where.apply(ctx.condition, zero if t_a is None else t_a,
                            zero if t_b is None else t_b)
 
@@ -41,9 +42,9 @@ class Where(Function):
 def where(condition, input=None, other=None):
     """``where(cond, a, b)`` picks from a where cond holds; ``where(cond)`` is nonzero(as_tuple)."""
     if input is None and other is None:
-        from zerograd.ops.indexing import nonzero
         return nonzero(condition, as_tuple=True)
-    cond = condition._data if isinstance(condition, Tensor) else xp.asarray(condition)
+    cond = condition._data if isinstance(condition, Tensor) else \
+        _module_of(input, other).asarray(condition)
     if cond.dtype != bool:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
                            f"with dtype "
@@ -58,8 +59,8 @@ class Clamp(Function):
     @staticmethod
     def forward(ctx, a, lo, hi):
         try:
-            out = a if lo is None else xp.maximum(a, lo)
-            out = out if hi is None else xp.minimum(out, hi)
+            out = a if lo is None else ctx.xp.maximum(a, lo)
+            out = out if hi is None else ctx.xp.minimum(out, hi)
         except ValueError:
             raise _broadcast_error(*[x for x in (a, lo, hi) if x is not None]) from None
         ctx.save_for_backward(a, lo, hi)
@@ -108,8 +109,9 @@ def clamp(input, min=None, max=None):
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     d = dtypes.result_type(input, *[m for m in (min, max) if m is not None])
     x = input if input._data.dtype == d.np else to_dtype(input, d)
-    lo = None if min is None else _cast(min, d)
-    hi = None if max is None else _cast(max, d)
+    xp = array_module(input)
+    lo = None if min is None else _cast(min, d, xp)
+    hi = None if max is None else _cast(max, d, xp)
     scalar = not isinstance(min, Tensor) and not isinstance(max, Tensor)
     return (ClampScalar if scalar else Clamp).apply(x, lo, hi)
 
@@ -120,13 +122,13 @@ clip = clamp
 class Maximum(Function):
     """Ties split the gradient evenly between both inputs (torch's convention)."""
 
-    take = staticmethod(xp.maximum)
+    take = "maximum"  # the array module's function
 
     @classmethod
     def forward(cls, ctx, a, b):
         ctx.save_for_backward(a, b)
         try:
-            return cls.take(a, b)
+            return getattr(ctx.xp, cls.take)(a, b)
         except ValueError:
             raise _broadcast_error(a, b) from None
 
@@ -147,13 +149,13 @@ class Maximum(Function):
     @classmethod
     def _shares(cls, x, y, dtype):
         # torch: each input gets the gradient where it wins, half of it at a tie (nan: both)
-        loses_x, loses_y = (x < y, x > y) if cls.take is xp.maximum else (x > y, x < y)
-        half = xp.where(x == y, 0.5, 1.0).astype(dtype, copy=False)
+        loses_x, loses_y = (x < y, x > y) if cls.take == "maximum" else (x > y, x < y)
+        half = array_module(x, y).where(x == y, 0.5, 1.0).astype(dtype, copy=False)
         return const(half * ~loses_x), const(half * ~loses_y)
 
 
 class Minimum(Maximum):
-    take = staticmethod(xp.minimum)
+    take = "minimum"
 
 
 def maximum(input, other):

@@ -3,25 +3,21 @@
 Reshape, permute and expand are views in NumPy (no copy) and share the version counter
 with their base; their backward applies the inverse rearrangement. The ops that copy
 (repeat, tile, flip, roll, clone, contiguous) live in ``ops.copying``, joining and
-splitting (cat, stack, split, chunk, narrow...) in ``ops.join``; both are re-exported here.
+splitting (cat, stack, split, chunk, narrow...) in ``ops.join``.
 """
 import builtins
 import math
 
 from zerograd._aliases import numpy_aliases
 from zerograd.autograd.function import Function
-from zerograd.backend import xp
-from zerograd.ops._util import normalize_dim, shape_arg
-from zerograd.ops.copying import clone, contiguous, flip, fliplr, flipud, repeat, roll, tile
+from zerograd.backend import array_module
+from zerograd.ops._util import broadcast_shapes, normalize_dim, shape_arg
 from zerograd.size import Size
 from zerograd.tensor import Tensor
 
 __all__ = ["reshape", "view", "flatten", "unflatten", "squeeze", "unsqueeze", "transpose",
            "swapaxes", "swapdims", "permute", "movedim", "moveaxis", "t", "expand",
-           "broadcast_to", "repeat", "tile", "flip", "fliplr", "flipud", "roll", "cat",
-           "concat", "concatenate", "stack", "split", "chunk", "unbind", "narrow",
-           "column_stack", "hstack", "vstack", "dstack", "contiguous", "clone",
-           "broadcast_tensors", "atleast_1d", "atleast_2d", "ravel", "select", "meshgrid"]
+           "broadcast_to", "broadcast_tensors", "ravel"]
 
 
 def _prod(values):
@@ -106,7 +102,7 @@ def view(input, *shape):
     """Like ``reshape`` but never copies: raises when the strides make a view impossible."""
     shape = _infer_shape(_sizes(shape), input._data.size)
     try:
-        xp.reshape(input._data, shape, copy=False)
+        array_module(input).reshape(input._data, shape, copy=False)
     except ValueError:
         raise RuntimeError("view size is not compatible with input tensor's size and stride "
                            "(at least one dimension spans across two contiguous subspaces). "
@@ -255,7 +251,7 @@ class Expand(Function):
     @staticmethod
     def forward(ctx, a, shape):
         ctx.in_shape = a.shape
-        return xp.broadcast_to(a, shape)
+        return ctx.xp.broadcast_to(a, shape)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -297,15 +293,9 @@ def broadcast_tensors(*tensors):
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
     try:
-        shape = xp.broadcast_shapes(*(tuple(t_.shape) for t_ in tensors))
+        shape = broadcast_shapes(*(tuple(t_.shape) for t_ in tensors))
     except ValueError:
         raise RuntimeError("broadcast_tensors: shapes "
                            f"{[list(t_.shape) for t_ in tensors]} cannot be broadcast "
                            "together") from None
     return tuple(expand(t_, shape) for t_ in tensors)
-
-
-# join.py builds on the ops above (reshape, unsqueeze), so it is imported after them.
-from zerograd.ops.join import (atleast_1d, atleast_2d, cat, chunk, column_stack,  # noqa: E402
-                               concat, concatenate, dstack, hstack, meshgrid, narrow, select,
-                               split, stack, unbind, vstack)

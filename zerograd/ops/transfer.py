@@ -32,7 +32,7 @@ class ToDevice(Function):
         return to_device(grad_output, _device_name(*ctx.source))
 
     @staticmethod
-    def jvp(ctx, tangent):
+    def jvp(ctx, tangent, _device=None):  # one tangent per forward argument
         return None if tangent is None else to_device(tangent, ctx.fw_output.device)
 
     @classmethod

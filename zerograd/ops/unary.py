@@ -2,13 +2,13 @@
 
 Each is a ``Function`` whose backward is written with differentiable zerograd ops, so
 second derivatives work. Integer and bool inputs are computed in the default float
-dtype, as torch does (``torch.exp(torch.tensor([1]))`` is float32). Part of the
-elementwise family: ``zerograd.ops.elementwise`` re-exports everything here.
+dtype, as torch does (``torch.exp(torch.tensor([1]))`` is float32). Forwards compute
+with ``ctx.xp``, the array module of the input's device.
 """
 import math
 
 from zerograd.autograd.function import Function
-from zerograd.backend import xp, errstate
+from zerograd.backend import backend_of
 from zerograd.ops._util import float_operand
 
 __all__ = [
@@ -49,7 +49,7 @@ def _keep_output(ctx, out):
 class Abs(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        return _keep_input(ctx, a, xp.abs(a))
+        return _keep_input(ctx, a, ctx.xp.abs(a))
 
     @staticmethod
     def derivative(a, out):
@@ -59,7 +59,7 @@ class Abs(_Pointwise):
 class Exp(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        return _keep_output(ctx, xp.exp(a))
+        return _keep_output(ctx, ctx.xp.exp(a))
 
     @staticmethod
     def derivative(a, out):
@@ -69,8 +69,8 @@ class Exp(_Pointwise):
 class Log(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        with errstate(divide="ignore", invalid="ignore"):
-            return _keep_input(ctx, a, xp.log(a))
+        with ctx._backend.errstate(divide="ignore", invalid="ignore"):
+            return _keep_input(ctx, a, ctx.xp.log(a))
 
     @staticmethod
     def derivative(a, out):
@@ -80,8 +80,8 @@ class Log(_Pointwise):
 class Log1p(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        with errstate(divide="ignore", invalid="ignore"):
-            return _keep_input(ctx, a, xp.log1p(a))
+        with ctx._backend.errstate(divide="ignore", invalid="ignore"):
+            return _keep_input(ctx, a, ctx.xp.log1p(a))
 
     @staticmethod
     def derivative(a, out):
@@ -95,7 +95,7 @@ class Log1p(_Pointwise):
 class Expm1(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        return _keep_output(ctx, xp.expm1(a))
+        return _keep_output(ctx, ctx.xp.expm1(a))
 
     @staticmethod
     def derivative(a, out):
@@ -105,8 +105,8 @@ class Expm1(_Pointwise):
 class Log2(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        with errstate(divide="ignore", invalid="ignore"):
-            return _keep_input(ctx, a, xp.log2(a))
+        with ctx._backend.errstate(divide="ignore", invalid="ignore"):
+            return _keep_input(ctx, a, ctx.xp.log2(a))
 
     @staticmethod
     def derivative(a, out):
@@ -116,8 +116,8 @@ class Log2(_Pointwise):
 class Log10(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        with errstate(divide="ignore", invalid="ignore"):
-            return _keep_input(ctx, a, xp.log10(a))
+        with ctx._backend.errstate(divide="ignore", invalid="ignore"):
+            return _keep_input(ctx, a, ctx.xp.log10(a))
 
     @staticmethod
     def derivative(a, out):
@@ -127,8 +127,8 @@ class Log10(_Pointwise):
 class Sqrt(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        with errstate(invalid="ignore"):
-            return _keep_output(ctx, xp.sqrt(a))
+        with ctx._backend.errstate(invalid="ignore"):
+            return _keep_output(ctx, ctx.xp.sqrt(a))
 
     @staticmethod
     def derivative(a, out):
@@ -138,8 +138,8 @@ class Sqrt(_Pointwise):
 class Rsqrt(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        with errstate(divide="ignore", invalid="ignore"):
-            return _keep_output(ctx, 1 / xp.sqrt(a))
+        with ctx._backend.errstate(divide="ignore", invalid="ignore"):
+            return _keep_output(ctx, 1 / ctx.xp.sqrt(a))
 
     @staticmethod
     def derivative(a, out):
@@ -149,7 +149,7 @@ class Rsqrt(_Pointwise):
 class Sin(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        return _keep_input(ctx, a, xp.sin(a))
+        return _keep_input(ctx, a, ctx.xp.sin(a))
 
     @staticmethod
     def derivative(a, out):
@@ -159,7 +159,7 @@ class Sin(_Pointwise):
 class Cos(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        return _keep_input(ctx, a, xp.cos(a))
+        return _keep_input(ctx, a, ctx.xp.cos(a))
 
     @staticmethod
     def derivative(a, out):
@@ -169,7 +169,7 @@ class Cos(_Pointwise):
 class Tan(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        return _keep_output(ctx, xp.tan(a))
+        return _keep_output(ctx, ctx.xp.tan(a))
 
     @staticmethod
     def derivative(a, out):
@@ -179,7 +179,7 @@ class Tan(_Pointwise):
 class Tanh(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        return _keep_output(ctx, xp.tanh(a))
+        return _keep_output(ctx, ctx.xp.tanh(a))
 
     @staticmethod
     def derivative(a, out):
@@ -191,6 +191,7 @@ class Sigmoid(_Pointwise):
     def forward(ctx, a):
         # exp of a non-positive number only: no overflow for large |a|, and full relative
         # precision for tiny outputs (sigmoid(-30) ~ 9e-14 does not round to 0)
+        xp = ctx.xp
         e = xp.exp(-xp.abs(a))
         r = 1 / (1 + e)
         return _keep_output(ctx, xp.where(a >= 0, r, e * r).astype(a.dtype, copy=False))
@@ -203,7 +204,7 @@ class Sigmoid(_Pointwise):
 class Relu(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        return _keep_output(ctx, xp.maximum(a, 0))
+        return _keep_output(ctx, ctx.xp.maximum(a, 0))
 
     @staticmethod
     def derivative(a, out):
@@ -225,7 +226,7 @@ class ReluMask(Function):
     @staticmethod
     def forward(ctx, g, out):
         ctx.save_for_backward(out)
-        return xp.multiply(g, out > 0, dtype=g.dtype)
+        return ctx.xp.multiply(g, out > 0, dtype=g.dtype)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -258,7 +259,7 @@ class Square(_Pointwise):
 class Reciprocal(_Pointwise):
     @staticmethod
     def forward(ctx, a):
-        with errstate(divide="ignore"):
+        with ctx._backend.errstate(divide="ignore"):
             return _keep_output(ctx, 1 / a)
 
     @staticmethod
@@ -283,6 +284,8 @@ def _erf_array(a):
     cancellation); beyond, erfc's continued fraction (Abramowitz & Stegun 7.1.14)
     converges fast.
     """
+    backend = backend_of(a)
+    xp = backend.xp
     x = a.astype(xp.float64)
     ax = xp.abs(x)
     small = ax < 3.0
@@ -298,7 +301,7 @@ def _erf_array(a):
     frac = xp.zeros_like(xl)
     for k in range(80, 0, -1):
         frac = (k / 2) / (xl + frac)
-    with errstate(over="ignore", invalid="ignore"):
+    with backend.errstate(over="ignore", invalid="ignore"):
         erfc = xp.exp(-xl * xl) / math.sqrt(math.pi) / (xl + frac)
     out = xp.where(small, series, xp.sign(x) * (1 - erfc))
     out = xp.where(xp.isnan(x), x, out)

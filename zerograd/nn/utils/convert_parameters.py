@@ -1,5 +1,5 @@
 """Flatten parameters into one vector and back (e.g. for second-order methods)."""
-from zerograd.ops.shape import cat
+from zerograd.ops.join import cat
 from zerograd.tensor import Tensor
 
 __all__ = ["parameters_to_vector", "vector_to_parameters"]
