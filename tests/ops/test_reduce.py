@@ -348,3 +348,15 @@ def test_hessian_by_forward_over_forward_and_forward_over_reverse_matches_torch(
     for outer, inner in ((zg.func.jacfwd, zg.func.jacfwd), (zg.func.jacfwd, zg.func.jacrev)):
         got = outer(inner(lambda t: f(zg, t)))(zg.tensor(x))
         np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("p, dim", [("fro", (0, 1, 2)), ("nuc", (0, 1, 2)), ("fro", (1,)),
+                                    ("fro", (0, 2)), ("nuc", (0, 2))])
+def test_matrix_norm_dims_like_torch(p, dim):
+    # 'fro' and 'nuc' over an explicit dim list are matrix norms: more than two dims is
+    # torch's "dim must be a 2-tuple" error (found by hypothesis' dev profile)
+    x = np.random.default_rng(0).standard_normal((2, 3, 4))
+    check_like_torch(lambda t: t.norm(p=p, dim=dim), lambda t: t.norm(p=p, dim=dim), x)
+    if len(dim) == 3:
+        with pytest.raises(RuntimeError, match="dim must be a 2-tuple"):
+            zg.tensor(x).norm(p=p, dim=dim)

@@ -1,6 +1,7 @@
 """Synthetic data for the first regression examples (d2l's ``synthetic_data``)."""
 from zerograd.dtypes import get_default_dtype
-from zerograd.ops.creation import normal, tensor
+from zerograd.ops.creation import tensor
+from zerograd.ops.random_sampling import normal
 from zerograd.tensor import Tensor
 
 __all__ = ["synthetic_linear"]

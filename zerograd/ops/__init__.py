@@ -19,11 +19,13 @@ from zerograd.ops.copying import *  # noqa: F401,F403
 from zerograd.ops.join import *  # noqa: F401,F403
 from zerograd.ops.inplace import *  # noqa: F401,F403
 from zerograd.ops.indexing import *  # noqa: F401,F403
+from zerograd.ops.scatter import *  # noqa: F401,F403
 from zerograd.ops.sorting import *  # noqa: F401,F403
 from zerograd.ops.linalg import *  # noqa: F401,F403
 from zerograd.ops.einsum import *  # noqa: F401,F403
 from zerograd.ops.decompositions import *  # noqa: F401,F403
 from zerograd.ops.creation import *  # noqa: F401,F403
+from zerograd.ops.random_sampling import *  # noqa: F401,F403
 from zerograd.ops.activation import *  # noqa: F401,F403
 from zerograd.ops.conv import *  # noqa: F401,F403
 from zerograd.ops.pooling import *  # noqa: F401,F403
@@ -41,8 +43,8 @@ import sys as _sys
 
 _FAMILIES = ("elementwise", "unary", "compare", "rounding", "selection", "_promote",
              "reduce", "extrema", "cumulative", "shape", "copying", "join",
-             "inplace", "indexing", "sorting", "linalg", "einsum", "decompositions",
-             "creation", "activation", "conv", "pooling", "normalization", "transfer",
+             "inplace", "indexing", "scatter", "sorting", "linalg", "einsum", "decompositions",
+             "creation", "random_sampling", "activation", "conv", "pooling", "normalization", "transfer",
              "affine", "activation_piecewise", "activation_smooth", "loss", "padding", "sparse",
              "recurrent")
 __all__ = sorted({name for _family in _FAMILIES

@@ -19,9 +19,7 @@ _host = cpu.xp
 
 __all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "full", "empty",
            "arange", "linspace", "logspace", "eye", "zeros_like", "ones_like",
-           "full_like", "empty_like", "rand", "randn", "randint", "randperm", "normal",
-           "rand_like", "randn_like", "randint_like", "bernoulli", "multinomial",
-           "scalar_tensor"]
+           "full_like", "empty_like", "scalar_tensor"]
 
 def _dtype_of_data(data):
     """torch.tensor's inference: Python floats -> default float, Python ints -> int64, bools
@@ -354,9 +352,3 @@ def eye(n, m=None, *, out=None, dtype=None, device=None, requires_grad=False):
     if n < 0 or (m is not None and m < 0):
         raise RuntimeError(f"n must be greater or equal to 0, got {n if n < 0 else m}")
     return _write_out(_finish(xp.eye(n, m, dtype=_np_dtype(dtype)), requires_grad), out)
-
-
-# Random sampling shares the size handling above, so it is imported after it.
-from zerograd.ops.random_sampling import (bernoulli, multinomial, normal, rand,  # noqa: E402
-                                          rand_like, randint, randint_like, randn, randn_like,
-                                          randperm)

@@ -379,6 +379,9 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, dtype=None):
     inf = float("inf")
     if ord not in ("fro", "nuc", 1, -1, 2, -2, inf, -inf):
         raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    if isinstance(dim, int) or len(dim) != 2:
+        got = " ".join(str(int(d)) for d in ((dim,) if isinstance(dim, int) else dim))
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {got}")
     rows, cols = (normalize_dim(d, A.ndim) for d in dim)
     if rows == cols:
         raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, "

@@ -19,14 +19,10 @@ from zerograd.backend import array_module, backend_of, cpu, to_host
 from zerograd.ops._util import const
 from zerograd.ops.creation import _broadcast_shapes
 from zerograd.ops.inplace import _needs_graph, _snapshot, check_inplace, rebase
-from zerograd.ops.sorting import (argsort, argwhere, bincount, histc, nonzero, sort, topk,
-                                  unique)
 from zerograd.tensor import Tensor
 
-__all__ = ["getitem", "setitem_", "index_put", "gather", "scatter", "scatter_add",
-           "index_select", "index_add", "masked_fill", "masked_select", "take",
-           "take_along_dim", "repeat_interleave", "nonzero", "argwhere", "sort", "argsort", "topk",
-           "unique", "bincount", "histc"]
+__all__ = ["getitem", "setitem_", "index_put", "masked_fill", "masked_select", "take",
+           "repeat_interleave"]
 
 
 # The host's scalar types: an index may hold NumPy integers (CuPy uses the same types).
@@ -441,8 +437,3 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
                            f"total of repeats ({idx.size})")
     idx = backend_of(input._data).from_host(idx)
     return Index.apply(input, (slice(None),) * d + (idx,))
-
-
-# The gather/scatter family builds on Index and IndexPut above, so it is imported after them.
-from zerograd.ops.scatter import (gather, index_add, index_select, scatter,  # noqa: E402
-                                  scatter_add, take_along_dim)

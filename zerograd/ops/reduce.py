@@ -298,6 +298,10 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         # vector norm), and a nuclear norm is a matrix function.
         from zerograd.ops.decompositions import matrix_norm
         return matrix_norm(input, "nuc", dim if dim is not None else (-2, -1), keepdim)
+    if p == "fro" and isinstance(dim, (tuple, list)) and len(dim) not in (1, 2):
+        # torch's 'fro' over an explicit dim list is a matrix norm: one or two dims only
+        raise RuntimeError("linalg.matrix_norm: dim must be a 2-tuple. Got "
+                           + " ".join(str(int(d)) for d in dim))
     if p in ("fro", None):
         p = 2
     if isinstance(p, str):

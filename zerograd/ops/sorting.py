@@ -11,6 +11,7 @@ from zerograd._aliases import numpy_aliases
 from zerograd import dtypes, return_types
 from zerograd.backend import array_module
 from zerograd.ops._util import const, normalize_dim
+from zerograd.ops.scatter import gather
 
 _INT64 = dtypes.int64.np
 
@@ -40,8 +41,6 @@ def argsort(input, dim=-1, descending=False, stable=False):
 @numpy_aliases
 def sort(input, dim=-1, descending=False, stable=False):
     """``(values, indices)`` sorted along ``dim``; values are differentiable."""
-    # Imported here: ops.indexing re-exports this module and ops.scatter builds on indexing.
-    from zerograd.ops.scatter import gather
     indices = argsort(input, dim, descending)
     if input.ndim == 0:
         return return_types.sort(input.clone(), indices)
@@ -50,7 +49,6 @@ def sort(input, dim=-1, descending=False, stable=False):
 
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """The ``k`` largest (or smallest) entries along ``dim`` and their indices."""
-    from zerograd.ops.scatter import gather  # as in sort: scatter builds on indexing
     d = normalize_dim(dim, input.ndim) if input.ndim else 0
     n = input.shape[d] if input.ndim else 1
     if not 0 <= k <= n:

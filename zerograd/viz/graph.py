@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 
+from zerograd.io.atomic import atomic_write_text
 from zerograd.tensor import Tensor
 
 __all__ = ["draw_graph", "render_graph"]
@@ -100,8 +101,7 @@ def render_graph(dot_source, path, format="svg"):
         format = ext.lstrip(".") if ext != ".dot" else format
         path = root
     dot_file = path + ".dot"
-    with open(dot_file, "w", encoding="utf-8") as handle:
-        handle.write(dot_source)
+    atomic_write_text(dot_file, dot_source)  # a killed run never leaves half a file
     exe = shutil.which("dot")
     if exe is None:
         return dot_file, (f"Graphviz 'dot' is not installed; wrote {dot_file} (render it with "

@@ -4,8 +4,9 @@ Each function builds a ``matplotlib.figure.Figure`` directly (so it never touche
 user's interactive backend or pyplot's global figure list), saves it when ``path`` is
 given, and returns it.
 """
+import numpy as np
+
 from zerograd.autograd.grad_mode import no_grad
-from zerograd.backend import to_numpy, xp
 from zerograd.tensor import Tensor
 
 __all__ = ["plot_curves", "plot_confusion", "plot_decision_boundary", "plot_descent_path"]
@@ -26,9 +27,10 @@ def _finish(fig, path):
 
 
 def _array(x):
+    """Plot data as a NumPy array, whatever device a tensor lives on."""
     if isinstance(x, Tensor):
-        x = x.detach()._data
-    return to_numpy(xp.asarray(x))
+        return x.detach()._host()
+    return np.asarray(x)
 
 
 def _column(rows, key):
@@ -92,8 +94,13 @@ def plot_confusion(matrix, class_names=None, path=None, title="confusion matrix 
 
 
 def _predict_classes(model, points):
+    # the grid goes to the model's device (plots are drawn on the host)
+    params = list(model.parameters()) if hasattr(model, "parameters") else []
+    grid = Tensor._make(points)
+    if params:
+        grid = grid.to(params[0].device)
     with no_grad():
-        out = model(Tensor._make(points))
+        out = model(grid)
     out = _array(out)
     if out.ndim == 1 or out.shape[-1] == 1:
         return (out.reshape(-1) > 0).astype(int)  # one logit: binary classifier
@@ -111,14 +118,14 @@ def plot_decision_boundary(model, X, y, path=None, resolution=200, margin=0.5, t
         raise ValueError(f"plot_decision_boundary needs 2-D points, shape (N, 2); got "
                          f"{tuple(X.shape)}")
     lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
-    gx, gy = xp.meshgrid(xp.linspace(lo[0], hi[0], resolution),
-                         xp.linspace(lo[1], hi[1], resolution))
-    grid = xp.stack([gx.ravel(), gy.ravel()], axis=1).astype(X.dtype if X.dtype.kind == "f"
-                                                               else xp.float32)
-    zz = to_numpy(_predict_classes(model, grid)).reshape(gx.shape)
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution),
+                         np.linspace(lo[1], hi[1], resolution))
+    grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(X.dtype if X.dtype.kind == "f"
+                                                               else np.float32)
+    zz = np.asarray(_predict_classes(model, grid)).reshape(gx.shape)
     fig = _figure(5.5, 4.5)
     ax = fig.subplots()
-    ax.contourf(to_numpy(gx), to_numpy(gy), zz, alpha=0.3, cmap="coolwarm")
+    ax.contourf(np.asarray(gx), np.asarray(gy), zz, alpha=0.3, cmap="coolwarm")
     ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", edgecolors="k", s=18)
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
@@ -137,15 +144,15 @@ def plot_descent_path(loss_fn, points, path=None, xlim=None, ylim=None, resoluti
     pts = _array([[float(a), float(b)] for a, b in points])
     if pts.ndim != 2 or pts.shape[0] == 0:
         raise ValueError("plot_descent_path needs at least one (x1, x2) point")
-    span = xp.maximum(pts.max(axis=0) - pts.min(axis=0), 1.0)
+    span = np.maximum(pts.max(axis=0) - pts.min(axis=0), 1.0)
     xlim = xlim or (pts[:, 0].min() - 0.2 * span[0], pts[:, 0].max() + 0.2 * span[0])
     ylim = ylim or (pts[:, 1].min() - 0.2 * span[1], pts[:, 1].max() + 0.2 * span[1])
-    gx, gy = xp.meshgrid(xp.linspace(*xlim, resolution), xp.linspace(*ylim, resolution))
+    gx, gy = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
     with no_grad():
         zz = _array(loss_fn(Tensor._make(gx), Tensor._make(gy)))
     fig = _figure(5.5, 4.5)
     ax = fig.subplots()
-    contour = ax.contour(to_numpy(gx), to_numpy(gy), zz, levels=levels, cmap="viridis")
+    contour = ax.contour(np.asarray(gx), np.asarray(gy), zz, levels=levels, cmap="viridis")
     fig.colorbar(contour, ax=ax)
     ax.plot(pts[:, 0], pts[:, 1], "-o", color="#ff7f0e", markersize=3)
     ax.plot(pts[-1, 0], pts[-1, 1], "*", color="red", markersize=10)
