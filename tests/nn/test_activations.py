@@ -9,8 +9,7 @@ import zerograd as zg
 import zerograd.nn.functional as F
 from zerograd import nn
 from zerograd.autograd import gradcheck, gradgradcheck
-from tests.nn._module_oracle import check_module
-from tests.oracle import assert_close, check
+from tests.oracle import assert_close, check, check_module
 
 # name, zerograd functional call, torch functional call, smooth (second derivative checked)
 ACTS = [
@@ -48,9 +47,9 @@ ACTS = [
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name,fn,smooth", ACTS, ids=[a[0] for a in ACTS])
-def test_activation_matches_torch(name, fn, smooth, dtype):
+def test_activation_matches_torch(name, fn, smooth, dtype, device):
     x = np.random.default_rng(1).standard_normal((4, 6, 3)).astype(dtype) * 2
-    check(lambda t: fn(F, t), lambda t: fn(TF, t), x)
+    check(lambda t: fn(F, t), lambda t: fn(TF, t), x, device=device)
 
 
 @pytest.mark.parametrize("name,fn,smooth", [a for a in ACTS if a[2]],
@@ -89,11 +88,11 @@ def test_prelu_and_rrelu_eval_match_torch():
     lambda m: m.Threshold(0.1, 20.0), lambda m: m.GLU(1), lambda m: m.PReLU(),
     lambda m: m.PReLU(4), lambda m: m.Softmax2d(),
 ])
-def test_activation_modules_match_torch(make):
+def test_activation_modules_match_torch(make, device):
     x = np.random.default_rng(4).standard_normal((2, 4, 3, 2)).astype(np.float32) * 2
     z, t = make(nn), make(torch.nn)
     assert repr(z) == repr(t)
-    check_module(z, t, x)
+    check_module(z, t, x, device=device)
 
 
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "silu", "hardtanh", "relu6",

@@ -11,8 +11,13 @@ from zerograd import nn
 from zerograd.nn import init
 
 
-def _w(*shape):
-    return nn.Parameter(zg.empty(*shape))
+def _w(*shape, device="cpu"):
+    return nn.Parameter(zg.empty(*shape, device=device))
+
+
+def _host(t):
+    """The values of a tensor as a NumPy array (copied from its device)."""
+    return t.detach().cpu().numpy()
 
 
 @pytest.mark.parametrize("args", [("linear",), ("conv2d",), ("sigmoid",), ("tanh",), ("relu",),
@@ -38,7 +43,7 @@ def test_fan_in_and_fan_out_match_torch(shape):
 
 
 def _assert_uniform(values, bound):
-    v = values.detach().numpy().ravel()
+    v = _host(values).ravel()
     assert v.min() >= -bound and v.max() <= bound
     assert v.min() < -0.95 * bound and v.max() > 0.95 * bound
     assert abs(v.std() - bound / math.sqrt(3)) < 0.03 * bound  # std of U(-b, b) is b/sqrt 3
@@ -46,29 +51,36 @@ def _assert_uniform(values, bound):
 
 
 def _assert_normal(values, std, mean=0.0):
-    v = values.detach().numpy().ravel()
+    v = _host(values).ravel()
     assert abs(v.std() - std) < 0.03 * std
     assert abs(v.mean() - mean) < 0.03 * std + 1e-12
 
 
-def test_uniform_normal_constant_zeros_ones():
-    w = _w(200, 100)
+def test_uniform_normal_constant_zeros_ones(device):
+    w = _w(200, 100, device=device)
     assert init.uniform_(w, -2.0, 3.0) is w
-    v = w.detach().numpy()
+    v = _host(w)
     assert v.min() >= -2 and v.max() <= 3 and abs(v.mean() - 0.5) < 0.05
     init.normal_(w, 1.5, 0.2)
     _assert_normal(w, 0.2, 1.5)
     init.constant_(w, 0.3)
-    assert np.all(w.detach().numpy() == np.float32(0.3))
+    assert np.all(_host(w) == np.float32(0.3))
     init.zeros_(w)
-    assert not w.detach().numpy().any()
+    assert not _host(w).any()
     init.ones_(w)
-    assert np.all(w.detach().numpy() == 1)
+    assert np.all(_host(w) == 1)
     assert w.requires_grad and w.is_leaf and w.grad_fn is None  # no history recorded
+    assert str(w.device) == device and w.dtype is zg.float32
+    w64 = _w(200, 100, device=device).double()  # float64 draws in place too
+    init.normal_(init.uniform_(w64), 0.0, 2.0)
+    _assert_normal(w64, 2.0)
+    half = nn.Parameter(zg.zeros(60, 50, dtype=zg.float16, device=device))  # drawn in float64
+    init.uniform_(half, -1.0, 1.0)
+    assert half.dtype is zg.float16 and np.abs(_host(half)).max() <= 1
 
 
-def test_xavier_and_kaiming_distributions():
-    w = _w(300, 200)
+def test_xavier_and_kaiming_distributions(device):
+    w = _w(300, 200, device=device)
     init.xavier_uniform_(w, gain=2.0)
     _assert_uniform(w, 2.0 * math.sqrt(6 / 500))
     init.xavier_normal_(w)
@@ -79,7 +91,7 @@ def test_xavier_and_kaiming_distributions():
     _assert_uniform(w, math.sqrt(2 / 1.01) * math.sqrt(3 / 300))
     init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu")
     _assert_normal(w, math.sqrt(2 / 300))
-    conv = _w(64, 16, 3, 3)
+    conv = _w(64, 16, 3, 3, device=device)
     init.kaiming_normal_(conv)
     _assert_normal(conv, math.sqrt(2 / 1.0001) / math.sqrt(16 * 9))
     with pytest.raises(ValueError, match="Mode fan_avg not supported"):
@@ -91,11 +103,12 @@ def test_xavier_and_kaiming_distributions():
 @pytest.mark.filterwarnings("ignore:mean is more than 2 std")
 @pytest.mark.parametrize("mean,std,a,b", [(0.0, 1.0, -2.0, 2.0), (0.0, 0.02, -0.04, 0.04),
                                           (1.0, 2.0, 0.0, 5.0), (0.0, 1.0, 3.0, 4.0)])
-def test_trunc_normal_matches_torch_distribution(mean, std, a, b):
-    z = _w(400, 250)
+def test_trunc_normal_matches_torch_distribution(mean, std, a, b, device):
+    z = _w(400, 250, device=device)
     init.trunc_normal_(z, mean, std, a, b)
     t = torch.nn.init.trunc_normal_(torch.empty(400, 250), mean, std, a, b)
-    zv, tv = z.detach().numpy().ravel(), t.numpy().ravel()
+    assert str(z.device) == device
+    zv, tv = _host(z).ravel(), t.numpy().ravel()
     assert zv.min() >= a and zv.max() <= b
     assert abs(zv.mean() - tv.mean()) < 0.02 * (b - a)
     assert abs(zv.std() - tv.std()) < 0.02 * (b - a)
@@ -104,54 +117,58 @@ def test_trunc_normal_matches_torch_distribution(mean, std, a, b):
                                np.quantile(tv, np.linspace(0.1, 0.9, 9)), atol=0.02 * (b - a))
 
 
-def test_orthogonal_eye_dirac_sparse():
+def test_orthogonal_eye_dirac_sparse(device):
     for shape in [(6, 4), (4, 6), (5, 2, 3)]:
-        w = _w(*shape)
+        w = _w(*shape, device=device)
         init.orthogonal_(w, gain=2.0)
-        m = w.detach().numpy().reshape(shape[0], -1)
+        m = _host(w).reshape(shape[0], -1)
         gram = m @ m.T if shape[0] <= m.shape[1] else m.T @ m
         np.testing.assert_allclose(gram, 4 * np.eye(gram.shape[0]), atol=1e-5)
-    w = _w(3, 5)
+    w = _w(3, 5, device=device)
     init.eye_(w)
-    np.testing.assert_array_equal(w.detach().numpy(), np.eye(3, 5))
+    np.testing.assert_array_equal(_host(w), np.eye(3, 5))
     with pytest.raises(ValueError, match="2 dimensions"):
         init.eye_(_w(2, 2, 2))
     for groups in (1, 2):
-        z, t = _w(4, 3, 3, 3), torch.empty(4, 3, 3, 3)
+        z, t = _w(4, 3, 3, 3, device=device), torch.empty(4, 3, 3, 3)
         init.dirac_(z, groups)
         torch.nn.init.dirac_(t, groups)
-        np.testing.assert_array_equal(z.detach().numpy(), t.numpy())
-    s = _w(10, 40)
+        np.testing.assert_array_equal(_host(z), t.numpy())
+    s = _w(10, 40, device=device)
     init.sparse_(s, 0.3, std=0.5)
-    zeros = (s.detach().numpy() == 0).sum(axis=0)
+    zeros = (_host(s) == 0).sum(axis=0)
     assert np.all(zeros == 3)
+    assert all(str(t.device) == device for t in (w, z, s))
 
 
-def test_generator_argument_and_seed_reproducibility():
-    g1, g2 = zg.Generator().manual_seed(7), zg.Generator().manual_seed(7)
-    a, b = _w(5, 5), _w(5, 5)
+def test_generator_argument_and_seed_reproducibility(device):
+    g1, g2 = zg.Generator(device).manual_seed(7), zg.Generator(device).manual_seed(7)
+    a, b = _w(5, 5, device=device), _w(5, 5, device=device)
     init.kaiming_uniform_(a, generator=g1)
     init.kaiming_uniform_(b, generator=g2)
-    np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    np.testing.assert_array_equal(_host(a), _host(b))
     zg.manual_seed(11)
-    l1 = nn.Linear(4, 4)
+    l1 = nn.Linear(4, 4, device=device)
     zg.manual_seed(11)
-    l2 = nn.Linear(4, 4)
-    np.testing.assert_array_equal(l1.weight.detach().numpy(), l2.weight.detach().numpy())
+    l2 = nn.Linear(4, 4, device=device)
+    np.testing.assert_array_equal(_host(l1.weight), _host(l2.weight))
+    if device != "cpu":  # torch's rule: a generator draws on its own device only
+        with pytest.raises(RuntimeError, match="Expected a 'standin' device type for generator"):
+            init.normal_(a, generator=zg.Generator())
 
 
-def test_default_layer_initialization_matches_torch_distributions():
-    lin = nn.Linear(400, 300)
+def test_default_layer_initialization_matches_torch_distributions(device):
+    lin = nn.Linear(400, 300, device=device)
     _assert_uniform(lin.weight, 1 / math.sqrt(400))
-    b = lin.bias.detach().numpy()
+    b = _host(lin.bias)
     assert np.abs(b).max() <= 1 / math.sqrt(400) and np.abs(b).max() > 0.9 / math.sqrt(400)
-    bil = nn.Bilinear(50, 20, 30)
+    bil = nn.Bilinear(50, 20, 30, device=device)
     _assert_uniform(bil.weight, 1 / math.sqrt(50))
-    assert np.abs(bil.bias.detach().numpy()).max() <= 1 / math.sqrt(50)
-    emb = nn.Embedding(300, 100, padding_idx=5)
+    assert np.abs(_host(bil.bias)).max() <= 1 / math.sqrt(50)
+    emb = nn.Embedding(300, 100, padding_idx=5, device=device)
     _assert_normal(emb.weight, 1.0)
-    assert not emb.weight.detach().numpy()[5].any()
-    assert np.all(nn.PReLU(3).weight.detach().numpy() == np.float32(0.25))
+    assert not _host(emb.weight)[5].any()
+    assert np.all(_host(nn.PReLU(3, device=device).weight) == np.float32(0.25))
     lin.reset_parameters()
     _assert_uniform(lin.weight, 1 / math.sqrt(400))
 

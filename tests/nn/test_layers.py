@@ -7,8 +7,7 @@ import torch
 import zerograd as zg
 from zerograd import nn
 from zerograd.autograd import gradcheck, gradgradcheck
-from tests.nn._module_oracle import check_module, copy_params
-from tests.oracle import assert_close
+from tests.oracle import assert_close, check_module, copy_params
 
 RNG = np.random.default_rng(0)
 
@@ -20,11 +19,12 @@ def randn(*shape, dtype=np.float32):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(5, 4), (4,), (2, 3, 4)])
 @pytest.mark.parametrize("bias", [True, False])
-def test_linear_matches_torch(dtype, shape, bias):
+def test_linear_matches_torch(dtype, shape, bias, device):
     tdt = torch.float32 if dtype == np.float32 else torch.float64
     zdt = zg.float32 if dtype == np.float32 else zg.float64
     check_module(nn.Linear(4, 3, bias=bias, dtype=zdt),
-                 torch.nn.Linear(4, 3, bias=bias, dtype=tdt), randn(*shape, dtype=dtype))
+                 torch.nn.Linear(4, 3, bias=bias, dtype=tdt), randn(*shape, dtype=dtype),
+                 device=device)
 
 
 def test_linear_double_backward_and_gradcheck():
@@ -45,24 +45,26 @@ def test_linear_bad_input_names_in_features_and_shape():
 
 
 @pytest.mark.parametrize("bias", [True, False])
-def test_bilinear_matches_torch(bias):
+def test_bilinear_matches_torch(bias, device):
     check_module(nn.Bilinear(3, 4, 5, bias=bias), torch.nn.Bilinear(3, 4, 5, bias=bias),
-                 randn(6, 3), randn(6, 4))
+                 randn(6, 3), randn(6, 4), device=device)
     check_module(nn.Bilinear(3, 4, 2, dtype=zg.float64),
                  torch.nn.Bilinear(3, 4, 2, dtype=torch.float64),
-                 randn(2, 5, 3, dtype=np.float64), randn(2, 5, 4, dtype=np.float64))
+                 randn(2, 5, 3, dtype=np.float64), randn(2, 5, 4, dtype=np.float64),
+                 device=device)
     with pytest.raises(RuntimeError, match="batch dimensions"):
         nn.Bilinear(3, 4, 5)(zg.randn(2, 3), zg.randn(3, 4))
 
 
 @pytest.mark.parametrize("args", [(), (0,), (1, 2), (2, -1), (0, -2)])
-def test_flatten_matches_torch(args):
-    check_module(nn.Flatten(*args), torch.nn.Flatten(*args), randn(2, 3, 4, 5))
+def test_flatten_matches_torch(args, device):
+    check_module(nn.Flatten(*args), torch.nn.Flatten(*args), randn(2, 3, 4, 5), device=device)
 
 
 @pytest.mark.parametrize("dim,size", [(1, (3, 4)), (-1, (5, 1)), (1, [2, -1])])
-def test_unflatten_matches_torch(dim, size):
-    check_module(nn.Unflatten(dim, size), torch.nn.Unflatten(dim, size), randn(2, 12, 5))
+def test_unflatten_matches_torch(dim, size, device):
+    check_module(nn.Unflatten(dim, size), torch.nn.Unflatten(dim, size), randn(2, 12, 5),
+                 device=device)
 
 
 def test_identity_passes_input_through():
@@ -70,14 +72,14 @@ def test_identity_passes_input_through():
     assert nn.Identity(54, unused=1)(x) is x
 
 
-def test_embedding_matches_torch_with_repeats_and_padding():
+def test_embedding_matches_torch_with_repeats_and_padding(device):
     idx = np.array([[1, 2, 4, 5], [4, 3, 2, 9], [1, 1, 1, 0]], dtype=np.int64)
     for kwargs in [{}, {"padding_idx": 1}, {"padding_idx": -1},
                    {"scale_grad_by_freq": True}, {"padding_idx": 0, "scale_grad_by_freq": True}]:
         z, t = nn.Embedding(10, 3, **kwargs), torch.nn.Embedding(10, 3, **kwargs)
-        check_module(z, t, idx)
+        check_module(z, t, idx, device=device)
     z, t = nn.Embedding(10, 3), torch.nn.Embedding(10, 3)
-    check_module(z, t, np.array(7, dtype=np.int64))  # a single index
+    check_module(z, t, np.array(7, dtype=np.int64), device=device)  # a single index
 
 
 def test_embedding_padding_row_is_zero_and_gets_no_gradient():
@@ -88,13 +90,13 @@ def test_embedding_padding_row_is_zero_and_gets_no_gradient():
     assert emb.weight.grad[3].numpy().tolist() == [1.0] * 4
 
 
-def test_embedding_max_norm_renormalizes_like_torch():
+def test_embedding_max_norm_renormalizes_like_torch(device):
     z, t = nn.Embedding(5, 3, max_norm=1.0), torch.nn.Embedding(5, 3, max_norm=1.0)
     with torch.no_grad():
         t.weight.mul_(3)
     copy_params(z, t)
     idx = np.array([0, 2, 2, 4])
-    check_module(z, t, idx, copy=False)
+    check_module(z, t, idx, copy=False, device=device)
     assert_close(z.weight, t.weight)
 
 
@@ -247,7 +249,7 @@ def test_lazy_linear_d2l_pattern_forward_then_apply_init():
     assert [tuple(p.shape) for p in net.parameters()] == [(8, 20), (8,), (2, 8), (2,)]
 
 
-def test_model_with_dropout_matches_torch_in_eval_mode_and_differs_in_train():
+def test_model_with_dropout_matches_torch_in_eval_mode_and_differs_in_train(device):
     def build(lib):
         return lib.Sequential(lib.Linear(6, 16), lib.ReLU(), lib.Dropout(0.5),
                               lib.Linear(16, 16), lib.GELU(), lib.Dropout(0.2),
@@ -256,8 +258,8 @@ def test_model_with_dropout_matches_torch_in_eval_mode_and_differs_in_train():
     z, t = build(nn), build(torch.nn)
     z.eval()
     t.eval()
-    check_module(z, t, randn(8, 6))
+    check_module(z, t, randn(8, 6), device=device)
     z.train()
-    x = zg.tensor(randn(8, 6))
-    outs = [z(x).detach().numpy() for _ in range(2)]
+    x = zg.tensor(randn(8, 6), device=device)
+    outs = [z(x).detach().cpu().numpy() for _ in range(2)]
     assert not np.allclose(outs[0], outs[1])  # a fresh mask each call

@@ -14,8 +14,7 @@ import zerograd as zg
 import zerograd.nn.functional as F
 from zerograd import nn
 from zerograd.autograd import gradcheck, gradgradcheck
-from tests.nn._module_oracle import copy_params
-from tests.oracle import assert_close, check
+from tests.oracle import assert_close, check, copy_params
 
 REDUCTIONS = ["none", "mean", "sum"]
 RNG = np.random.default_rng(0)
@@ -40,30 +39,32 @@ REGRESSION = [("mse_loss", {}), ("l1_loss", {}), ("huber_loss", {"delta": 0.7}),
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("name,kwargs", REGRESSION)
-def test_regression_losses_match_torch(name, kwargs, reduction, dtype):
+def test_regression_losses_match_torch(name, kwargs, reduction, dtype, device):
     x, y = randn(4, 5, dtype=dtype) * 2, randn(4, 5, dtype=dtype)
-    check(*both(name, reduction=reduction, **kwargs), x, y)  # target grads compared too
+    check(*both(name, reduction=reduction, **kwargs), x, y,
+          device=device)  # target grads compared too
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
-def test_weighted_regression_losses_match_torch(name, reduction):
+def test_weighted_regression_losses_match_torch(name, reduction, device):
     w = np.abs(randn(3, 4)) + 0.1
-    check(lambda a, b: getattr(F, name)(a, b, reduction=reduction, weight=zg.tensor(w)),
+    zw = zg.tensor(w, device=device)
+    check(lambda a, b: getattr(F, name)(a, b, reduction=reduction, weight=zw),
           lambda a, b: getattr(TF, name)(a, b, reduction=reduction, weight=torch.tensor(w)),
-          randn(3, 4), randn(3, 4))
+          randn(3, 4), randn(3, 4), device=device)
     with pytest.raises(ValueError, match="same size"):
         getattr(F, name)(zg.ones(3, 4), zg.ones(3, 4), weight=zg.ones(4))
 
 
 @pytest.mark.parametrize("cls,kwargs", [("MSELoss", {}), ("L1Loss", {}), ("HuberLoss",
                                         {"delta": 2.0}), ("SmoothL1Loss", {"beta": 0.3})])
-def test_regression_loss_modules(cls, kwargs):
+def test_regression_loss_modules(cls, kwargs, device):
     x, y = randn(6, 2), randn(6, 2)
     for reduction in REDUCTIONS:
         z = getattr(nn, cls)(reduction=reduction, **kwargs)
         t = getattr(torch.nn, cls)(reduction=reduction, **kwargs)
-        check(z, t, x, y)
+        check(z, t, x, y, device=device)
         assert repr(z) == repr(t)
 
 
@@ -112,27 +113,27 @@ CE_OPTIONS = [dict(), dict(weight=True), dict(ignore_index=2), dict(label_smooth
 @pytest.mark.parametrize("shape", [(6, 4), (3, 4, 5), (2, 4, 3, 2), (4,)])
 @pytest.mark.parametrize("options", CE_OPTIONS, ids=lambda o: "-".join(sorted(o)) or "plain")
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_cross_entropy_class_indices_match_torch(shape, options, reduction):
+def test_cross_entropy_class_indices_match_torch(shape, options, reduction, device):
     x, t = _class_case(shape, 4, ignore="ignore_index" in options)
     kw = dict(options, reduction=reduction)
     w = np.array([0.3, 1.0, 2.0, 0.7], dtype=np.float32)
     zkw, tkw = dict(kw), dict(kw)
     if kw.pop("weight", None):
-        zkw["weight"], tkw["weight"] = zg.tensor(w), torch.tensor(w)
+        zkw["weight"], tkw["weight"] = zg.tensor(w, device=device), torch.tensor(w)
     check(lambda a, b: F.cross_entropy(a, b, **zkw), lambda a, b: TF.cross_entropy(a, b, **tkw),
-          x, t)
+          x, t, device=device)
     check(lambda a, b: F.nll_loss(F.log_softmax(a, dim=0 if len(shape) == 1 else 1), b,
                                   **{k: v for k, v in zkw.items() if k != "label_smoothing"}),
           lambda a, b: TF.nll_loss(TF.log_softmax(a, dim=0 if len(shape) == 1 else 1), b,
                                    **{k: v for k, v in tkw.items() if k != "label_smoothing"}),
-          x, t)
+          x, t, device=device)
 
 
 @pytest.mark.parametrize("options", [dict(), dict(weight=True), dict(label_smoothing=0.25),
                                      dict(weight=True, label_smoothing=0.1)])
 @pytest.mark.parametrize("shape", [(5, 3), (2, 3, 4), (3,)])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_cross_entropy_probability_targets_match_torch(options, shape, reduction):
+def test_cross_entropy_probability_targets_match_torch(options, shape, reduction, device):
     x = randn(*shape)
     p = np.abs(randn(*shape))
     p = p / p.sum(axis=1 if len(shape) > 1 else 0, keepdims=True)
@@ -140,14 +141,14 @@ def test_cross_entropy_probability_targets_match_torch(options, shape, reduction
     zkw = dict(reduction=reduction, label_smoothing=options.get("label_smoothing", 0.0))
     tkw = dict(zkw)
     if options.get("weight"):
-        zkw["weight"], tkw["weight"] = zg.tensor(w), torch.tensor(w)
+        zkw["weight"], tkw["weight"] = zg.tensor(w, device=device), torch.tensor(w)
     check(lambda a, b: F.cross_entropy(a, b, **zkw), lambda a, b: TF.cross_entropy(a, b, **tkw),
-          x, p)
+          x, p, device=device)
 
 
-def test_cross_entropy_all_targets_ignored_gives_nan_like_torch():
+def test_cross_entropy_all_targets_ignored_gives_nan_like_torch(device):
     x, t = randn(3, 4), np.full(3, -100, dtype=np.int64)
-    z = F.cross_entropy(zg.tensor(x), zg.tensor(t))
+    z = F.cross_entropy(zg.tensor(x, device=device), zg.tensor(t, device=device))
     assert np.isnan(z.item()) and np.isnan(TF.cross_entropy(torch.tensor(x),
                                                             torch.tensor(t)).item())
 
@@ -178,7 +179,7 @@ def test_cross_entropy_float64_gradcheck_and_second_derivative(reduction, option
 
 
 @pytest.mark.parametrize("options", [dict(), dict(weight=True, ignore_index=0)])
-def test_cross_entropy_and_nll_modules(options):
+def test_cross_entropy_and_nll_modules(options, device):
     x, t = _class_case((8, 5), 5, seed=3)
     w = np.linspace(0.5, 2, 5).astype(np.float32)
     zkw, tkw = dict(options), dict(options)
@@ -186,12 +187,14 @@ def test_cross_entropy_and_nll_modules(options):
         tkw.pop("weight")
         zkw["weight"], tkw["weight"] = zg.tensor(w), torch.tensor(w)
     for reduction in REDUCTIONS:
-        z = nn.CrossEntropyLoss(reduction=reduction, label_smoothing=0.05, **zkw)
+        # the class weights are a buffer: .to(device) moves them with the module
+        z = nn.CrossEntropyLoss(reduction=reduction, label_smoothing=0.05, **zkw).to(device)
         tm = torch.nn.CrossEntropyLoss(reduction=reduction, label_smoothing=0.05, **tkw)
-        check(z, tm, x, t)
-        check(lambda a, b: nn.NLLLoss(reduction=reduction, **zkw)(nn.LogSoftmax(1)(a), b),
+        check(z, tm, x, t, device=device)
+        check(lambda a, b: nn.NLLLoss(reduction=reduction, **zkw).to(device)(
+                  nn.LogSoftmax(1)(a), b),
               lambda a, b: torch.nn.NLLLoss(reduction=reduction, **tkw)(
-                  torch.nn.LogSoftmax(1)(a), b), x, t)
+                  torch.nn.LogSoftmax(1)(a), b), x, t, device=device)
     assert "weight" in dict(nn.CrossEntropyLoss(weight=zg.ones(3)).named_buffers())
 
 
@@ -224,23 +227,23 @@ def test_cross_entropy_bad_targets():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weighted", [False, True])
-def test_binary_cross_entropy_matches_torch(reduction, weighted, dtype):
+def test_binary_cross_entropy_matches_torch(reduction, weighted, dtype, device):
     p = RNG.uniform(0.05, 0.95, (4, 3)).astype(dtype)
     y = RNG.uniform(0, 1, (4, 3)).astype(dtype)
     w = RNG.uniform(0.5, 2, (3,)).astype(dtype)
-    zkw = dict(reduction=reduction, weight=zg.tensor(w) if weighted else None)
+    zkw = dict(reduction=reduction, weight=zg.tensor(w, device=device) if weighted else None)
     tkw = dict(reduction=reduction, weight=torch.tensor(w) if weighted else None)
     check(lambda a, b: F.binary_cross_entropy(a, b, **zkw),
-          lambda a, b: TF.binary_cross_entropy(a, b, **tkw), p, y)
-    check(nn.BCELoss(**zkw), torch.nn.BCELoss(**tkw), p, y)
+          lambda a, b: TF.binary_cross_entropy(a, b, **tkw), p, y, device=device)
+    check(nn.BCELoss(**zkw), torch.nn.BCELoss(**tkw), p, y, device=device)
 
 
-def test_binary_cross_entropy_clamps_logs_at_saturated_probabilities():
+def test_binary_cross_entropy_clamps_logs_at_saturated_probabilities(device):
     p = np.array([0.0, 1.0, 0.5, 1e-30, 1 - 1e-7], dtype=np.float32)
     y = np.array([1.0, 0.0, 0.3, 0.2, 1.0], dtype=np.float32)
     check(lambda a, b: F.binary_cross_entropy(a, b, reduction="none"),
           lambda a, b: TF.binary_cross_entropy(a, b, reduction="none"), p, y,
-          requires_grad=[True, False])
+          requires_grad=[True, False], device=device)
     with pytest.raises(RuntimeError, match="between 0 and 1"):
         F.binary_cross_entropy(zg.tensor([1.5]), zg.tensor([1.0]))
     with pytest.raises(ValueError, match="different to the input size"):
@@ -250,20 +253,20 @@ def test_binary_cross_entropy_clamps_logs_at_saturated_probabilities():
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weighted,pos", [(False, False), (True, False), (False, True),
                                           (True, True)])
-def test_bce_with_logits_matches_torch(reduction, weighted, pos):
+def test_bce_with_logits_matches_torch(reduction, weighted, pos, device):
     x = randn(5, 3) * 4
     x[0] = [0.0, 40.0, -40.0]  # exactly 0 and saturated logits
     y = RNG.uniform(0, 1, (5, 3)).astype(np.float32)
     w, pw = RNG.uniform(0.5, 2, (5, 1)).astype(np.float32), np.array([0.5, 2.0, 3.0],
                                                                       dtype=np.float32)
-    zkw = dict(reduction=reduction, weight=zg.tensor(w) if weighted else None,
-               pos_weight=zg.tensor(pw) if pos else None)
+    zkw = dict(reduction=reduction, weight=zg.tensor(w, device=device) if weighted else None,
+               pos_weight=zg.tensor(pw, device=device) if pos else None)
     tkw = dict(reduction=reduction, weight=torch.tensor(w) if weighted else None,
                pos_weight=torch.tensor(pw) if pos else None)
     check(lambda a, b: F.binary_cross_entropy_with_logits(a, b, **zkw),
-          lambda a, b: TF.binary_cross_entropy_with_logits(a, b, **tkw), x, y)
+          lambda a, b: TF.binary_cross_entropy_with_logits(a, b, **tkw), x, y, device=device)
     z, t = nn.BCEWithLogitsLoss(**zkw), torch.nn.BCEWithLogitsLoss(**tkw)
-    check(z, t, x, y)
+    check(z, t, x, y, device=device)
     assert [n for n, _ in z.named_buffers()] == [n for n, _ in t.named_buffers()]
 
 
@@ -280,7 +283,7 @@ def test_bce_with_logits_extreme_and_shape_error():
 # -- KL divergence --------------------------------------------------------------------------------
 @pytest.mark.parametrize("reduction", REDUCTIONS + ["batchmean"])
 @pytest.mark.parametrize("log_target", [False, True])
-def test_kl_div_matches_torch(reduction, log_target):
+def test_kl_div_matches_torch(reduction, log_target, device):
     logq = TF.log_softmax(torch.tensor(randn(4, 5)), 1).numpy()
     p = TF.softmax(torch.tensor(randn(4, 5)), 1).numpy()
     target = np.log(p) if log_target else p
@@ -288,8 +291,8 @@ def test_kl_div_matches_torch(reduction, log_target):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # 'mean' warns in both libraries
         check(lambda a, b: F.kl_div(a, b, **kw), lambda a, b: TF.kl_div(a, b, **kw), logq,
-              target)
-        check(nn.KLDivLoss(**kw), torch.nn.KLDivLoss(**kw), logq, target)
+              target, device=device)
+        check(nn.KLDivLoss(**kw), torch.nn.KLDivLoss(**kw), logq, target, device=device)
 
 
 def test_kl_div_mean_warns_about_batchmean():

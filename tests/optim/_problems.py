@@ -1,5 +1,7 @@
 """Shared fixtures for the optimizer tests: one tiny MLP written with plain tensor ops, run
-identically in zerograd and in PyTorch from the same weights and the same batches."""
+identically in zerograd and in PyTorch from the same weights and the same batches.
+
+``device`` places zerograd's parameters and batches (torch always runs on the CPU)."""
 import numpy as np
 import torch
 
@@ -26,21 +28,33 @@ def mlp_loss(lib, params, x, y):
     return ((out - y) ** 2).mean()
 
 
-def leaves(lib, arrays):
-    return [lib.tensor(a.copy(), requires_grad=True) for a in arrays]
+def tensor(lib, array, device="cpu", **kwargs):
+    """``lib.tensor(array)``, on ``device`` for zerograd."""
+    if lib is zg:
+        kwargs["device"] = device
+    return lib.tensor(array, **kwargs)
 
 
-def train(lib, build, weights, batches, sign=1.0, sched_steps_per_batch=True):
+def host(t):
+    """A tensor's values as a NumPy array (copied from its device)."""
+    return t.detach().cpu().numpy().copy()
+
+
+def leaves(lib, arrays, device="cpu"):
+    return [tensor(lib, a.copy(), device, requires_grad=True) for a in arrays]
+
+
+def train(lib, build, weights, batches, sign=1.0, device="cpu"):
     """Run the textbook loop; ``build(lib, params) -> (optimizer, scheduler or None)``.
 
     Returns the final parameters, the learning rates seen at each step and the optimizer.
     ``sign=-1`` backpropagates the negated loss (for ``maximize=True`` configurations).
     """
-    params = leaves(lib, weights)
+    params = leaves(lib, weights, device)
     opt, sched = build(lib, params)
     lrs = []
     for x, y in batches:
-        x, y = lib.tensor(x), lib.tensor(y)
+        x, y = tensor(lib, x, device), tensor(lib, y, device)
         opt.zero_grad()
         loss = mlp_loss(lib, params, x, y) * sign
         loss.backward()
@@ -48,7 +62,7 @@ def train(lib, build, weights, batches, sign=1.0, sched_steps_per_batch=True):
         lrs.append([g["lr"] for g in opt.param_groups])
         if sched is not None:
             sched.step()
-    return [p.detach().numpy().copy() for p in params], lrs, opt
+    return [host(p) for p in params], lrs, opt
 
 
 def assert_params_close(zg_params, torch_params, rtol, atol, what=""):
@@ -56,4 +70,5 @@ def assert_params_close(zg_params, torch_params, rtol, atol, what=""):
         np.testing.assert_allclose(z, t, rtol=rtol, atol=atol, err_msg=f"{what} param {i}")
 
 
-__all__ = ["make_problem", "mlp_loss", "leaves", "train", "assert_params_close", "zg", "torch"]
+__all__ = ["make_problem", "mlp_loss", "tensor", "host", "leaves", "train",
+           "assert_params_close", "zg", "torch"]

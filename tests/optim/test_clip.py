@@ -8,14 +8,19 @@ from tests.oracle import assert_close
 from tests.optim._problems import torch, zg
 
 
-def _with_grads(lib, grads, dtype):
+def _with_grads(lib, grads, dtype, device="cpu"):
+    on = {"device": device} if lib is zg else {}
     params = []
     for g in grads:
-        p = lib.zeros(g.shape, dtype=getattr(lib, dtype), requires_grad=True)
+        p = lib.zeros(g.shape, dtype=getattr(lib, dtype), requires_grad=True, **on)
         if g is not None:
-            p.grad = lib.tensor(g.astype(dtype))
+            p.grad = lib.tensor(g.astype(dtype), **on)
         params.append(p)
     return params
+
+
+def _assert_on(tensors, device):
+    assert {str(t.device) for t in tensors} == {device}
 
 
 def _grads(scale=1.0):
@@ -27,12 +32,13 @@ def _grads(scale=1.0):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("norm_type", [2.0, 1, float("inf"), -float("inf"), 0, 3.5, 0.5])
 @pytest.mark.parametrize("max_norm", [0.5, 1e3])
-def test_clip_grad_norm_matches_torch(dtype, norm_type, max_norm):
+def test_clip_grad_norm_matches_torch(dtype, norm_type, max_norm, device):
     grads = _grads()
     grads[0][0, 0] = 0.0  # a zero entry, so the 0-"norm" counts something
-    z, t = _with_grads(zg, grads, dtype), _with_grads(torch, grads, dtype)
+    z, t = _with_grads(zg, grads, dtype, device), _with_grads(torch, grads, dtype)
     z_total = zg.nn.utils.clip_grad_norm_(z, max_norm, norm_type=norm_type)
     t_total = torch.nn.utils.clip_grad_norm_(t, max_norm, norm_type=norm_type)
+    _assert_on([z_total] + [p.grad for p in z], device)
     assert_close(z_total, t_total, rtol=1e-6 if dtype == "float32" else 1e-12)
     for a, b in zip(z, t):
         assert_close(a.grad, b.grad, rtol=1e-6 if dtype == "float32" else 1e-12,
@@ -67,10 +73,10 @@ def test_clip_grad_norm_huge_values_like_torch(scale):
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
-def test_error_if_nonfinite(bad):
+def test_error_if_nonfinite(bad, device):
     grads = _grads()
     grads[1][0] = bad
-    z = _with_grads(zg, grads, "float32")
+    z = _with_grads(zg, grads, "float32", device)
     with pytest.raises(RuntimeError, match="is non-finite, so it cannot be clipped"):
         zg.nn.utils.clip_grad_norm_(z, 1.0, error_if_nonfinite=True)
     t = _with_grads(torch, grads, "float32")
@@ -89,21 +95,36 @@ def test_empty_inputs():
         zg.nn.utils.clip_grad_norm([], 1.0)
 
 
-def test_total_norm_helpers():
+def test_total_norm_helpers(device):
     grads = _grads()
-    z, t = _with_grads(zg, grads, "float64"), _with_grads(torch, grads, "float64")
+    z, t = _with_grads(zg, grads, "float64", device), _with_grads(torch, grads, "float64")
     z_norm = zg.nn.utils.get_total_norm([p.grad for p in z], 3.0)
     t_norm = torch.nn.utils.get_total_norm([p.grad for p in t], 3.0)
     assert_close(z_norm, t_norm)
+    _assert_on([z_norm], device)
     zg.nn.utils.clip_grads_with_norm_(z, 0.3, z_norm)
     torch.nn.utils.clip_grads_with_norm_(t, 0.3, t_norm)
     for a, b in zip(z, t):
         assert_close(a.grad, b.grad)
+    _assert_on([p.grad for p in z], device)
 
 
-def test_clip_grad_value():
+def test_clip_grad_norm_of_grads_on_two_devices():
+    """As torch: the per-tensor norms are combined on the first gradient's device, and each
+    gradient is scaled on its own."""
+    grads = _grads()
+    z = _with_grads(zg, grads[:2], "float32") + _with_grads(zg, grads[2:], "float32", "standin")
+    t = _with_grads(torch, grads, "float32")
+    total = zg.nn.utils.clip_grad_norm_(z, 0.5)
+    assert_close(total, torch.nn.utils.clip_grad_norm_(t, 0.5))
+    assert str(total.device) == "cpu" and str(z[2].grad.device) == "standin"
+    for a, b in zip(z, t):
+        assert_close(a.grad, b.grad)
+
+
+def test_clip_grad_value(device):
     grads = _grads(scale=2.0)
-    z, t = _with_grads(zg, grads, "float32"), _with_grads(torch, grads, "float32")
+    z, t = _with_grads(zg, grads, "float32", device), _with_grads(torch, grads, "float32")
     z.append(zg.zeros(2, requires_grad=True))  # no grad: skipped
     version = z[0].grad._version
     assert zg.nn.utils.clip_grad_value_(z, 0.7) is None
@@ -112,7 +133,8 @@ def test_clip_grad_value():
         assert_close(a.grad, b.grad)
     assert z[0].grad._version > version
     zg.nn.utils.clip_grad_value_(z[1], 0.1)  # one tensor
-    assert np.abs(z[1].grad.numpy()).max() <= 0.1
+    assert np.abs(z[1].grad.cpu().numpy()).max() <= 0.1
+    _assert_on([p.grad for p in z[:-1]], device)
 
 
 def test_clip_in_training_loop_matches_torch():

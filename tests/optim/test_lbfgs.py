@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from tests.optim._problems import leaves, make_problem, mlp_loss, torch, zg
+from tests.optim._problems import host, leaves, make_problem, mlp_loss, tensor, torch, zg
 
 
 def _logistic_data():
@@ -80,14 +80,14 @@ def test_logistic_regression_float32_reaches_torch_loss():
     dict(line_search_fn="strong_wolfe", max_iter=10, history_size=4),
     dict(line_search_fn="strong_wolfe", max_iter=12, max_eval=14, tolerance_change=1e-6),
 ])
-def test_trajectory_matches_torch_on_mlp(kwargs):
+def test_trajectory_matches_torch_on_mlp(kwargs, device):
     weights, batches = make_problem(1, np.float64)
     x, y = batches[0]
 
     def run(lib):
-        params = leaves(lib, weights)
+        params = leaves(lib, weights, device)
         opt = lib.optim.LBFGS(params, **kwargs)
-        xs, ys = lib.tensor(x), lib.tensor(y)
+        xs, ys = tensor(lib, x, device), tensor(lib, y, device)
 
         def closure():
             opt.zero_grad()
@@ -96,7 +96,10 @@ def test_trajectory_matches_torch_on_mlp(kwargs):
             return loss
         losses = [opt.step(closure).item() for _ in range(4)]
         state = opt.state[params[0]]
-        return [p.detach().numpy().copy() for p in params], losses, state["func_evals"]
+        if lib is zg:  # the flat history vectors live with the parameters
+            vectors = [state["d"], state["prev_flat_grad"]] + state["old_dirs"]
+            assert {str(v.device) for v in vectors} == {device}
+        return [host(p) for p in params], losses, state["func_evals"]
 
     (z, z_losses, z_evals), (t, t_losses, t_evals) = run(zg), run(torch)
     np.testing.assert_allclose(z_losses, t_losses, rtol=1e-9)
@@ -125,9 +128,9 @@ def test_stops_at_optimum_and_checks_arguments():
         opt.step()
 
 
-def test_state_dict_round_trip():
+def test_state_dict_round_trip(device):
     def make():
-        w = zg.tensor([1.5, -0.5, 2.0], requires_grad=True)
+        w = zg.tensor([1.5, -0.5, 2.0], requires_grad=True, device=device)
         opt = zg.optim.LBFGS([w], max_iter=2, history_size=5)
 
         def closure():
@@ -140,7 +143,7 @@ def test_state_dict_round_trip():
     w, opt, closure = make()
     for _ in range(6):
         opt.step(closure)
-    expected = w.detach().numpy().copy()
+    expected = host(w)
 
     w1, opt1, closure1 = make()
     for _ in range(3):
@@ -151,4 +154,5 @@ def test_state_dict_round_trip():
     opt2.load_state_dict(opt1.state_dict())
     for _ in range(3):
         opt2.step(closure2)
-    np.testing.assert_array_equal(w2.detach().numpy(), expected)
+    np.testing.assert_array_equal(host(w2), expected)
+    assert str(opt2.state[w2]["d"].device) == device

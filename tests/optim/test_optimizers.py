@@ -1,13 +1,14 @@
 """Optimizers against PyTorch: the same MLP, weights and batches trained 20 steps in both
 frameworks must end at the same parameters and state, for every option of every optimizer,
-in float32 and float64; state_dict layout and round trips; a textbook nn.Module loop."""
+in float32 (on every device) and float64; state_dict layout and round trips (across
+devices and through a checkpoint file); a textbook nn.Module loop."""
 import copy
 
 import numpy as np
 import pytest
 
-from tests.optim._problems import (assert_params_close, leaves, make_problem, mlp_loss, torch,
-                                   train, zg)
+from tests.optim._problems import (assert_params_close, host, leaves, make_problem, mlp_loss,
+                                   tensor, torch, train, zg)
 
 STEPS = 20
 
@@ -65,9 +66,10 @@ CONFIGS = {
 }
 
 
-def _compare(build, sign=1.0, dtype=np.float32, rtol=1e-5, atol=1e-6, steps=STEPS):
+def _compare(build, sign=1.0, dtype=np.float32, rtol=1e-5, atol=1e-6, steps=STEPS,
+             device="cpu"):
     weights, batches = make_problem(steps, dtype)
-    z, z_lrs, z_opt = train(zg, build, weights, batches, sign)
+    z, z_lrs, z_opt = train(zg, build, weights, batches, sign, device=device)
     t, t_lrs, t_opt = train(torch, build, weights, batches, sign)
     assert_params_close(z, t, rtol, atol)
     assert z_lrs == t_lrs
@@ -75,10 +77,11 @@ def _compare(build, sign=1.0, dtype=np.float32, rtol=1e-5, atol=1e-6, steps=STEP
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_trajectory_matches_torch(name):
+def test_trajectory_matches_torch(name, device):
     sign = -1.0 if "maximize" in name else 1.0
-    z_opt, t_opt = _compare(CONFIGS[name], sign)
-    # the state is named like torch's, with the same values
+    z_opt, t_opt = _compare(CONFIGS[name], sign, device=device)
+    # the state is named like torch's, with the same values, on the parameter's device
+    # (the 0-d step counters stay on the CPU, as torch keeps them)
     for zp, tp in zip((p for g in z_opt.param_groups for p in g["params"]),
                       (p for g in t_opt.param_groups for p in g["params"])):
         z_state, t_state = z_opt.state[zp], t_opt.state[tp]
@@ -86,7 +89,9 @@ def test_trajectory_matches_torch(name):
         for key, value in t_state.items():
             assert isinstance(z_state[key], zg.Tensor)
             assert z_state[key].dtype.name == str(value.dtype).split(".")[-1], key
-            np.testing.assert_allclose(z_state[key].numpy(), value.numpy(), rtol=1e-4,
+            assert str(z_state[key].device) == (str(value.device) if value.ndim == 0
+                                                else device), key
+            np.testing.assert_allclose(host(z_state[key]), value.numpy(), rtol=1e-4,
                                        atol=1e-6, err_msg=key)
 
 
@@ -98,7 +103,7 @@ def test_trajectory_float64(name):
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_blocked_and_strided_params_match_torch(name, monkeypatch):
+def test_blocked_and_strided_params_match_torch(name, monkeypatch, device):
     """Parameters spanning several update blocks (updated block by block, the last block
     partial) and a transposed, non-contiguous parameter (updated whole) follow torch too;
     the block is shrunk to 1 KiB so small arrays exercise it. Grads are set directly."""
@@ -109,17 +114,19 @@ def test_blocked_and_strided_params_match_torch(name, monkeypatch):
     grads = [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(3)]
 
     def run(lib):
-        params = [lib.tensor(w) for w in weights[:3]] + [lib.tensor(weights[3].T.copy()).T]
+        params = [tensor(lib, w, device) for w in weights[:3]] + [
+            tensor(lib, weights[3].T.copy(), device).T]
         for p in params:
             p.requires_grad_(True)
         opt, _ = CONFIGS[name](lib, params)
         for step_grads in grads:
             for p, g in zip(params, step_grads):
-                p.grad = lib.tensor(g)
+                p.grad = tensor(lib, g, device)
             opt.step()
         if lib is zg:
             assert not params[3]._data.flags.c_contiguous
-        return [p.detach().numpy().copy() for p in params]
+            assert all(str(p.device) == device for p in params)
+        return [host(p) for p in params]
 
     z, t = run(zg), run(torch)
     assert_params_close(z, t, rtol=1e-5, atol=1e-6)
@@ -162,6 +169,66 @@ def test_state_dict_round_trip_resumes_training(name):
     old = opt.state_dict()["state"]
     assert all(np.array_equal(snapshot["state"][k][key].numpy(), old[k][key].numpy())
                for k in snapshot["state"] for key in snapshot["state"][k])
+
+
+@pytest.mark.parametrize("name", ["sgd_momentum", "adam_groups", "nadam_all", "adagrad_all",
+                                  "rmsprop_centered_momentum"])
+def test_state_dict_round_trip_across_devices_and_a_checkpoint_file(name, device, tmp_path):
+    """5 steps on the CPU, the state saved to a file (as host arrays), loaded into an
+    optimizer of parameters on ``device`` (state moved there, as torch's load_state_dict
+    does), 5 more steps there == 10 uninterrupted steps."""
+    build = CONFIGS[name]
+    weights, batches = make_problem(10)
+    straight, _, _ = train(zg, build, weights, batches, device=device)
+
+    first, _, opt = train(zg, build, weights, batches[:5])
+    zg.save({"optim": opt.state_dict()}, tmp_path / "optim.pt")
+    saved = zg.load(tmp_path / "optim.pt")["optim"]
+    assert all(str(v.device) == "cpu" for s in saved["state"].values() for v in s.values())
+    params = leaves(zg, first, device)
+    fresh, _ = build(zg, params)
+    fresh.load_state_dict(saved)
+    for p in params:
+        for key, value in fresh.state[p].items():
+            assert str(value.device) == ("cpu" if key == "step" else device), key
+    for x, y in batches[5:]:
+        fresh.zero_grad()
+        mlp_loss(zg, params, tensor(zg, x, device), tensor(zg, y, device)).backward()
+        fresh.step()
+    assert_params_close([host(p) for p in params], straight, 1e-6, 1e-7)
+    # and back: the device optimizer's state loads into a CPU one
+    cpu_params = leaves(zg, first)
+    back, _ = build(zg, cpu_params)
+    back.load_state_dict(fresh.state_dict())
+    assert all(str(v.device) == "cpu" for p in cpu_params for v in back.state[p].values())
+
+
+@pytest.mark.parametrize("name", ["sgd_momentum", "adamw_amsgrad_maximize", "rmsprop_centered"])
+def test_optimizer_built_before_model_to_device_follows_the_cpu_trajectory(name):
+    """An optimizer made before ``model.to(device)`` still holds the (moved, same) parameters:
+    its state is created on the device at the first step, and training there gives the
+    CPU run's parameters."""
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((16, 5)).astype(np.float32), rng.standard_normal((16, 3))
+    y = y.astype(np.float32)
+    sign = -1.0 if "maximize" in name else 1.0
+
+    def run(device):
+        zg.manual_seed(0)
+        net = zg.nn.Sequential(zg.nn.Linear(5, 8), zg.nn.Tanh(), zg.nn.Linear(8, 3))
+        opt, _ = CONFIGS[name](zg, list(net.parameters()))
+        net.to(device)
+        for _ in range(5):
+            opt.zero_grad()
+            loss = zg.nn.functional.mse_loss(net(tensor(zg, x, device)), tensor(zg, y, device))
+            (loss * sign).backward()
+            opt.step()
+        for p in net.parameters():
+            assert all(str(v.device) == (device if v.ndim else "cpu")
+                       for v in opt.state[p].values())
+        return [host(p) for p in net.parameters()]
+
+    assert_params_close(run("standin"), run("cpu"), 1e-6, 1e-7)
 
 
 def test_state_dict_loads_into_torch_shaped_layout():

@@ -1,14 +1,14 @@
 """``nn.init``: in-place initializers with PyTorch's names, arguments and distributions.
 
-Every function fills its tensor without recording autograd history (as under
-``no_grad``), draws from ``generator`` (the default zerograd generator when None) and
-returns the tensor. Values differ from torch's (different random streams) but follow
-the same distributions, so training behaves the same.
+Every function fills its tensor on the tensor's device without recording autograd
+history (as under ``no_grad``), draws from ``generator`` (the default generator of the
+tensor's device when None) and returns the tensor. Values differ from torch's (different
+random streams) but follow the same distributions, so training behaves the same.
 """
 import math
 import warnings
 
-from zerograd.backend import xp
+from zerograd.backend import array_module, device_of
 from zerograd.random import rng_of
 from zerograd.tensor import Tensor
 
@@ -26,10 +26,16 @@ def _check(tensor, fn):
 
 
 def _write(tensor, values):
-    """Store ``values`` into the tensor's memory: the untracked fast path of no_grad."""
+    """Store ``values`` (a number or an array of the tensor's device) into the tensor's
+    memory: the untracked fast path of no_grad."""
     tensor._data[...] = values
     tensor._bump_version()
     return tensor
+
+
+def _rng(generator, tensor):
+    """The random generator drawing on ``tensor``'s device."""
+    return rng_of(generator, device=device_of(tensor._data))
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -78,7 +84,7 @@ def _calculate_correct_fan(tensor, mode):
 def _draws_in_place(data):
     # The generator can sample float32/float64 straight into contiguous memory, skipping a
     # float64 temporary and a cast: 3x faster on big layers (AlexNet's 42M fc weights).
-    return data.dtype in (xp.float32, xp.float64) and data.flags.c_contiguous
+    return data.dtype.kind == "f" and data.dtype.itemsize in (4, 8) and data.flags.c_contiguous
 
 
 def _affine(tensor, scale, shift):
@@ -93,9 +99,9 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
     _check(tensor, "uniform_")
     data = tensor._data
     if _draws_in_place(data):
-        rng_of(generator).random(out=data, dtype=data.dtype)
+        _rng(generator, tensor).random(out=data, dtype=data.dtype)
         return _affine(tensor, b - a, a)
-    return _write(tensor, rng_of(generator).uniform(a, b, data.shape))
+    return _write(tensor, _rng(generator, tensor).uniform(a, b, data.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
@@ -105,9 +111,9 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     data = tensor._data
     if _draws_in_place(data):
-        rng_of(generator).standard_normal(out=data, dtype=data.dtype)
+        _rng(generator, tensor).standard_normal(out=data, dtype=data.dtype)
         return _affine(tensor, std, mean)
-    return _write(tensor, rng_of(generator).normal(mean, std, data.shape))
+    return _write(tensor, _rng(generator, tensor).normal(mean, std, data.shape))
 
 
 # Acklam's rational approximation of the standard normal quantile (relative error < 1.2e-9).
@@ -122,7 +128,7 @@ _D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
 
 
 def _poly(coeffs, x):
-    out = xp.zeros_like(x)
+    out = array_module(x).zeros_like(x)
     for c in coeffs:
         out = out * x + c
     return out
@@ -130,6 +136,7 @@ def _poly(coeffs, x):
 
 def _ndtri(p):
     """Inverse of the standard normal CDF, vectorized, for p in (0, 1)."""
+    xp = array_module(p)
     p = xp.clip(p, 1e-300, 1 - 1e-16)
     low = xp.minimum(p, 1 - p)  # use the lower tail of both sides: symmetric
     q = xp.sqrt(-2 * xp.log(low))
@@ -154,11 +161,11 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     flip = lo > 0  # sample the mirrored lower tail, where the CDF keeps its precision
     if flip:
         lo, hi = -hi, -lo
-    u = rng_of(generator).uniform(_norm_cdf(lo), _norm_cdf(hi), tensor._data.shape)
+    u = _rng(generator, tensor).uniform(_norm_cdf(lo), _norm_cdf(hi), tensor._data.shape)
     z = _ndtri(u)
     if flip:
         z = -z
-    return _write(tensor, xp.clip(mean + std * z, a, b))
+    return _write(tensor, array_module(z).clip(mean + std * z, a, b))
 
 
 def constant_(tensor, val):
@@ -179,7 +186,7 @@ def eye_(tensor):
     _check(tensor, "eye_")
     if tensor.dim() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    return _write(tensor, xp.eye(*tensor._data.shape))
+    return _write(tensor, array_module(tensor).eye(*tensor._data.shape))
 
 
 def dirac_(tensor, groups=1):
@@ -193,6 +200,7 @@ def dirac_(tensor, groups=1):
         raise ValueError("dim 0 must be divisible by groups")
     out_per_group = shape[0] // groups
     min_dim = min(out_per_group, shape[1])
+    xp = array_module(tensor)
     values = xp.zeros(shape)
     g, d = xp.meshgrid(xp.arange(groups), xp.arange(min_dim), indexing="ij")
     centers = tuple(s // 2 for s in shape[2:])
@@ -253,7 +261,8 @@ def orthogonal_(tensor, gain=1, generator=None):
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = rng_of(generator).normal(0.0, 1.0, (rows, cols))
+    xp = array_module(tensor)
+    flat = _rng(generator, tensor).normal(0.0, 1.0, (rows, cols))
     if rows < cols:
         flat = flat.T
     q, r = xp.linalg.qr(flat)
@@ -271,7 +280,7 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
         raise ValueError("Only tensors with 2 dimensions are supported")
     rows, cols = tensor._data.shape
     num_zeros = int(math.ceil(sparsity * rows))
-    rng = rng_of(generator)
+    rng, xp = _rng(generator, tensor), array_module(tensor)
     values = rng.normal(0.0, std, (rows, cols))
     # a random permutation of the rows of each column: its first num_zeros rows are zeroed
     order = xp.argsort(rng.random((rows, cols)), axis=0)[:num_zeros]

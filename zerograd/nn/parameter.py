@@ -71,10 +71,10 @@ class _UninitializedMixin:
     cls_to_become = None
 
     def materialize(self, shape, device=None, dtype=None):
-        from zerograd.backend import xp
-        from zerograd import dtypes
-        np_dtype = dtypes.as_dtype(dtype).np if dtype is not None else self._data.dtype
-        self._data = xp.empty(tuple(shape), dtype=np_dtype)
+        """Allocate ``shape`` (on this object's device and dtype unless given)."""
+        from zerograd.ops.creation import empty
+        self._data = empty(tuple(shape), dtype=dtype if dtype is not None else self.dtype,
+                           device=device if device is not None else self.device)._data
         self._bump_version()
         self.__class__ = self.cls_to_become
 

@@ -2,12 +2,12 @@
 
 Each works in place with ``out=`` into a caller-provided scratch array, so an update step
 allocates nothing: at the sizes of real models the cost is passes over memory, and fresh
-temporaries would add page faults on top.
+temporaries would add page faults on top. ``xp`` is the array module of the parameter's
+device (``Optimizer._apply_update`` passes it).
 """
-from zerograd.backend import xp
 
 
-def prepare_grad(param, grad, work, weight_decay, maximize, lr=None, decoupled=False):
+def prepare_grad(xp, param, grad, work, weight_decay, maximize, lr=None, decoupled=False):
     """The gradient with maximize and L2 weight decay applied (written to ``work`` if changed).
 
     With ``decoupled`` the weights are decayed in place instead: ``p *= 1 - lr * wd``.
@@ -23,7 +23,7 @@ def prepare_grad(param, grad, work, weight_decay, maximize, lr=None, decoupled=F
     return grad
 
 
-def lerp_(start, end, weight, work):
+def lerp_(xp, start, end, weight, work):
     """``start += weight * (end - start)`` in place, with torch's two-sided lerp formula."""
     diff = xp.subtract(end, start, out=work)
     if weight < 0.5:
@@ -32,7 +32,7 @@ def lerp_(start, end, weight, work):
         xp.subtract(end, xp.multiply(diff, 1 - weight, out=diff), out=start)
 
 
-def ema_square_(avg, grad, decay, work):
+def ema_square_(xp, avg, grad, decay, work):
     """``avg = decay * avg + (1 - decay) * grad**2`` in place (torch's mul_ then addcmul_)."""
     avg *= decay
     xp.multiply(grad, 1 - decay, out=work)

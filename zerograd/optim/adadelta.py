@@ -1,9 +1,8 @@
 """Adadelta: step sizes from running averages of squared gradients and squared updates."""
 from zerograd.autograd.grad_mode import no_grad
-from zerograd.backend import xp
+from zerograd.ops.creation import zeros_like
 from zerograd.optim._functional import ema_square_, prepare_grad
 from zerograd.optim.optimizer import Optimizer, _check_lr, _scalar, _step_tensor
-from zerograd.tensor import Tensor
 
 __all__ = ["Adadelta"]
 
@@ -56,8 +55,8 @@ class Adadelta(Optimizer):
                 state = self.state[p]
                 if len(state) == 0:
                     state["step"] = _step_tensor()
-                    state["square_avg"] = Tensor._make(xp.zeros_like(p._data))
-                    state["acc_delta"] = Tensor._make(xp.zeros_like(p._data))
+                    state["square_avg"] = zeros_like(p)
+                    state["acc_delta"] = zeros_like(p)
                 state["step"]._data += 1
                 self._apply_update(
                     _adadelta_update, (p._data, p.grad._data, state["square_avg"]._data,
@@ -68,15 +67,15 @@ class Adadelta(Optimizer):
         return loss
 
 
-def _adadelta_update(param, grad, square_avg, acc_delta, work, *, lr, rho, eps, weight_decay,
+def _adadelta_update(param, grad, square_avg, acc_delta, work, *, xp, lr, rho, eps, weight_decay,
                      maximize):
     """One Adadelta step on arrays, in place."""
     t0, t1, t2 = work
-    grad = prepare_grad(param, grad, t2, weight_decay, maximize)
-    ema_square_(square_avg, grad, rho, t0)
+    grad = prepare_grad(xp, param, grad, t2, weight_decay, maximize)
+    ema_square_(xp, square_avg, grad, rho, t0)
     std = xp.sqrt(xp.add(square_avg, eps, out=t0), out=t0)
     delta = xp.sqrt(xp.add(acc_delta, eps, out=t1), out=t1)
     delta /= std
     delta *= grad
-    ema_square_(acc_delta, delta, rho, t0)
+    ema_square_(xp, acc_delta, delta, rho, t0)
     param += xp.multiply(delta, -lr, out=delta)

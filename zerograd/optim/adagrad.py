@@ -1,9 +1,8 @@
 """Adagrad: per-coordinate learning rates from the running sum of squared gradients."""
 from zerograd.autograd.grad_mode import no_grad
-from zerograd.backend import xp
+from zerograd.ops.creation import full_like
 from zerograd.optim._functional import prepare_grad
 from zerograd.optim.optimizer import Optimizer, _check_lr, _scalar, _step_tensor
-from zerograd.tensor import Tensor
 
 __all__ = ["Adagrad"]
 
@@ -57,7 +56,7 @@ class Adagrad(Optimizer):
         state["step"] = _step_tensor()
         # torch reads the initial value from the defaults, not the group
         init = self.defaults["initial_accumulator_value"]
-        state["sum"] = Tensor._make(xp.full_like(p._data, init))
+        state["sum"] = full_like(p, init)
         return state
 
     @no_grad()
@@ -83,10 +82,10 @@ class Adagrad(Optimizer):
         return loss
 
 
-def _adagrad_update(param, grad, state_sum, work, *, clr, weight_decay, eps, maximize):
+def _adagrad_update(param, grad, state_sum, work, *, xp, clr, weight_decay, eps, maximize):
     """One Adagrad step on arrays, in place, with decayed learning rate ``clr``."""
     t0, t1 = work
-    grad = prepare_grad(param, grad, t1, weight_decay, maximize)
+    grad = prepare_grad(xp, param, grad, t1, weight_decay, maximize)
     state_sum += xp.multiply(grad, grad, out=t0)
     std = xp.sqrt(state_sum, out=t0)
     std += eps

@@ -1,6 +1,6 @@
 """Adam and AdamW: adaptive moment estimation, with L2 or decoupled weight decay."""
 from zerograd.autograd.grad_mode import no_grad
-from zerograd.backend import xp
+from zerograd.ops.creation import zeros_like
 from zerograd.optim._functional import ema_square_, lerp_, prepare_grad
 from zerograd.optim.optimizer import Optimizer, _check_lr, _scalar, _step_tensor
 from zerograd.tensor import Tensor
@@ -65,10 +65,10 @@ class Adam(Optimizer):
         state = self.state[p]
         if len(state) == 0:
             state["step"] = _step_tensor()
-            state["exp_avg"] = Tensor._make(xp.zeros_like(p._data))
-            state["exp_avg_sq"] = Tensor._make(xp.zeros_like(p._data))
+            state["exp_avg"] = zeros_like(p)
+            state["exp_avg_sq"] = zeros_like(p)
             if amsgrad:
-                state["max_exp_avg_sq"] = Tensor._make(xp.zeros_like(p._data))
+                state["max_exp_avg_sq"] = zeros_like(p)
         return state
 
     @no_grad()
@@ -114,13 +114,13 @@ class AdamW(Adam):
             group["decoupled_weight_decay"] = True
 
 
-def _adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, work, *, step, beta1,
+def _adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, work, *, xp, step, beta1,
                  beta2, lr, weight_decay, eps, maximize, decoupled_weight_decay):
     """One Adam step on arrays, in place; ``work`` holds two scratch arrays like ``param``."""
     t0, t1 = work
-    grad = prepare_grad(param, grad, t1, weight_decay, maximize, lr, decoupled_weight_decay)
-    lerp_(exp_avg, grad, 1 - beta1, t0)
-    ema_square_(exp_avg_sq, grad, beta2, t0)
+    grad = prepare_grad(xp, param, grad, t1, weight_decay, maximize, lr, decoupled_weight_decay)
+    lerp_(xp, exp_avg, grad, 1 - beta1, t0)
+    ema_square_(xp, exp_avg_sq, grad, beta2, t0)
     if max_exp_avg_sq is not None:
         xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
         exp_avg_sq = max_exp_avg_sq

@@ -1,10 +1,9 @@
 """Adamax: Adam with the infinity norm in place of the second moment."""
 from zerograd.autograd.grad_mode import no_grad
-from zerograd.backend import xp
+from zerograd.ops.creation import zeros_like
 from zerograd.optim._functional import lerp_, prepare_grad
 from zerograd.optim.adam import _check_adam_args
 from zerograd.optim.optimizer import Optimizer, _scalar, _step_tensor
-from zerograd.tensor import Tensor
 
 __all__ = ["Adamax"]
 
@@ -52,8 +51,8 @@ class Adamax(Optimizer):
                 state = self.state[p]
                 if len(state) == 0:
                     state["step"] = _step_tensor()
-                    state["exp_avg"] = Tensor._make(xp.zeros_like(p._data))
-                    state["exp_inf"] = Tensor._make(xp.zeros_like(p._data))
+                    state["exp_avg"] = zeros_like(p)
+                    state["exp_inf"] = zeros_like(p)
                 step_t = state["step"]._data
                 step_t += 1
                 clr = _scalar(group["lr"]) / (1 - beta1 ** float(step_t))
@@ -66,12 +65,12 @@ class Adamax(Optimizer):
         return loss
 
 
-def _adamax_update(param, grad, exp_avg, exp_inf, work, *, clr, beta1, beta2, eps,
+def _adamax_update(param, grad, exp_avg, exp_inf, work, *, xp, clr, beta1, beta2, eps,
                    weight_decay, maximize):
     """One Adamax step on arrays, in place, with bias-corrected learning rate ``clr``."""
     t0, t1 = work
-    grad = prepare_grad(param, grad, t1, weight_decay, maximize)
-    lerp_(exp_avg, grad, 1 - beta1, t0)
+    grad = prepare_grad(xp, param, grad, t1, weight_decay, maximize)
+    lerp_(xp, exp_avg, grad, 1 - beta1, t0)
     exp_inf *= beta2
     norm = xp.abs(grad, out=t0)
     norm += eps

@@ -8,7 +8,7 @@ satisfies the strong Wolfe conditions (``line_search_fn="strong_wolfe"``).
 import math
 
 from zerograd.autograd.grad_mode import enable_grad, no_grad
-from zerograd.backend import xp
+from zerograd.backend import array_module
 from zerograd.optim.optimizer import Optimizer, _check_lr, _scalar
 from zerograd.tensor import Tensor
 
@@ -40,7 +40,7 @@ def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_chang
     ``obj_func(x, t, d)`` returns the loss and flat gradient at ``x + t * d``. Returns
     ``(f_new, g_new, t, number_of_evaluations)``. Same bracketing/zoom steps as torch's.
     """
-    d_norm = float(xp.abs(d).max())
+    d_norm = float(abs(d).max())
     g = g.copy()
     f_new, g_new = obj_func(x, t, d)
     ls_func_evals = 1
@@ -159,6 +159,7 @@ class LBFGS(Optimizer):
 
     # -- the flat view of all parameters ---------------------------------------------------
     def _gather_flat_grad(self):
+        xp = array_module(self._params[0]._data)  # the parameters' device
         return xp.concatenate([p.grad._data.reshape(-1) if p.grad is not None
                                else xp.zeros(p._data.size, dtype=p._data.dtype)
                                for p in self._params])
@@ -176,7 +177,7 @@ class LBFGS(Optimizer):
 
     def _set_param(self, params_data):
         for p, data in zip(self._params, params_data):
-            xp.copyto(p._data, data)
+            p._data[...] = data
             p._bump_version()
 
     def _directional_evaluate(self, closure, x, t, d):
@@ -222,7 +223,7 @@ class LBFGS(Optimizer):
         current_evals = 1
         state["func_evals"] += 1
         flat_grad = self._gather_flat_grad()
-        if float(xp.abs(flat_grad).max()) <= tolerance_grad:
+        if float(abs(flat_grad).max()) <= tolerance_grad:
             return orig_loss  # already optimal
 
         d, t, old_dirs, old_stps, ro, H_diag, prev_flat_grad, prev_loss = \
@@ -241,12 +242,12 @@ class LBFGS(Optimizer):
             if prev_flat_grad is None:
                 prev_flat_grad = flat_grad.copy()
             else:
-                xp.copyto(prev_flat_grad, flat_grad)
+                prev_flat_grad[...] = flat_grad
             prev_loss = loss
 
             # the first step is scaled down so a large gradient cannot jump far
             if state["n_iter"] == 1:
-                t = min(1.0, 1.0 / float(xp.abs(flat_grad).sum())) * lr
+                t = min(1.0, 1.0 / float(abs(flat_grad).sum())) * lr
             else:
                 t = lr
             gtd = float(flat_grad @ d)
@@ -263,7 +264,7 @@ class LBFGS(Optimizer):
                 loss, flat_grad, t, ls_func_evals = _strong_wolfe(
                     obj_func, x_init, t, d, loss, flat_grad, gtd, max_ls=max_eval - current_evals)
                 self._add_grad(t, d)
-                opt_cond = float(xp.abs(flat_grad).max()) <= tolerance_grad
+                opt_cond = float(abs(flat_grad).max()) <= tolerance_grad
             else:
                 self._add_grad(t, d)
                 opt_cond = False
@@ -271,14 +272,14 @@ class LBFGS(Optimizer):
                     # re-evaluate unless this was the last iteration (the closure is costly)
                     loss = float(closure())
                     flat_grad = self._gather_flat_grad()
-                    opt_cond = float(xp.abs(flat_grad).max()) <= tolerance_grad
+                    opt_cond = float(abs(flat_grad).max()) <= tolerance_grad
                     ls_func_evals = 1
             current_evals += ls_func_evals
             state["func_evals"] += ls_func_evals
 
             if n_iter == max_iter or current_evals >= max_eval or opt_cond:
                 break
-            if float(xp.abs(d * t).max()) <= tolerance_change:
+            if float(abs(d * t).max()) <= tolerance_change:
                 break  # the parameters hardly move
             if abs(loss - prev_loss) < tolerance_change:
                 break  # the loss hardly changes

@@ -1,10 +1,9 @@
 """NAdam: Adam with Nesterov momentum and a momentum-decay schedule."""
 from zerograd.autograd.grad_mode import no_grad
-from zerograd.backend import xp
+from zerograd.ops.creation import zeros_like
 from zerograd.optim._functional import ema_square_, lerp_, prepare_grad
 from zerograd.optim.adam import _check_adam_args
 from zerograd.optim.optimizer import Optimizer, _scalar, _step_tensor
-from zerograd.tensor import Tensor
 
 __all__ = ["NAdam"]
 
@@ -63,8 +62,8 @@ class NAdam(Optimizer):
                 if len(state) == 0:
                     state["step"] = _step_tensor()
                     state["mu_product"] = _step_tensor(1.0)
-                    state["exp_avg"] = Tensor._make(xp.zeros_like(p._data))
-                    state["exp_avg_sq"] = Tensor._make(xp.zeros_like(p._data))
+                    state["exp_avg"] = zeros_like(p)
+                    state["exp_avg_sq"] = zeros_like(p)
                 step_t, mu_product = state["step"]._data, state["mu_product"]._data
                 step_t += 1
                 step = float(step_t)
@@ -85,13 +84,13 @@ class NAdam(Optimizer):
         return loss
 
 
-def _nadam_update(param, grad, exp_avg, exp_avg_sq, work, *, beta1, beta2, bias_correction2,
+def _nadam_update(param, grad, exp_avg, exp_avg_sq, work, *, xp, beta1, beta2, bias_correction2,
                   grad_coef, avg_coef, lr, weight_decay, eps, maximize, decoupled_weight_decay):
     """One NAdam step on arrays, in place: ``p += (grad_coef * g + avg_coef * m) / denom``."""
     t0, t1, t2 = work
-    grad = prepare_grad(param, grad, t2, weight_decay, maximize, lr, decoupled_weight_decay)
-    lerp_(exp_avg, grad, 1 - beta1, t0)
-    ema_square_(exp_avg_sq, grad, beta2, t0)
+    grad = prepare_grad(xp, param, grad, t2, weight_decay, maximize, lr, decoupled_weight_decay)
+    lerp_(xp, exp_avg, grad, 1 - beta1, t0)
+    ema_square_(xp, exp_avg_sq, grad, beta2, t0)
     denom = xp.sqrt(xp.divide(exp_avg_sq, bias_correction2, out=t0), out=t0)
     denom += eps
     param += xp.multiply(xp.divide(grad, denom, out=t1), grad_coef, out=t1)

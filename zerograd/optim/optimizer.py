@@ -6,6 +6,9 @@ first update, and ``state_dict()`` replaces parameters by their position so the 
 loaded into a fresh model's optimizer. Subclasses write ``step`` as a loop over groups that
 calls a plain update function on the arrays; updates write ``param._data`` in place (no graph)
 and bump the version counter, so stale saved tensors are still detected by backward.
+
+State lives where its parameter lives (``zeros_like(p)``), except the 0-d ``step`` counters,
+which stay on the CPU as in torch: reading them for bias corrections needs no device sync.
 """
 import copy
 import functools
@@ -15,7 +18,8 @@ from itertools import chain
 
 from zerograd import dtypes
 from zerograd.autograd.grad_mode import enable_grad
-from zerograd.backend import xp
+from zerograd.backend import array_module, backend_of
+from zerograd.ops.creation import tensor as _new_tensor
 from zerograd.tensor import Tensor
 
 __all__ = ["Optimizer", "required"]
@@ -105,8 +109,8 @@ def _check_lr(lr):
 
 
 def _step_tensor(value=0.0):
-    """A 0-d ``step`` counter in the default float dtype, as torch keeps it."""
-    return Tensor._make(xp.asarray(value, dtype=dtypes.get_default_dtype().np))
+    """A 0-d ``step`` counter in the default float dtype on the CPU, as torch keeps it."""
+    return _new_tensor(float(value), dtype=dtypes.get_default_dtype())
 
 
 class Optimizer:
@@ -243,36 +247,41 @@ class Optimizer:
         with enable_grad():
             return closure()
 
-    def _scratch(self, dtype, size, count):
-        """``count`` reusable flat work arrays of ``size`` elements (not part of the state)."""
-        bufs = self._scratch_buffers.get(dtype)
+    def _scratch(self, like, size, count):
+        """``count`` reusable flat work arrays of ``size`` elements, of the dtype and on the
+        device of the array ``like`` (not part of the state)."""
+        backend = backend_of(like)
+        key = (backend.type, backend.device_index(like), like.dtype)
+        bufs = self._scratch_buffers.get(key)
         if bufs is None or len(bufs) < count or bufs[0].size < size:
             size_needed = max(size, bufs[0].size if bufs else 0)
-            bufs = [xp.empty(size_needed, dtype=dtype)
+            bufs = [backend.xp.empty(size_needed, dtype=like.dtype)
                     for _ in range(max(count, len(bufs or ())))]
-            self._scratch_buffers[dtype] = bufs
+            self._scratch_buffers[key] = bufs
         return [b[:size] for b in bufs[:count]]
 
     def _apply_update(self, kernel, arrays, n_work, **kwargs):
-        """Run the elementwise ``kernel(*arrays, work, **kwargs)``, which updates the
-        parameter and state arrays in place using the ``n_work`` scratch arrays ``work``.
+        """Run the elementwise ``kernel(*arrays, work, xp=..., **kwargs)``, which updates the
+        parameter and state arrays in place using the ``n_work`` scratch arrays ``work``
+        and ``xp``, the array module of the parameter's device.
 
         Large contiguous arrays go through in blocks of ``_BLOCK_BYTES``: the arrays of
         one block stay in cache across the kernel's ~10 passes, instead of each pass
         streaming the whole parameter through memory. (None entries are absent states.)
         """
         first = arrays[0]
+        xp = array_module(first)
         n, block = first.size, _BLOCK_BYTES // first.itemsize
         if n > block and all(a is None or a.flags.c_contiguous for a in arrays):
             flat = [None if a is None else a.reshape(-1) for a in arrays]
-            work = self._scratch(first.dtype, block, n_work)
+            work = self._scratch(first, block, n_work)
             for start in range(0, n, block):
                 stop = min(start + block, n)
                 kernel(*[None if a is None else a[start:stop] for a in flat],
-                       [w[:stop - start] for w in work], **kwargs)
+                       [w[:stop - start] for w in work], xp=xp, **kwargs)
         else:
-            work = [w.reshape(first.shape) for w in self._scratch(first.dtype, n, n_work)]
-            kernel(*arrays, work, **kwargs)
+            work = [w.reshape(first.shape) for w in self._scratch(first, n, n_work)]
+            kernel(*arrays, work, xp=xp, **kwargs)
 
     @staticmethod
     def _check_supported(differentiable):
@@ -344,8 +353,9 @@ class Optimizer:
     def load_state_dict(self, state_dict):
         """Load a ``state_dict()``: groups and parameters are matched by position.
 
-        State tensors are copied (cast to their parameter's dtype, except ``step``), so the
-        loaded optimizer never shares buffers with the dict or the optimizer it came from.
+        State tensors are copied onto their parameter's device and cast to its dtype (the
+        ``step`` counters keep theirs, as in torch), so the loaded optimizer never shares
+        buffers with the dict or the optimizer it came from.
         """
         state_dict = state_dict.copy()
         for hook in self._optimizer_load_state_dict_pre_hooks.values():
@@ -382,10 +392,15 @@ class Optimizer:
 
 
 def _cast(param, value, key=None):
-    """Deep-copy ``value``, converting its tensors to ``param``'s dtype (``step`` keeps its own)."""
+    """Deep-copy ``value`` with torch's policy: tensors go to ``param``'s device and (when
+    floating) dtype, except ``step`` counters, which keep their own device and dtype."""
     if isinstance(value, Tensor):
-        array = xp.array(value._data, copy=True)
-        if key != "step" and param._data.dtype.kind == "f" and array.dtype.kind == "f":
+        if key == "step":
+            return Tensor._make(value._data.copy())
+        array = value.detach().to(device=param.device)._data
+        if array is value._data:  # already there: copy, so no buffer is shared
+            array = array.copy()
+        if param._data.dtype.kind == "f" and array.dtype.kind == "f":
             array = array.astype(param._data.dtype, copy=False)
         return Tensor._make(array)
     if key == "step" and isinstance(value, (int, float)):

@@ -1,9 +1,8 @@
 """RMSprop: divide the gradient by a running root-mean-square of recent gradients."""
 from zerograd.autograd.grad_mode import no_grad
-from zerograd.backend import xp
+from zerograd.ops.creation import zeros_like
 from zerograd.optim._functional import ema_square_, lerp_, prepare_grad
 from zerograd.optim.optimizer import Optimizer, _check_lr, _scalar, _step_tensor
-from zerograd.tensor import Tensor
 
 __all__ = ["RMSprop"]
 
@@ -54,11 +53,11 @@ class RMSprop(Optimizer):
         state = self.state[p]
         if len(state) == 0:
             state["step"] = _step_tensor()
-            state["square_avg"] = Tensor._make(xp.zeros_like(p._data))
+            state["square_avg"] = zeros_like(p)
             if group["momentum"] > 0:
-                state["momentum_buffer"] = Tensor._make(xp.zeros_like(p._data))
+                state["momentum_buffer"] = zeros_like(p)
             if group["centered"]:
-                state["grad_avg"] = Tensor._make(xp.zeros_like(p._data))
+                state["grad_avg"] = zeros_like(p)
         return state
 
     @no_grad()
@@ -83,14 +82,14 @@ class RMSprop(Optimizer):
         return loss
 
 
-def _rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, work, *, lr, alpha,
+def _rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, work, *, xp, lr, alpha,
                     eps, weight_decay, momentum, maximize):
     """One RMSprop step on arrays, in place; ``grad_avg`` is None unless centered."""
     t0, t1, t2 = work
-    grad = prepare_grad(param, grad, t2, weight_decay, maximize)
-    ema_square_(square_avg, grad, alpha, t0)
+    grad = prepare_grad(xp, param, grad, t2, weight_decay, maximize)
+    ema_square_(xp, square_avg, grad, alpha, t0)
     if grad_avg is not None:
-        lerp_(grad_avg, grad, 1 - alpha, t0)
+        lerp_(xp, grad_avg, grad, 1 - alpha, t0)
         avg = xp.subtract(square_avg, xp.multiply(grad_avg, grad_avg, out=t0), out=t0)
         xp.sqrt(avg, out=avg)
     else:

@@ -1,9 +1,8 @@
 """Stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay."""
 from zerograd.autograd.grad_mode import no_grad
-from zerograd.backend import xp
+from zerograd.ops.creation import empty_like
 from zerograd.optim._functional import prepare_grad
 from zerograd.optim.optimizer import Optimizer, _check_lr, _scalar
-from zerograd.tensor import Tensor
 
 __all__ = ["SGD"]
 
@@ -58,7 +57,7 @@ class SGD(Optimizer):
                 if momentum != 0:
                     state = self.state[p]
                     if "momentum_buffer" not in state:  # torch starts it at the gradient
-                        state["momentum_buffer"] = Tensor._make(xp.empty_like(p._data))
+                        state["momentum_buffer"] = empty_like(p)
                         first = True
                     buf = state["momentum_buffer"]._data
                 self._apply_update(
@@ -70,7 +69,7 @@ class SGD(Optimizer):
         return loss
 
 
-def _sgd_update(param, grad, buf, work, *, first, lr, momentum, dampening, weight_decay,
+def _sgd_update(param, grad, buf, work, *, xp, first, lr, momentum, dampening, weight_decay,
                 nesterov, maximize):
     """One SGD update of ``param`` (and the momentum buffer ``buf``) in place.
 
@@ -79,7 +78,7 @@ def _sgd_update(param, grad, buf, work, *, first, lr, momentum, dampening, weigh
     On the ``first`` step the buffer is set to the gradient.
     """
     t0, t1 = work
-    d_p = prepare_grad(param, grad, t0, weight_decay, maximize)
+    d_p = prepare_grad(xp, param, grad, t0, weight_decay, maximize)
     if momentum != 0:
         if first:
             xp.copyto(buf, d_p)

@@ -5,7 +5,7 @@ Every loss takes ``reduction`` = 'none' | 'mean' | 'sum' (and the deprecated
 """
 import warnings
 
-from zerograd.backend import xp
+from zerograd.ops._util import broadcast_shapes
 from zerograd.tensor import Tensor
 
 
@@ -48,12 +48,22 @@ def _check_tensors(name, input, target):
                             f"{type(value).__name__}")
 
 
+def _check_same_device(*tensors):
+    """torch's error for operands on different devices, for losses that read their arrays
+    before any op would refuse the mix."""
+    devices = {str(t.device) for t in tensors if t is not None}
+    if len(devices) > 1:
+        names = sorted(devices, key=lambda d: (d != "cpu", d))
+        raise RuntimeError("Expected all tensors to be on the same device, but found at least "
+                           f"two devices, {names[0]} and {names[1]}!")
+
+
 def _pointwise_operands(name, input, target):
     """Check that ``input`` and ``target`` broadcast (warning when they differ, as torch)."""
     _check_tensors(name, input, target)
     if _shape(target) != _shape(input):
         try:
-            xp.broadcast_shapes(_shape(input), _shape(target))
+            broadcast_shapes(_shape(input), _shape(target))
         except ValueError:
             raise RuntimeError(f"{name}(): input shape {_shape(input)} and target shape "
                                f"{_shape(target)} are not broadcastable; give the target the "

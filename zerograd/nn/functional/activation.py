@@ -1,92 +1,27 @@
-"""Activation functions of ``nn.functional``.
+"""Activation functions of ``nn.functional``: argument handling on top of the ops.
 
 This file holds the piecewise ones (relu, threshold, hardtanh, elu / selu / celu, leaky,
 parametric and randomized relu, hard sigmoid / swish, shrinkers); the smooth ones (gelu,
 silu, softplus, softmax...) are in ``activation_smooth`` and re-exported here, so
-``__all__`` still lists every activation. leaky_relu, elu and hardtanh are fused ops
-whose backward multiplies the incoming gradient by a mask kept from the forward; elu's
-has a plain NumPy path when no graph is recorded and a differentiable one under
-``create_graph=True``, so second derivatives still work.
+``__all__`` still lists every activation. leaky_relu, hardtanh and the elu family are fused
+ops of ``zerograd.ops.activation_piecewise``; the rest compose differentiable ops.
 """
-from zerograd.autograd.function import Function
-from zerograd.autograd.grad_mode import is_grad_enabled
-from zerograd.backend import errstate, xp
+from zerograd.backend import array_module, device_of
 from zerograd import ops as E
 from zerograd.nn.functional._activation_util import _cast, _maybe_inplace
 from zerograd.nn.functional.activation_smooth import (
     gelu, glu, log_softmax, logsigmoid, mish, sigmoid, silu, softmax, softmin, softplus,
     softsign, tanh, tanhshrink)
+from zerograd.ops import activation_piecewise as _piecewise
 from zerograd.ops._util import const, float_operand
 from zerograd.ops import where
+from zerograd.random import rng_of
 
 __all__ = ["threshold", "relu", "relu_", "relu6", "hardtanh", "hardtanh_", "elu", "elu_",
            "selu", "celu", "leaky_relu", "leaky_relu_", "prelu", "rrelu", "glu", "gelu",
            "logsigmoid", "hardshrink", "softshrink", "tanhshrink", "softsign", "softplus",
            "softmin", "softmax", "log_softmax", "tanh", "sigmoid", "hardsigmoid", "silu",
            "mish", "hardswish"]
-
-
-# -- piecewise-linear ops: the backward is the incoming gradient times a constant mask ------
-class LeakyRelu(Function):
-    @staticmethod
-    def forward(ctx, x, slope):
-        positive = x > 0
-        ctx.factor = _cast(xp.where(positive, 1.0, slope), x)
-        return xp.where(positive, x, x * slope)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        return grad_output * const(ctx.factor), None
-
-    @staticmethod
-    def jvp(ctx, tangent, *_):
-        return tangent * const(ctx.factor)
-
-
-class Hardtanh(Function):
-    @staticmethod
-    def forward(ctx, x, min_val, max_val):
-        ctx.inside = (x > min_val) & (x < max_val)
-        return xp.clip(x, min_val, max_val)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        return grad_output * const(ctx.inside), None, None
-
-    @staticmethod
-    def jvp(ctx, tangent, *_):
-        return tangent * const(ctx.inside)
-
-
-class Elu(Function):
-    """scale * (x if x > 0 else alpha * (exp(input_scale * x) - 1)): elu, selu and celu."""
-
-    @staticmethod
-    def forward(ctx, x, alpha, scale, input_scale):
-        positive = x > 0
-        with errstate(over="ignore"):
-            neg = scale * alpha * xp.expm1(xp.minimum(x, 0) * input_scale)
-        out = _cast(xp.where(positive, x * scale, neg), x)
-        ctx.positive, ctx.params = positive, (alpha, scale, input_scale)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        alpha, scale, input_scale = ctx.params
-        (out,) = ctx.saved_tensors
-        # on the negative side the derivative is input_scale * (out + scale * alpha)
-        if not is_grad_enabled():
-            factor = xp.where(ctx.positive, scale, input_scale * (out._data + scale * alpha))
-            return grad_output * const(_cast(factor, out._data)), None, None, None
-        factor = where(const(ctx.positive), scale, (out + scale * alpha) * input_scale)
-        return grad_output * factor, None, None, None
-
-    @staticmethod
-    def jvp(ctx, tangent, *_):
-        alpha, scale, input_scale = ctx.params
-        out = ctx.fw_output
-        return tangent * where(const(ctx.positive), scale, (out + scale * alpha) * input_scale)
 
 
 # -- public functions ----------------------------------------------------------------------
@@ -112,7 +47,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
                          f"({max_val})")
     def op(x):
-        return Hardtanh.apply(float_operand(x), min_val, max_val)
+        return _piecewise.hardtanh(float_operand(x), min_val, max_val)
     return _maybe_inplace(op, input, inplace)
 
 
@@ -128,7 +63,7 @@ def relu6(input, inplace=False):
 def elu(input, alpha=1.0, inplace=False):
     """x if x > 0 else alpha * (exp(x) - 1)."""
     def op(x):
-        return Elu.apply(float_operand(x), alpha, 1.0, 1.0)
+        return _piecewise.elu(float_operand(x), alpha, 1.0, 1.0)
     return _maybe_inplace(op, input, inplace)
 
 
@@ -143,7 +78,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 def selu(input, inplace=False):
     """Self-normalizing ELU: scale * elu(x, alpha) with the constants of Klambauer et al."""
     def op(x):
-        return Elu.apply(float_operand(x), _SELU_ALPHA, _SELU_SCALE, 1.0)
+        return _piecewise.elu(float_operand(x), _SELU_ALPHA, _SELU_SCALE, 1.0)
     return _maybe_inplace(op, input, inplace)
 
 
@@ -152,14 +87,14 @@ def celu(input, alpha=1.0, inplace=False):
     if alpha == 0:
         raise ValueError("ZeroDivisionError: alpha cannot be 0 for CELU")
     def op(x):
-        return Elu.apply(float_operand(x), alpha, 1.0, 1.0 / alpha)
+        return _piecewise.elu(float_operand(x), alpha, 1.0, 1.0 / alpha)
     return _maybe_inplace(op, input, inplace)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x if x > 0 else negative_slope * x."""
     def op(x):
-        return LeakyRelu.apply(float_operand(x), negative_slope)
+        return _piecewise.leaky_relu(float_operand(x), negative_slope)
     return _maybe_inplace(op, input, inplace)
 
 
@@ -184,31 +119,31 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Randomized leaky ReLU: a slope ~ U(lower, upper) per element while training."""
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
-    from zerograd.random import rng_of
-    slopes = rng_of(None).uniform(lower, upper, input._data.shape)
-    factor = const(_cast(xp.where(input._data >= 0, 1.0, slopes), input._data))
+    a = input._data
+    slopes = rng_of(None, device=device_of(a)).uniform(lower, upper, a.shape)
+    factor = const(_cast(array_module(a).where(a >= 0, 1.0, slopes), a))
     return _maybe_inplace(lambda x: x * factor, input, inplace)
 
 
 def hardsigmoid(input, inplace=False):
     """relu6(x + 3) / 6."""
-    return _maybe_inplace(lambda x: Hardtanh.apply(float_operand(x) + 3, 0.0, 6.0) / 6,
+    return _maybe_inplace(lambda x: _piecewise.hardtanh(float_operand(x) + 3, 0.0, 6.0) / 6,
                           input, inplace)
 
 
 def hardswish(input, inplace=False):
     """x * relu6(x + 3) / 6."""
-    return _maybe_inplace(lambda x: x * (Hardtanh.apply(float_operand(x) + 3, 0.0, 6.0) / 6),
+    return _maybe_inplace(lambda x: x * (_piecewise.hardtanh(float_operand(x) + 3, 0.0, 6.0) / 6),
                           input, inplace)
 
 
 def hardshrink(input, lambd=0.5):
     """x where |x| > lambd, else 0."""
-    return where(const(xp.abs(input._data) > lambd), input, 0.0)
+    return where(const(abs(input._data) > lambd), input, 0.0)
 
 
 def softshrink(input, lambd=0.5):
     """x - lambd above lambd, x + lambd below -lambd, 0 between."""
     a = input._data
-    shift = const(_cast(xp.where(a > lambd, -lambd, lambd), a))
-    return where(const(xp.abs(a) > lambd), input + shift, 0.0)
+    shift = const(_cast(array_module(a).where(a > lambd, -lambd, lambd), a))
+    return where(const(abs(a) > lambd), input + shift, 0.0)

@@ -2,11 +2,11 @@
 training, and scale the survivors by ``1 / (1 - p)`` so the expected value is unchanged;
 at evaluation time the input passes through untouched.
 
-The mask is drawn from zerograd's default generator (``zerograd.manual_seed`` makes it
-repeatable) and enters the graph as a constant factor, so the gradient is the same mask
-times the incoming gradient.
+The mask is drawn on the input's device from that device's default generator
+(``zerograd.manual_seed`` makes it repeatable) and enters the graph as a constant factor,
+so the gradient is the same mask times the incoming gradient.
 """
-from zerograd.backend import xp
+from zerograd.backend import array_module, device_of
 from zerograd.ops._util import const
 from zerograd.ops.inplace import inplace as _inplace
 from zerograd.random import rng_of
@@ -20,12 +20,17 @@ def _check_p(p):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
+def _draw_uniform(a, shape):
+    """U(0, 1) draws of ``shape`` on the device of the array ``a`` (its default generator)."""
+    return rng_of(None, device=device_of(a)).random(shape)
+
+
 def _apply_mask(input, mask_shape, p, inplace):
     a = input._data
     if p == 1.0:
-        factor = xp.zeros(mask_shape, dtype=a.dtype)
+        factor = array_module(a).zeros(mask_shape, dtype=a.dtype)
     else:
-        keep = rng_of(None).random(mask_shape) >= p
+        keep = _draw_uniform(a, mask_shape) >= p
         factor = keep.astype(a.dtype) * a.dtype.type(1.0 / (1.0 - p))
     factor = const(factor)
     if inplace:
@@ -93,7 +98,7 @@ def _alpha_dropout(input, p, training, mask_shape):
     a = (1 - p) * (1 + p * alpha_p ** 2)
     a = a ** -0.5
     b = -a * alpha_p * p
-    keep = rng_of(None).random(mask_shape) >= p
+    keep = _draw_uniform(input._data, mask_shape) >= p
     dt = input._data.dtype
     scale = const((keep * a).astype(dt))
     shift = const((~keep * (alpha_p * a) + b).astype(dt))

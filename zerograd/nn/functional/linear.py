@@ -1,54 +1,13 @@
 """``F.linear`` and ``F.bilinear``: affine maps, the workhorse of every network.
 
-``linear`` is one fused op: ``x @ W.T + b`` in a single NumPy expression forward, and a
-hand-written backward (three matmuls at most) instead of a chain of transpose, matmul
-and broadcast-add nodes.
+``linear`` checks its arguments (torch's messages) and runs the fused op of
+``zerograd.ops.affine``; ``bilinear`` is a composition of differentiable ops.
 """
-from zerograd.autograd.function import Function
-from zerograd.ops import matmul
+from zerograd.ops import affine
+from zerograd.ops.linalg import matmul
 from zerograd.tensor import Tensor
 
 __all__ = ["linear", "bilinear"]
-
-
-class Linear(Function):
-    @staticmethod
-    def forward(ctx, x, weight, bias):
-        ctx.save_for_backward(x, weight)
-        out = x @ weight.T
-        if bias is not None:
-            out += bias
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        x, weight = ctx.saved_tensors
-        out_features, in_features = weight.shape
-        g = grad_output
-        grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[0]:
-            grad_x = matmul(g, weight)
-        if ctx.needs_input_grad[1] or (len(ctx.needs_input_grad) > 2 and
-                                       ctx.needs_input_grad[2]):
-            # every leading dim is a batch dim: fold them into one for dW = g^T x
-            g2 = g.reshape(-1, out_features)
-            if ctx.needs_input_grad[1]:
-                grad_w = matmul(g2.mT, x.reshape(-1, in_features))
-            if ctx.needs_input_grad[2]:
-                grad_b = g2.sum(0)
-        return grad_x, grad_w, grad_b
-
-    @staticmethod
-    def jvp(ctx, t_x, t_w, t_b):
-        # bilinear in (x, W) plus b: d(x W^T + b) = dx W^T + x dW^T + db
-        x, weight, _ = ctx.fw_inputs
-        parts = [Linear.apply(t_x, weight, None) if t_x is not None else None,
-                 Linear.apply(x, t_w, None) if t_w is not None else None, t_b]
-        out = None
-        for p in parts:
-            if p is not None:
-                out = p if out is None else out + p
-        return out
 
 
 def _shape(t):
@@ -79,7 +38,7 @@ def linear(input, weight, bias=None):
                                f"out_features={weight.shape[0]}")
         if bias.dtype is not weight.dtype:
             bias = bias.to(weight.dtype)
-    return Linear.apply(input, weight, bias)
+    return affine.linear(input, weight, bias)
 
 
 def bilinear(input1, input2, weight, bias=None):

@@ -2,23 +2,22 @@
 
 Every loss takes ``reduction`` = 'none' | 'mean' | 'sum' (and the deprecated
 ``size_average`` / ``reduce`` pair; checks and reductions are in ``_loss_util``).
-Regression losses and the binary / KL losses here are compositions of differentiable ops,
+Regression losses and the binary / KL losses here are compositions of differentiable ops
+(the binary cross-entropy of probabilities is the fused op ``ops.binary_cross_entropy``),
 so gradients reach targets too. ``cross_entropy`` and ``nll_loss`` live in
 ``loss_classification`` and are re-exported here, so this module still lists every loss.
 """
 import math
 import warnings
 
-from zerograd.autograd.function import Function
-from zerograd.backend import errstate, xp
 from zerograd.nn.functional._loss_util import (
     _check_reduction, _check_tensors, _legacy_reduction, _pointwise_operands, _reduce, _shape,
     _weighted)
-from zerograd.nn.functional.activation_smooth import Softplus
 from zerograd.nn.functional.loss_classification import cross_entropy, nll_loss
 from zerograd import ops as E
+from zerograd.ops import loss as _loss
 from zerograd.ops._util import const
-from zerograd.tensor import Tensor
+from zerograd.ops.activation_smooth import softplus
 
 __all__ = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "cross_entropy",
            "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div"]
@@ -79,45 +78,6 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 
 # -- binary and KL losses ---------------------------------------------------------------------
-class BinaryCrossEntropy(Function):
-    """-(t log x + (1 - t) log(1 - x)) elementwise, logs clamped at -100 as torch does."""
-
-    @staticmethod
-    def forward(ctx, x, t):
-        if x.size and (x.min() < 0 or x.max() > 1):
-            raise RuntimeError("all elements of input should be between 0 and 1 (binary "
-                               "cross-entropy takes probabilities; for raw scores use "
-                               "binary_cross_entropy_with_logits / BCEWithLogitsLoss)")
-        with errstate(divide="ignore"):
-            log_x = xp.maximum(xp.log(x), -100)
-            log_1mx = xp.maximum(xp.log1p(-x), -100)
-        ctx.save_for_backward(x, t)
-        return -(t * log_x + (1 - t) * log_1mx)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        x, t = ctx.saved_tensors
-        grad_x = grad_t = None
-        with errstate(divide="ignore", invalid="ignore"):
-            if ctx.needs_input_grad[0]:
-                grad_x = grad_output * (x - t) / E.clamp(x * (1 - x), min=1e-12)
-            if ctx.needs_input_grad[1]:
-                grad_t = grad_output * (E.log1p(-x) - E.log(x))
-        return grad_x, grad_t
-
-    @staticmethod
-    def jvp(ctx, t_x, t_t):
-        x, t = (a if isinstance(a, Tensor) else const(a) for a in ctx.fw_inputs)
-        out = None
-        with errstate(divide="ignore", invalid="ignore"):
-            if t_x is not None:
-                out = t_x * (x - t) / E.clamp(x * (1 - x), min=1e-12)
-            if t_t is not None:
-                term = t_t * (E.log1p(-x) - E.log(x))
-                out = term if out is None else out + term
-        return out
-
-
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
     """BCE of probabilities ``input`` in [0, 1] against ``target`` of the same shape."""
@@ -129,10 +89,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
                          "same size.")
     if target.dtype is not input.dtype:
         target = target.to(input.dtype)
-    loss = BinaryCrossEntropy.apply(input, target)
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
+    return _loss.binary_cross_entropy(input, target, weight, reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
@@ -144,7 +101,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if _shape(target) != _shape(input):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size "
                          f"({input.shape})")
-    softplus_neg = Softplus.apply(-input, 1.0, math.inf)
+    softplus_neg = softplus(-input, 1.0, math.inf)
     if pos_weight is not None:
         log_weight = (pos_weight - 1) * target + 1
         loss = (1 - target) * input + log_weight * softplus_neg

@@ -1,39 +1,17 @@
 """``F.pad``: constant padding of any trailing dims (negative amounts crop), and
 reflect / replicate / circular padding of the 1-3 trailing spatial dims.
 
-Constant padding is one op whose backward is the same op with the amounts negated
-(padding and cropping are adjoint). The other modes become an index lookup per padded
-dim (``index_select`` with a precomputed index), whose gradient adds the copies back.
+Constant padding is the op ``zerograd.ops.constant_pad_nd``. The other modes become an
+index lookup per padded dim (``index_select`` with an index built on the input's device),
+whose gradient adds the copies back.
 """
-from zerograd.autograd.function import Function
-from zerograd.backend import xp
+from zerograd.backend import array_module
 from zerograd.ops._util import const
 from zerograd.ops import index_select
+from zerograd.ops.padding import constant_pad_nd
 from zerograd.tensor import Tensor
 
 __all__ = ["pad"]
-
-
-class ConstantPad(Function):
-    @staticmethod
-    def forward(ctx, a, pads, value):
-        """``pads``: one (before, after) pair per dim of ``a``; negative means crop."""
-        ctx.pads = pads
-        crop = tuple(slice(max(-b, 0), s - max(-e, 0)) for (b, e), s in zip(pads, a.shape))
-        cropped = a[crop]
-        widths = tuple((max(b, 0), max(e, 0)) for b, e in pads)
-        if not any(b or e for b, e in widths):
-            return cropped.copy()
-        return xp.pad(cropped, widths, mode="constant", constant_values=value)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        return ConstantPad.apply(grad_output, tuple((-b, -e) for b, e in ctx.pads), 0), \
-            None, None
-
-    @staticmethod
-    def jvp(ctx, tangent, *_):
-        return ConstantPad.apply(tangent, ctx.pads, 0)  # the fill value is a constant
 
 
 def _pairs(pad, ndim, mode):
@@ -50,7 +28,7 @@ def _pairs(pad, ndim, mode):
     return pairs
 
 
-def _index_for(mode, size, before, after, dim):
+def _index_for(xp, mode, size, before, after, dim):
     if mode == "reflect":
         if before >= size or after >= size:
             raise RuntimeError(f"Padding size should be less than the corresponding input "
@@ -85,7 +63,7 @@ def pad(input, pad, mode="constant", value=None):
             if s + b + e < 0:
                 raise RuntimeError(f"pad: cropping ({b}, {e}) from a dimension of size {s} "
                                    "leaves a negative size")
-        return ConstantPad.apply(input, tuple(pairs), fill)
+        return constant_pad_nd(input, pad, fill)
     if mode not in ("reflect", "replicate", "circular"):
         raise ValueError(f"pad: unrecognised padding mode {mode!r}; use 'constant', "
                          "'reflect', 'replicate' or 'circular'")
@@ -104,6 +82,6 @@ def pad(input, pad, mode="constant", value=None):
         if b < 0 or e < 0:
             raise RuntimeError(f"pad: negative padding is only supported in constant mode, "
                                f"got ({b}, {e}) for {mode}")
-        idx = _index_for(mode, out.shape[d], b, e, d)
+        idx = _index_for(array_module(input), mode, out.shape[d], b, e, d)
         out = index_select(out, d, const(idx))
     return out

@@ -1,44 +1,15 @@
 """``F.embedding`` (rows of a weight table picked by integer indices) and ``F.one_hot``.
 
-The gradient of an embedding lookup adds each incoming row into the weight row it was
-read from; repeated indices accumulate with one vectorized ``add.at``, with no loop over
-samples. That scatter is itself differentiable (its own gradient is the lookup again).
+The lookup and its gradient are the op ``zerograd.ops.embedding``; this file checks the
+indices and ``padding_idx`` with torch's messages and applies ``max_norm``.
 """
 from zerograd import dtypes
-from zerograd.autograd.function import Function
 from zerograd.autograd.grad_mode import no_grad
-from zerograd.backend import xp
-from zerograd.ops._util import const
-from zerograd.ops.indexing import IndexAddInto
+from zerograd.backend import array_module
+from zerograd.ops import sparse as _sparse
 from zerograd.tensor import Tensor
 
 __all__ = ["embedding", "one_hot"]
-
-
-class Embedding(Function):
-    jvp_linear = True  # rows of the weight picked by fixed indices
-
-    @staticmethod
-    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq):
-        ctx.indices, ctx.num_weights = indices, weight.shape[0]
-        ctx.padding_idx, ctx.scale_grad_by_freq = padding_idx, scale_grad_by_freq
-        return weight[indices]
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        idx = ctx.indices.reshape(-1)
-        dim = grad_output.shape[-1]
-        g = grad_output.reshape(-1, dim)
-        factor = None
-        if ctx.padding_idx is not None:
-            factor = (idx != ctx.padding_idx)
-        if ctx.scale_grad_by_freq:
-            counts = xp.bincount(idx, minlength=ctx.num_weights)
-            inv = 1.0 / counts[idx]
-            factor = inv if factor is None else inv * factor
-        if factor is not None:
-            g = g * const(factor.astype(g._data.dtype)[:, None])
-        return IndexAddInto.apply(g, (ctx.num_weights, dim), (idx,)), None, None, None
 
 
 def _check_indices(input, num, what):
@@ -62,6 +33,7 @@ def _renorm_rows(weight, rows, max_norm, norm_type):
     """Rescale, in place and untracked, the looked-up rows whose norm exceeds max_norm."""
     with no_grad():
         w = weight._data
+        xp = array_module(w)
         uniq = xp.unique(rows)
         norms = xp.linalg.norm(w[uniq], ord=norm_type, axis=1)
         scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
@@ -87,7 +59,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     indices = _check_indices(input, num, "embedding")
     if max_norm is not None:
         _renorm_rows(weight, indices.reshape(-1), max_norm, norm_type)
-    return Embedding.apply(weight, indices, padding_idx, scale_grad_by_freq)
+    return _sparse.embedding(weight, input, -1 if padding_idx is None else padding_idx,
+                             scale_grad_by_freq)
 
 
 def one_hot(tensor, num_classes=-1):
@@ -110,6 +83,7 @@ def one_hot(tensor, num_classes=-1):
         if a.max() >= num_classes:
             raise RuntimeError(f"Class values must be smaller than num_classes "
                                f"(got {int(a.max())} with num_classes={num_classes}).")
+    xp = array_module(a)
     out = xp.zeros(a.shape + (num_classes,), dtype=xp.int64)
     xp.put_along_axis(out, a[..., None], 1, axis=-1)
     return Tensor._make(out, False, None)

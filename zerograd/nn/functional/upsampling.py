@@ -9,7 +9,7 @@ and ``nearest_idx`` in ATen), computed in the same float types so float32 result
 """
 import math
 
-from zerograd.backend import xp
+from zerograd.backend import array_module, get as _backend
 from zerograd.ops import adaptive_avg_pool1d, adaptive_avg_pool2d, index_select
 from zerograd.ops._util import const
 
@@ -19,11 +19,13 @@ _LINEAR = {3: "linear", 4: "bilinear"}
 _MODES = ("nearest", "nearest-exact", "linear", "bilinear", "area")
 
 
-def nearest_index(out_size, in_size, scale=None, exact=False):
+def nearest_index(out_size, in_size, scale=None, exact=False, xp=None):
     """Source index of each output position; ``scale`` is 1/scale_factor when one was given.
 
     torch computes ``floor(i * scale)`` (or ``floor((i + 0.5) * scale)`` for nearest-exact)
-    in float32, with exact shortcuts for equal and doubled sizes."""
+    in float32, with exact shortcuts for equal and doubled sizes. ``xp``: the array module
+    to build the index with (the host's when None, as ``transforms.Resize`` needs)."""
+    xp = xp or _backend("cpu").xp
     if not exact and scale is None:
         if out_size == in_size:
             return xp.arange(out_size)
@@ -35,11 +37,13 @@ def nearest_index(out_size, in_size, scale=None, exact=False):
     return xp.minimum(idx, in_size - 1)
 
 
-def linear_weights(out_size, in_size, dtype, align_corners=False, scale=None):
+def linear_weights(out_size, in_size, dtype, align_corners=False, scale=None, xp=None):
     """``(i0, i1, w0, w1)``: output position i is ``w0 * x[i0] + w1 * x[i1]``.
 
     align_corners maps the corner pixels' centres onto each other; otherwise the half-pixel
-    rule ``src = (i + 0.5) * scale - 0.5`` (clamped at 0) that Resize uses too."""
+    rule ``src = (i + 0.5) * scale - 0.5`` (clamped at 0) that Resize uses too. ``xp`` as
+    for ``nearest_index``."""
+    xp = xp or _backend("cpu").xp
     one = dtype.type(1)
     if align_corners:
         step = dtype.type(in_size - 1) / dtype.type(out_size - 1) if out_size > 1 else 0
@@ -112,16 +116,17 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if not input.is_floating_point() and mode in ("linear", "bilinear"):
         raise RuntimeError(f"interpolate: {mode} mode needs a floating point input, got "
                            f"{input.dtype}")
-    out = input
+    out, xp = input, array_module(input)
     # the last dim first: the order of torch's kernels, so float32 roundings agree
     for axis, out_size, scale in reversed(list(zip(range(2, input.dim()), sizes, scales))):
         in_size = input.shape[axis]
         if mode.startswith("nearest"):
-            index = nearest_index(out_size, in_size, scale, exact=mode == "nearest-exact")
+            index = nearest_index(out_size, in_size, scale, exact=mode == "nearest-exact",
+                                  xp=xp)
             out = index_select(out, axis, const(index))
             continue
         i0, i1, w0, w1 = linear_weights(out_size, in_size, input.dtype.np,
-                                        bool(align_corners), scale)
+                                        bool(align_corners), scale, xp=xp)
         shape = (-1,) + (1,) * (input.dim() - 1 - axis)
         out = (index_select(out, axis, const(i0)) * const(w0.reshape(shape))
                + index_select(out, axis, const(i1)) * const(w1.reshape(shape)))

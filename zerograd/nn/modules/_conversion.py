@@ -32,8 +32,11 @@ class _ConversionMixin:
         return self
 
     def to(self, *args, **kwargs):
-        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(tensor)``: only
-        floating-point parameters and buffers change dtype (integer buffers stay)."""
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(tensor)``.
+
+        Parameters move in place (the same objects, so an optimizer built before still
+        holds them), with their grads; buffers are replaced. Only floating-point
+        parameters and buffers change dtype (integer buffers stay)."""
         dtype = kwargs.pop("dtype", None)
         dev = kwargs.pop("device", None)
         kwargs.pop("non_blocking", None)
@@ -41,20 +44,27 @@ class _ConversionMixin:
             raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
         for a in args:
             if isinstance(a, Tensor):
-                dtype = a.dtype
+                dtype, dev = a.dtype, a.device
             elif isinstance(a, (str, _device_type)) and not (
                     isinstance(a, str) and a in dtypes._BY_NAME):
                 dev = a
             elif a is not None:
                 dtype = a
-        check_device(dev)
-        if dtype is None:
+        if dev is not None:
+            check_device(dev)
+        if dtype is not None:
+            dtype = dtypes.as_dtype(dtype)
+            if not dtype.is_floating_point:
+                raise TypeError("nn.Module.to only accepts floating point or complex dtypes, "
+                                f"but got desired dtype={dtype}")
+        if dtype is None and dev is None:
             return self
-        dtype = dtypes.as_dtype(dtype)
-        if not dtype.is_floating_point:
-            raise TypeError("nn.Module.to only accepts floating point or complex dtypes, but "
-                            f"got desired dtype={dtype}")
-        return self._apply(lambda t: t.to(dtype) if t.is_floating_point() else t)
+
+        def convert(t):
+            if dtype is not None and t.is_floating_point():
+                return t.to(device=dev, dtype=dtype)
+            return t.to(device=dev) if dev is not None else t
+        return self._apply(convert)
 
     def float(self):
         return self._apply(lambda t: t.float() if t.is_floating_point() else t)
@@ -69,11 +79,15 @@ class _ConversionMixin:
         return self._apply(lambda t: t.to(dst_type))
 
     def cpu(self):
-        return self
+        """Move every parameter and buffer to the CPU (in place for parameters)."""
+        return self._apply(lambda t: t.cpu())
 
     def cuda(self, device=None):
-        check_device("cuda")
-        return self
+        """Move every parameter and buffer to a CUDA device; a clear one-line error where
+        zerograd has no CUDA backend."""
+        check_device("cuda" if device is None else _device_type(
+            f"cuda:{device}" if isinstance(device, int) else device))
+        return self._apply(lambda t: t.cuda(device))
 
     def share_memory(self):
         return self

@@ -3,12 +3,14 @@
 Both act in place on ``p.grad`` under no-grad, as torch's do; the norm of many tensors is
 the norm of their per-tensor norms, so nothing is concatenated.
 """
+import math
 import types
 import warnings
 
 from zerograd import dtypes
 from zerograd.autograd.grad_mode import no_grad
-from zerograd.backend import errstate, xp
+from zerograd.backend import array_module, backend_of, errstate
+from zerograd.ops.creation import tensor as _new_tensor
 from zerograd.tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm",
@@ -16,27 +18,36 @@ __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_n
 
 
 def _vector_norm(array, norm_type):
-    """The ``norm_type``-norm of all entries of ``array`` (torch.linalg.vector_norm).
+    """The ``norm_type``-norm of all entries of ``array`` (torch.linalg.vector_norm), a 0-d
+    array on the array's device.
 
     Sums run in the array's dtype, as torch's do: float32 squares above ~1e38 overflow to
     an infinite norm there too (then ``error_if_nonfinite`` can catch it).
     """
+    xp = array_module(array)
     flat = array.reshape(-1)
     if flat.size == 0:
-        return xp.zeros((), dtype=array.dtype) if norm_type != -xp.inf else \
-            xp.asarray(xp.inf, dtype=array.dtype)
+        return xp.full((), math.inf if norm_type == -math.inf else 0, dtype=array.dtype)
     if norm_type == 2.0:
         return xp.sqrt(xp.dot(flat, flat))  # dot: one fused pass, no squared temporary
     absolute = xp.abs(flat)
-    if norm_type == xp.inf:
+    if norm_type == math.inf:
         return absolute.max()
-    if norm_type == -xp.inf:
+    if norm_type == -math.inf:
         return absolute.min()
     if norm_type == 0.0:
         return xp.asarray(xp.count_nonzero(flat), dtype=array.dtype)
     if norm_type == 1.0:
         return absolute.sum()
     return (absolute ** norm_type).sum() ** (1.0 / norm_type)
+
+
+def _to_device_of(array, like):
+    """``array`` on the device of the array ``like`` (itself when already there)."""
+    src, dst = backend_of(array), backend_of(like)
+    if src is dst and src.device_index(array) == dst.device_index(like):
+        return array
+    return dst.from_host(src.to_host(array), dst.device_index(like))
 
 
 def _as_list(tensors):
@@ -52,17 +63,22 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     tensors = _as_list(tensors)
     norm_type = float(norm_type)
     if len(tensors) == 0:
-        return Tensor._make(xp.asarray(0.0, dtype=dtypes.get_default_dtype().np))
-    with errstate(over="ignore", invalid="ignore"):
-        norms = [_vector_norm(t._data, norm_type) for t in tensors]
+        return _new_tensor(0.0, dtype=dtypes.get_default_dtype())
+    # per-tensor norms on each tensor's device, combined on the first one's (as torch)
+    first = tensors[0]._data
+    xp = array_module(first)
+    with errstate(first, over="ignore", invalid="ignore"):
+        norms = [xp.asarray(_to_device_of(_vector_norm(t._data, norm_type), first))
+                 for t in tensors]
         dtype = xp.result_type(*norms)
-        total = _vector_norm(xp.stack([n.astype(dtype) for n in norms]), norm_type)
+        total = xp.asarray(_vector_norm(xp.stack([n.astype(dtype) for n in norms]),
+                                        norm_type), dtype=dtype)
     if error_if_nonfinite and not xp.isfinite(total):
         raise RuntimeError(
             f"The total norm of order {norm_type} for gradients from `parameters` is "
             "non-finite, so it cannot be clipped. To disable this error and scale the "
             "gradients by the non-finite norm anyway, set `error_if_nonfinite=False`")
-    return Tensor._make(xp.asarray(total, dtype=dtype))
+    return Tensor._make(total)
 
 
 @no_grad()
@@ -71,12 +87,13 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
     if not grads:
         return
-    total = total_norm._data if isinstance(total_norm, Tensor) else xp.asarray(total_norm)
+    total = total_norm._data if isinstance(total_norm, Tensor) else \
+        array_module(grads[0]._data).asarray(float(total_norm))
     # computed in the norm's dtype and kept if nan (nan gradients stay visible), like torch
-    with errstate(invalid="ignore"):  # inf or nan norms give nan gradients, silently as in torch
-        coef = xp.minimum(float(max_norm) / (total + 1e-6), 1.0)
+    with errstate(total, invalid="ignore"):  # inf or nan norms give nan gradients, as in torch
+        coef = array_module(total).minimum(float(max_norm) / (total + 1e-6), 1.0)
         for g in grads:
-            g._data *= coef.astype(g._data.dtype)
+            g._data *= _to_device_of(coef, g._data).astype(g._data.dtype)
             g._bump_version()
 
 
@@ -120,5 +137,6 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     clip_value = float(clip_value)
     for p in _as_list(parameters):
         if p.grad is not None:
-            xp.clip(p.grad._data, -clip_value, clip_value, out=p.grad._data)
+            g = p.grad._data
+            array_module(g).clip(g, -clip_value, clip_value, out=g)
             p.grad._bump_version()
