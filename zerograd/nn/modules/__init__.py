@@ -12,3 +12,4 @@ from zerograd.nn.modules.pooling import *  # noqa: F401,F403
 from zerograd.nn.modules.normalization import *  # noqa: F401,F403
 from zerograd.nn.modules.lazy import *  # noqa: F401,F403
 from zerograd.nn.modules.upsampling import *  # noqa: F401,F403
+from zerograd.nn.modules.rnn import *  # noqa: F401,F403
