@@ -45,7 +45,9 @@ def test_every_listing_is_there():
         "03_linear_and_quadratic_fit.py", "04_cat_brain_least_squares.py",
         "05_gradient_field_contours.py", "06_taylor_and_convexity.py",
         "07_linear_regression_d2l.py", "08_logistic_and_softmax_regression.py",
-        "09_mnist_style_training.py", "10_forward_vs_reverse.py"]
+        "09_mnist_style_training.py", "10_forward_vs_reverse.py",
+        "11_rnn_scratch_and_concise.py", "12_gru_lstm_scratch_vs_module.py",
+        "13_tang_poems_char_lstm.py"]
 
 
 def test_01_gradient_descent_log(quick, capsys):
@@ -178,6 +180,76 @@ def test_10_forward_vs_reverse(quick):
     for op in ("LogBackward0", "MulBackward0", "SinBackward0", "SubBackward0", "x1", "x2"):
         assert op in r["dot"]
     assert Path(r["graph_file"]).exists()
+
+
+def _is_han(ch):
+    return "\u4e00" <= ch <= "\u9fff"
+
+
+def test_11_rnn_scratch_and_concise(quick, capsys):
+    r = run_script("11_rnn_scratch_and_concise.py")
+    assert r["vocab_size"] == 28  # d2l's cleaning: 26 letters, space, <unk>
+    assert r["rnn_shapes"] == ((35, 32, 128), (1, 32, 128))
+    for name, ppl in r["perplexity"].items():
+        assert all(math.isfinite(p) for p in ppl), name
+        assert ppl[0] < 28 and ppl[-1] < 0.8 * ppl[0], name  # below uniform, and learning
+        assert ppl[-1] == min(ppl), name
+    for name, sample in r["sample"].items():
+        assert sample.startswith("time traveller") and len(sample) == 14 + 50, name
+        assert set(sample) <= set(" abcdefghijklmnopqrstuvwxyz"), name
+    out = capsys.readouterr().out
+    assert out.count("tokens/sec on cpu") == 2 and "epoch 20, perplexity" in out
+
+
+def test_12_gru_lstm_scratch_vs_module(quick):
+    import torch
+    r = run_script("12_gru_lstm_scratch_vs_module.py")
+    for when in ("diffs", "diffs_trained"):
+        for name, diffs in r[when].items():
+            for what, d in diffs.items():
+                assert d < 1e-5, (when, name, what)  # float32 rounding only
+    book, after = r["d2l_gru_vs_module"]
+    assert book > 1e-3 and after < 1e-5  # d2l resets before the product, torch after it
+    for name in ("GRU", "LSTM"):
+        scratch, module = r["perplexity"][f"{name} scratch"], r["perplexity"][f"{name} nn.{name}"]
+        np.testing.assert_allclose(scratch, module, rtol=1e-4)  # same weights, same batches
+        assert all(b < a for a, b in zip(scratch, scratch[1:])), name
+    # the module's outputs against PyTorch's own nn.GRU / nn.LSTM with its state_dict
+    for name, oracle in r["oracle"].items():
+        sd = {k: torch.from_numpy(v) for k, v in oracle["state_dict"].items()}
+        vocab_size, hidden = sd["linear.weight"].shape
+        rnn = getattr(torch.nn, name)(vocab_size, hidden)
+        rnn.load_state_dict({k[4:]: v for k, v in sd.items() if k.startswith("rnn.")})
+        X = torch.nn.functional.one_hot(torch.from_numpy(oracle["X"]).T, vocab_size).float()
+        with torch.no_grad():
+            Y, _ = rnn(X)
+            out = Y.reshape(-1, hidden) @ sd["linear.weight"].T + sd["linear.bias"]
+        np.testing.assert_allclose(oracle["outputs"], out.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_13_tang_poems_char_lstm(quick):
+    r = run_script("13_tang_poems_char_lstm.py")
+    assert r["vocab_size"] > 2000
+    ppl = r["train_perplexity"]
+    assert all(math.isfinite(p) for p in ppl + r["val_perplexity"])
+    assert all(b < a for a, b in zip(ppl, ppl[1:])) and ppl[-1] < r["vocab_size"] / 4
+    assert r["val_perplexity"][-1] < r["val_perplexity"][0]
+    assert set(r["poems"]) == {"床前明月光", "春眠不觉晓", "白日依山尽"}
+    for prefix, poem in r["poems"].items():
+        assert poem.startswith(prefix)
+        new = poem[len(prefix):]
+        assert sum(map(_is_han, new)) >= 3, poem  # Chinese out, not <unk> or ASCII
+        assert "<unk>" not in new
+    regular, lines = r["regular_lines"]
+    assert 0 <= regular <= lines
+
+
+def test_13_verse_shapes():
+    ns = runpy.run_path(str(EXAMPLES / "13_tang_poems_char_lstm.py"))
+    poem = "床前明月光，疑是地上霜。\n举头望明月，低头思故乡。\n红豆生南国，\n半句"
+    assert ns["regular_lines"](poem) == (2, 3)
+    seven = "朝辞白帝彩云间，千里江陵一日还。\n"
+    assert ns["regular_lines"](seven) == (1, 1)
 
 
 def test_script_runs_from_the_command_line(tmp_path):
