@@ -6,6 +6,7 @@ from zerograd.nn.functional.dropout import *  # noqa: F401,F403
 from zerograd.nn.functional.sparse import *  # noqa: F401,F403
 from zerograd.nn.functional.padding import *  # noqa: F401,F403
 from zerograd.nn.functional.upsampling import *  # noqa: F401,F403
+from zerograd.nn.functional.attention import *  # noqa: F401,F403
 from zerograd.ops.conv import *  # noqa: F401,F403
 from zerograd.ops.pooling import *  # noqa: F401,F403
 from zerograd.ops.normalization import *  # noqa: F401,F403

@@ -13,3 +13,5 @@ from zerograd.nn.modules.normalization import *  # noqa: F401,F403
 from zerograd.nn.modules.lazy import *  # noqa: F401,F403
 from zerograd.nn.modules.upsampling import *  # noqa: F401,F403
 from zerograd.nn.modules.rnn import *  # noqa: F401,F403
+from zerograd.nn.modules.attention import *  # noqa: F401,F403
+from zerograd.nn.modules.transformer import *  # noqa: F401,F403
