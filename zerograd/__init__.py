@@ -4,6 +4,7 @@ Data flows through the package in this order: ``backend`` (the array library) ->
 ``tensor`` and ``autograd`` (graph and engine) -> ``ops`` (each op's forward and backward)
 -> ``nn`` -> ``optim`` -> ``utils.data`` -> training, CLI and visualisation.
 """
+from zerograd import _fp_warnings  # noqa: F401  (torch computes inf/nan without warnings)
 from zerograd.dtypes import (  # noqa: F401
     bool_ as bool, double, dtype, float, float16, float32, float64, get_default_dtype, half,
     int, int8, int16, int32, int64, long, set_default_dtype, short, uint8, promote_types)
@@ -16,7 +17,7 @@ from zerograd.autograd.grad_mode import (  # noqa: F401
 from zerograd.random import (  # noqa: F401
     Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state)
 from zerograd.ops import *  # noqa: F401,F403
-from zerograd import autograd, cuda, func, nn, optim, utils, viz  # noqa: F401
+from zerograd import autograd, cuda, distributions, func, nn, optim, utils, viz  # noqa: F401
 # Not `from zerograd import linalg`: the ops star-import already bound the name to ops.linalg.
 import zerograd.linalg as linalg  # noqa: E402,F401
 from zerograd.dtypes import result_type as _result_type

@@ -1,4 +1,4 @@
-"""The ``zerograd`` command: train, eval, predict, resume, info.
+"""The ``zerograd`` command: train, eval, predict, resume, info, generate, translate.
 
 ``zerograd train`` with no arguments trains an MLP on scikit-learn's bundled digits
 (offline, a few seconds) and prints the test accuracy. Progress and per-epoch lines go
@@ -68,6 +68,13 @@ def build_parser():
                    help="start from the weights of this checkpoint (file or run folder); "
                         "optimizer, schedule and epochs start afresh")
     t.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    t.add_argument("--num-steps", type=int, dest="num_steps",
+                   help="sequence models: tokens per training sequence (LM 35, seq2seq 10)")
+    t.add_argument("--embed-size", type=int, dest="embed_size", help="sequence models")
+    t.add_argument("--hidden-size", type=int, dest="hidden_size", help="sequence models")
+    t.add_argument("--num-layers", type=int, dest="num_layers", help="sequence models")
+    t.add_argument("--clip-grad", type=float, dest="clip_grad",
+                   help="sequence models: clip the gradient norm to this (default 1; 0: off)")
     t.add_argument("--show-graph", action="store_true", dest="show_graph",
                    help="save the autograd graph of one batch (graph.dot, graph.svg)")
     _progress(t)
@@ -94,6 +101,22 @@ def build_parser():
     p.add_argument("files", metavar="FILE", nargs="+")
     p.add_argument("--top", type=int, default=3, help="probabilities to show per input")
     _common(p)
+
+    g = sub.add_parser("generate", help="continue a text with a trained language model")
+    g.add_argument("checkpoint", metavar="CKPT", help="checkpoint file or run folder")
+    g.add_argument("--prefix", default=None, help="the text to continue (default: the "
+                                                  "corpus's first characters)")
+    g.add_argument("--num-chars", type=int, default=100, dest="num_chars")
+    g.add_argument("--temperature", type=float, default=0.8,
+                   help="sampling temperature; 0 picks the likeliest character (greedy)")
+    g.add_argument("--top-k", type=int, dest="top_k", help="sample among the K likeliest")
+    g.add_argument("--seed", type=int, help="seed of the sampling (default: fresh each run)")
+    _common(g)
+
+    tr = sub.add_parser("translate", help="decode text with a trained seq2seq model")
+    tr.add_argument("checkpoint", metavar="CKPT", help="checkpoint file or run folder")
+    tr.add_argument("texts", metavar="TEXT", nargs="+")
+    _common(tr)
 
     i = sub.add_parser("info", help="architecture, parameter count and metrics of a checkpoint")
     i.add_argument("checkpoint", metavar="CKPT", help="checkpoint file or run folder")
@@ -132,6 +155,15 @@ def _cmd_resume(args):
 
 
 def _result_lines(s):
+    if s.get("test_ppl") is not None:  # a sequence model
+        head = f"validation perplexity: {s['test_ppl']:.3f}"
+        if s.get("test_acc") is not None:
+            head += f"  exact match: {s['test_acc']:.4f}  BLEU: {s['test_bleu']:.4f}"
+        epochs = f"{s['epochs']} epoch{'' if s['epochs'] == 1 else 's'}"
+        lines = [head + f"  (loss {s['test_loss']:.4f}, {epochs}, {s['seconds']:.1f}s)"]
+        if s.get("sample"):
+            lines.append("sample: " + s["sample"].replace("\n", " / "))
+        return lines + [f"run folder: {s['run_dir']}"]
     if s.get("test_acc") is not None:
         head = f"test accuracy: {s['test_acc']:.4f}"
     else:
@@ -187,8 +219,40 @@ def _cmd_predict(args):
     return 0
 
 
+def _cmd_generate(args):
+    from zerograd.train.text_inference import generate, load_text_model
+    loaded = load_text_model(args.checkpoint, "lm")
+    result = generate(loaded, args.prefix, args.num_chars, args.temperature, args.top_k,
+                      args.seed)
+    _emit(args, result, [result["text"]])
+    return 0
+
+
+def _cmd_translate(args):
+    from zerograd.train.text_inference import load_text_model, translate
+    loaded = load_text_model(args.checkpoint, "seq2seq")
+    results = [translate(loaded, text) for text in args.texts]
+    _emit(args, results, [f"{r['input']} => {r['output']}" for r in results])
+    return 0
+
+
 def _cmd_info(args):
     from zerograd.train.inference import describe, load_trained
+    from zerograd.train.text_inference import describe_text, is_text_checkpoint, load_text_model
+    if is_text_checkpoint(args.checkpoint):
+        d = describe_text(load_text_model(args.checkpoint, None))
+        m = d["metrics"] or {}
+        lines = [f"checkpoint: {d['checkpoint']}",
+                 f"model: {d['model']} ({d['class']}), {d['parameters']:,} parameters",
+                 f"data: {d['data']} ({'language model' if d['task'] == 'lm' else 'seq2seq'}), "
+                 f"vocabulary {' -> '.join(str(n) for n in d['vocab_sizes'])} tokens",
+                 f"epoch: {d['epoch']}"]
+        if m:
+            lines.append(f"metrics: validation loss {m['test_loss']:.4f}, perplexity "
+                         f"{m['test_ppl']:.3f}" + (f", exact match {m['test_acc']:.4f}"
+                                                   if m.get("test_acc") is not None else ""))
+        _emit(args, d, lines + ["architecture:", d["architecture"]])
+        return 0
     d = describe(load_trained(args.checkpoint))
     m = d["metrics"] or {}
     lines = [f"checkpoint: {d['checkpoint']}",
@@ -205,7 +269,8 @@ def _cmd_info(args):
 
 
 _COMMANDS = {"train": _cmd_train, "resume": _cmd_resume, "eval": _cmd_eval,
-             "predict": _cmd_predict, "info": _cmd_info}
+             "predict": _cmd_predict, "info": _cmd_info, "generate": _cmd_generate,
+             "translate": _cmd_translate}
 
 
 def _usage(text):
@@ -223,7 +288,8 @@ def main(argv=None):
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
-            raise _CommandLineError("choose a command: train, eval, predict, resume, info")
+            raise _CommandLineError("choose a command: train, eval, predict, resume, info, "
+                                    "generate, translate")
         return _COMMANDS[args.command](args)
     except _CommandLineError as err:
         return _fail(str(err), EXIT_USAGE)

@@ -4,7 +4,8 @@ Every model is a plain ``nn.Module`` returning logits (or real values for regres
 ``get_model(name, in_shape, num_classes)`` builds one by its CLI name; ``in_shape`` is
 one sample's shape, e.g. ``(64,)`` for tabular data or ``(1, 28, 28)`` for images.
 """
-from zerograd.models import alexnet, googlenet, lenet, linear, mlp, nin, resnet, vgg
+from zerograd.models import (alexnet, googlenet, lenet, linear, mlp, nin, resnet, rnn_lm, seq2seq,
+                             vgg)
 from zerograd.models.alexnet import AlexNetSmall
 from zerograd.models.googlenet import GoogLeNetSmall, Inception
 from zerograd.models.lenet import LeNet, LeNetBN
@@ -14,7 +15,8 @@ from zerograd.models.nin import NiN
 from zerograd.models.resnet import ResNet18, Residual
 from zerograd.models.vgg import VGGSmall
 
-__all__ = ["get_model", "MODELS", "model_names", "takes_images", "LinearRegression",
+__all__ = ["get_model", "MODELS", "TEXT_KINDS", "model_names", "takes_images",
+           "is_text_model", "LinearRegression",
            "SoftmaxRegression", "LogisticRegression", "MLP", "LeNet", "LeNetBN", "AlexNetSmall",
            "VGGSmall", "NiN", "GoogLeNetSmall", "Inception", "ResNet18", "Residual"]
 
@@ -32,7 +34,14 @@ MODELS = {
     "nin": (nin, "classes"),
     "googlenet-small": (googlenet, "classes"),
     "resnet18": (resnet, "classes"),
+    # sequence models: built from a vocabulary by zerograd.train.text, not by get_model
+    "rnn-lm": (rnn_lm, "lm"),
+    "gru-lm": (rnn_lm, "lm"),
+    "lstm-lm": (rnn_lm, "lm"),
+    "seq2seq-gru": (seq2seq, "seq2seq"),
 }
+
+TEXT_KINDS = ("lm", "seq2seq")
 
 
 def model_names():
@@ -41,7 +50,12 @@ def model_names():
 
 def takes_images(name):
     """True for the CNNs, which need (channels, height, width) samples, not flat features."""
-    return MODELS[name][0] not in (linear, mlp)
+    return MODELS[name][0] not in (linear, mlp, rnn_lm, seq2seq)
+
+
+def is_text_model(name):
+    """True for the language models and the encoder-decoder (trained on text data)."""
+    return name in MODELS and MODELS[name][1] in TEXT_KINDS
 
 
 def get_model(name, in_shape, num_classes=None):
@@ -55,6 +69,10 @@ def get_model(name, in_shape, num_classes=None):
     if name not in MODELS:
         raise ValueError(f"unknown model '{name}'; choose one of: {', '.join(MODELS)}")
     module, kind = MODELS[name]
+    if kind in TEXT_KINDS:
+        example = "text:tang300" if kind == "lm" else "seq2seq:reverse"
+        raise ValueError(f"model '{name}' is a sequence model; train it on text data "
+                         f"(e.g. --data {example})")
     if kind == "regression" and num_classes is not None:
         raise ValueError(f"model '{name}' is linear regression (real-valued output) but the "
                          f"data has {num_classes} classes; use softmax or logistic")

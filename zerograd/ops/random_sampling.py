@@ -152,6 +152,8 @@ def multinomial(input, num_samples, replacement=False, generator=None):
     probs = input._data.astype(dtypes.float64.np)
     if probs.ndim not in (1, 2):
         raise RuntimeError(f"prob_dist must be 1 or 2 dim, got {probs.ndim}")
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
     if probs.size == 0 or xp.any(probs < 0) or not xp.all(xp.isfinite(probs)):
         raise RuntimeError("multinomial: probability tensor contains either `inf`, `nan` or "
                            "element < 0")

@@ -9,7 +9,7 @@ import dataclasses
 import math
 
 __all__ = ["UsageError", "Interrupted", "TrainConfig", "MODEL_NAMES", "OPTIMIZERS", "SCHEDULERS",
-           "DATASET_NAMES", "IDX_DATASETS", "load_toml", "resolve"]
+           "DATASET_NAMES", "IDX_DATASETS", "TEXT_MODELS", "TEXT_OPTIONS", "load_toml", "resolve"]
 
 
 class UsageError(ValueError):
@@ -26,9 +26,14 @@ class Interrupted(KeyboardInterrupt):
 
 
 MODEL_NAMES = ("linear", "logistic", "softmax", "mlp", "lenet", "lenet-bn", "alexnet-small",
-               "vgg-small", "nin", "googlenet-small", "resnet18")
+               "vgg-small", "nin", "googlenet-small", "resnet18", "rnn-lm", "gru-lm", "lstm-lm",
+               "seq2seq-gru")
+TEXT_MODELS = ("rnn-lm", "gru-lm", "lstm-lm", "seq2seq-gru")
 DATASET_NAMES = ("digits", "breast-cancer", "iris", "diabetes", "fashion-mnist",
-                 "mnist", "csv:PATH:TARGET")
+                 "mnist", "csv:PATH:TARGET", "text:CORPUS", "text:PATH", "seq2seq:TASK",
+                 "seq2seq:PATH")
+# Options of sequence models only (None: the model's default, filled in by resolve).
+TEXT_OPTIONS = ("num_steps", "embed_size", "hidden_size", "num_layers", "clip_grad")
 
 # Learning rates that work out of the box for each optimizer on the bundled datasets.
 OPTIMIZERS = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.05,
@@ -63,6 +68,11 @@ class TrainConfig:
     out: str = None
     keep_checkpoints: int = 2
     init_from: str = None
+    num_steps: int = None
+    embed_size: int = None
+    hidden_size: int = None
+    num_layers: int = None
+    clip_grad: float = None
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -72,7 +82,8 @@ _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 _TYPES = {"model": str, "data": str, "epochs": int, "batch_size": int, "lr": float,
           "optimizer": str, "momentum": float, "weight_decay": float, "scheduler": str,
           "seed": int, "limit": int, "data_dir": str, "out": str, "keep_checkpoints": int,
-          "init_from": str}
+          "init_from": str, "num_steps": int, "embed_size": int, "hidden_size": int,
+          "num_layers": int, "clip_grad": float}
 
 
 def _coerce(key, value, where):
@@ -131,6 +142,11 @@ def resolve(file_options=None, cli_options=None):
             raise UsageError(f"--{name.replace('_', '-')} must not be empty")
     cfg = TrainConfig(**merged)
     _check_choice(cfg.model, MODEL_NAMES, "model")
+    if cfg.data.startswith(("text:", "seq2seq:")) or cfg.model in TEXT_MODELS:
+        from zerograd.train.text_data import resolve_text
+        resolve_text(cfg, merged)
+        _check_numbers(cfg)
+        return cfg
     if not (cfg.data in _DATA_DEFAULTS or cfg.data.startswith("csv:")):
         raise UsageError(f"unknown dataset '{cfg.data}'; choose one of: "
                          f"{', '.join(DATASET_NAMES)}")
@@ -150,7 +166,9 @@ def resolve(file_options=None, cli_options=None):
 
 
 def _check_numbers(cfg):
-    for name, low in (("epochs", 1), ("batch_size", 1), ("limit", 1), ("keep_checkpoints", 1)):
+    for name, low in (("epochs", 1), ("batch_size", 1), ("limit", 1), ("keep_checkpoints", 1),
+                      ("num_steps", 1), ("embed_size", 1), ("hidden_size", 1),
+                      ("num_layers", 1)):
         value = getattr(cfg, name)
         if value is not None and value < low:
             raise UsageError(f"--{name.replace('_', '-')} must be at least {low}, got {value}")
@@ -162,6 +180,9 @@ def _check_numbers(cfg):
         value = getattr(cfg, name)
         if not math.isfinite(value):
             raise UsageError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
+    if cfg.clip_grad is not None and not (math.isfinite(cfg.clip_grad) and cfg.clip_grad >= 0):
+        raise UsageError(f"--clip-grad must be a finite number >= 0 (0: no clipping), got "
+                         f"{cfg.clip_grad}")
     if not cfg.lr > 0:
         raise UsageError(f"--lr must be positive, got {cfg.lr}")
     if not cfg.weight_decay >= 0:
@@ -176,6 +197,10 @@ IDX_DATASETS = ("fashion-mnist", "mnist")
 
 
 def _check_applies(cfg, given):
+    for name in TEXT_OPTIONS:
+        if given.get(name) is not None:
+            raise UsageError(f"--{name.replace('_', '-')} applies to the sequence models "
+                             f"({', '.join(TEXT_MODELS)}), not {cfg.model}; drop it")
     if given.get("momentum") is not None and cfg.optimizer not in _MOMENTUM_OPTIMIZERS:
         raise UsageError(f"--momentum applies to the optimizers {', '.join(_MOMENTUM_OPTIMIZERS)}"
                          f", not {cfg.optimizer}; drop it or choose one of those")

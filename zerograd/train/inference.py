@@ -40,6 +40,11 @@ def load_trained(path):
     if not isinstance(state, dict) or state.get("kind") != "zerograd-train":
         raise CheckpointError(f"{path} is a zerograd file but not a training checkpoint "
                               "(no model description); load it with zerograd.load")
+    data = state.get("data")
+    if isinstance(data, dict) and data.get("kind") == "text":
+        command = "generate" if data.get("task") == "lm" else "translate"
+        raise UsageError(f"{path} holds a sequence model ('{state['model'].get('name')}'); "
+                         f"use `zerograd {command}` with it")
     try:
         info = DataInfo.from_state(state["data"])
         name = state["model"]["name"]

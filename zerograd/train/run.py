@@ -178,13 +178,14 @@ class RunFolder:
         figure.savefig(buffer, format="png", dpi=100)
         atomic_write_bytes(self.file(name), buffer.getvalue())
 
-    def write_metrics(self, rows):
-        """Rewrite metrics.csv with ``rows`` (whole file, atomically; it is small)."""
+    def write_metrics(self, rows, columns=METRIC_COLUMNS):
+        """Rewrite metrics.csv with ``rows`` (whole file, atomically; it is small);
+        ``columns`` are the run's (a language model's perplexities replace accuracy)."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(METRIC_COLUMNS)
+        writer.writerow(columns)
         for row in rows:
-            writer.writerow([_fmt(row.get(c)) for c in METRIC_COLUMNS])
+            writer.writerow([_fmt(row.get(c)) for c in columns])
         atomic_write_text(self.file("metrics.csv"), buffer.getvalue())
 
     def read_metrics(self):

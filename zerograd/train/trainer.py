@@ -31,7 +31,7 @@ from zerograd.train.data import DataInfo, load_data, make_loaders
 from zerograd.train.loop import DivergenceGuard, Diverged, evaluate, train_epoch
 from zerograd.train.metrics import confusion_matrix, per_class_accuracy, r2_score
 from zerograd.train.replace import NewRun, recover
-from zerograd.train.run import RunFolder, find_checkpoint
+from zerograd.train.run import METRIC_COLUMNS, RunFolder, find_checkpoint
 
 __all__ = ["Session", "fit", "resume", "CHECKPOINT_KIND"]
 
@@ -44,7 +44,14 @@ def _say(quiet):
 
 
 class Session:
-    """Everything one run trains with, built deterministically from a TrainConfig."""
+    """Everything one run trains with, built deterministically from a TrainConfig.
+
+    ``zerograd.train.text.TextSession`` is its twin for sequence models: the run loop
+    below only uses ``run_epoch``, ``state``/``restore``, ``describe``, ``final_test`` and
+    ``finish``, and ``metric_columns``.
+    """
+
+    metric_columns = METRIC_COLUMNS
 
     def __init__(self, cfg, data_info=None):
         self.cfg = cfg
@@ -175,6 +182,17 @@ class Session:
             out["test_rmse"] = float(((preds - targets) ** 2).mean().item()) ** 0.5
         return out
 
+    def describe_data(self):
+        return f"{len(self.data.train)} train / {len(self.data.test)} test samples"
+
+    def final_test(self):
+        """Score the model as it stands (when a resumed run has no epoch left to train)."""
+        return evaluate(self.model, self.test_loader, self.loss_fn, self.classify,
+                        keep_outputs=True)
+
+    def finish(self, run, test, say, plots=True):
+        return _finish(self, run, test, say, plots)
+
 
 def _show_graph(session, run, say):
     """Save the autograd graph of one training step's loss without disturbing the run."""
@@ -229,7 +247,7 @@ def _loop(session, run, say, progress, stop_after, plots, placement=None):
             saved = session.epoch
             if placement is not None:
                 placement.saved_checkpoint()
-            run.write_metrics(session.history)
+            run.write_metrics(session.history, session.metric_columns)
             say(session.describe(row, train))
     except KeyboardInterrupt:
         # Checkpoints are written atomically, so the last saved epoch is intact.
@@ -244,9 +262,8 @@ def _loop(session, run, say, progress, stop_after, plots, placement=None):
         _undo(placement)
         raise
     if test is None:  # nothing left to train: score the restored model
-        test = evaluate(session.model, session.test_loader, session.loss_fn, session.classify,
-                        keep_outputs=True)
-    return _finish(session, run, test, say, plots)
+        test = session.final_test()
+    return session.finish(run, test, say, plots)
 
 
 def _undo(placement):
@@ -267,7 +284,7 @@ def _load_initial_weights(session, path):
     if not isinstance(state, dict) or state.get("kind") != CHECKPOINT_KIND:
         raise UsageError(f"--init-from {path}: not a zerograd training checkpoint")
     name = state.get("model", {}).get("name")
-    if name != session.cfg.model:
+    if name != session.cfg.model:  # (text runs check this before building their session)
         raise UsageError(f"--init-from {path} holds a '{name}' model, but this run trains "
                          f"'{session.cfg.model}'; pass --model {name} or another checkpoint")
     try:
@@ -290,7 +307,7 @@ def fit(cfg, out=None, overwrite=False, quiet=False, progress=None, show_graph=F
     target = out or cfg.out or RunFolder.default_path(cfg.model, cfg.data)
     recover(target)
     RunFolder(target).check_free(overwrite)
-    session = Session(cfg)  # fails on bad data/model before the run folder is created
+    session = _new_session(cfg, show_graph)  # fails on bad data/model before the run folder
     if cfg.init_from:
         _load_initial_weights(session, cfg.init_from)
     placement = NewRun(target, overwrite)  # --overwrite: built aside, swapped in once saved
@@ -301,14 +318,29 @@ def fit(cfg, out=None, overwrite=False, quiet=False, progress=None, show_graph=F
         run.write_json("config.json", cfg.to_dict())
         say(f"training {cfg.model} ({type(session.model).__name__}, "
             f"{count_parameters(session.model):,} parameters) on {cfg.data}: "
-            f"{len(session.data.train)} train / {len(session.data.test)} test samples -> "
-            f"{cfg.out}")
+            f"{session.describe_data()} -> {cfg.out}")
         if show_graph:
             _show_graph(session, run, say)
     except BaseException:
         placement.undo()
         raise
     return _loop(session, run, say, progress, stop_after, plots, placement)
+
+
+def _is_text(cfg):
+    return cfg.data.startswith(("text:", "seq2seq:"))
+
+
+def _new_session(cfg, show_graph=False):
+    if not _is_text(cfg):
+        return Session(cfg)
+    from zerograd.train.text import TextSession, init_from_data_state
+    if show_graph:
+        raise UsageError("--show-graph is for the classifier and regression models; drop it")
+    # --init-from: the new run keeps the checkpoint's vocabulary, so token i means the
+    # same token to the loaded embedding and output layer
+    data_state = init_from_data_state(cfg) if cfg.init_from else None
+    return TextSession(cfg, data_state=data_state)
 
 
 def resume(run_dir, epochs=None, quiet=False, progress=None, stop_after=None, plots=True):
@@ -329,7 +361,11 @@ def resume(run_dir, epochs=None, quiet=False, progress=None, stop_after=None, pl
         if epochs < 1:
             raise UsageError(f"--epochs must be at least 1, got {epochs}")
         cfg.epochs = epochs
-    session = Session(cfg, data_info=DataInfo.from_state(state["data"]))
+    if _is_text(cfg):
+        from zerograd.train.text import TextSession
+        session = TextSession(cfg, data_state=state["data"])
+    else:
+        session = Session(cfg, data_info=DataInfo.from_state(state["data"]))
     session.restore(state)
     if (cfg.epochs != planned and session.epoch < cfg.epochs
             and cfg.scheduler in LENGTH_DEPENDENT_SCHEDULERS):

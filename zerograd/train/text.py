@@ -1,0 +1,364 @@
+"""Training runs of sequence models: language models on a corpus, encoder-decoders on pairs.
+
+``--data text:CORPUS`` (``tang300``, ``song100``, ``chinese``, ``fortunes``) or
+``text:PATH`` trains ``rnn-lm``/``gru-lm``/``lstm-lm`` on characters, d2l's way (ch. 9):
+sequential partitions of ``num_steps`` tokens, the state carried from batch to batch and
+detached (truncated BPTT), gradients clipped to norm ``clip_grad`` (1 by default), and
+perplexity ``exp(mean cross-entropy per token)`` reported for the training pass and the
+validation part (the last 10% of the corpus). ``--data seq2seq:TASK`` (``reverse``,
+``sort``, ``digit-sum``) or ``seq2seq:PATH`` (tab-separated pairs) trains
+``seq2seq-gru`` as d2l 10.7: teacher forcing, masked cross-entropy, and on the held-out
+10% greedy decoding scored by exact match and BLEU-2.
+
+``TextSession`` has the interface of ``zerograd.train.trainer.Session``, so checkpoints,
+resume, ``--init-from`` and the run folder work as for classifiers. The vocabularies go
+into the checkpoint as plain JSON values (``Vocab.to_dict``), never pickled.
+"""
+import math
+import os
+import time
+
+import numpy as np
+
+from zerograd.autograd.grad_mode import no_grad
+from zerograd.datasets.seq2seq import RESERVED_TOKENS, build_array_nmt
+from zerograd.datasets.text import LanguageModelDataset, Vocab, split_corpus
+from zerograd.datasets.text import tokenize as split_tokens
+from zerograd.models.rnn_lm import build_lm, detach_state
+from zerograd.models.seq2seq import MaskedSoftmaxCELoss, bleu, build_seq2seq, greedy_decode
+from zerograd.nn import CrossEntropyLoss
+from zerograd.nn.utils import clip_grad_norm_
+from zerograd.ops import cat, from_numpy
+from zerograd.random import Generator, get_rng_state, manual_seed
+from zerograd.train.build import count_parameters, make_optimizer, make_scheduler
+from zerograd.train.datainfo import SPLIT_SEED
+from zerograd.train.loop import DivergenceGuard, Diverged, Progress
+from zerograd.train.text_data import (generate_tokens, init_from_data_state, load_lm_text,
+                                      seq2seq_pairs, task_of)
+from zerograd.utils.data import DataLoader, TensorDataset
+
+__all__ = ["TextSession", "init_from_data_state", "LM_COLUMNS", "SEQ2SEQ_COLUMNS"]
+
+LM_COLUMNS = ("epoch", "train_loss", "train_ppl", "test_loss", "test_ppl", "lr", "seconds")
+SEQ2SEQ_COLUMNS = ("epoch", "train_loss", "train_ppl", "test_loss", "test_ppl", "test_acc",
+                   "test_bleu", "lr", "seconds")
+VAL_FRACTION = 0.1
+_LOADER_SEED_OFFSET = 0x5EED   # as the classifier sessions
+_SAMPLE_CHARS = 40             # generated after each epoch of a language model
+
+
+# -- the session ---------------------------------------------------------------------------------
+class TextSession:
+    """A sequence model's run: the same interface as ``Session`` (see trainer.py)."""
+
+    classify = False
+
+    def __init__(self, cfg, data_state=None):
+        self.cfg = cfg
+        self.task = task_of(cfg.data)
+        self.metric_columns = LM_COLUMNS if self.task == "lm" else SEQ2SEQ_COLUMNS
+        manual_seed(cfg.seed)
+        self.loader_generator = Generator().manual_seed(cfg.seed + _LOADER_SEED_OFFSET)
+        # resume and --init-from: the checkpoint's vocabularies (data_state), not new ones
+        if self.task == "lm":
+            self._load_lm(data_state)
+        else:
+            self._load_seq2seq(data_state)
+        self.optimizer = make_optimizer(cfg.optimizer, self.model.parameters(), cfg.lr,
+                                        cfg.momentum, cfg.weight_decay)
+        self.scheduler, self.schedule_on = make_scheduler(
+            cfg.scheduler, self.optimizer, cfg.epochs, len(self.train_loader), cfg.lr)
+        self.epoch = 0
+        self.history = []
+        self.best = None
+        self.guard = DivergenceGuard()
+
+    # -- data and model ---------------------------------------------------------------------
+    def _load_lm(self, data_state):
+        cfg = self.cfg
+        text, clean = load_lm_text(cfg.data, data_state["clean"] if data_state else "auto")
+        tokens = split_tokens(text, "char")
+        vocab = Vocab.from_dict(data_state["vocab"]) if data_state else Vocab(tokens)
+        corpus = vocab.encode(tokens)
+        if cfg.limit is not None:
+            corpus = corpus[:cfg.limit]
+        try:
+            train, val = split_corpus(corpus, VAL_FRACTION)
+            train_set = LanguageModelDataset(train, cfg.batch_size, cfg.num_steps,
+                                             generator=self.loader_generator)
+            val_batch = max(1, min(cfg.batch_size, (len(val) - 1) // cfg.num_steps))
+            val_set = LanguageModelDataset(val, val_batch, cfg.num_steps, random_offset=False)
+        except ValueError as err:
+            raise UsageError(f"--data {cfg.data}: {str(err).splitlines()[0]}") from None
+        self.vocab, self.clean = vocab, clean
+        self.train_loader = DataLoader(train_set, batch_size=None)
+        self.test_loader = DataLoader(val_set, batch_size=None)
+        self.sizes = (len(train), len(val))
+        self.sample_prefix = vocab.to_tokens([int(i) for i in train[:2]])
+        self.model = build_lm(cfg.model, len(vocab), cfg.embed_size, cfg.hidden_size,
+                              cfg.num_layers)
+        self.loss_fn = CrossEntropyLoss()
+
+    def _load_seq2seq(self, data_state):
+        cfg = self.cfg
+        source, target, tokens, min_freq = seq2seq_pairs(cfg.data, cfg.limit)
+        if data_state:
+            src_vocab = Vocab.from_dict(data_state["src_vocab"])
+            tgt_vocab = Vocab.from_dict(data_state["tgt_vocab"])
+        else:
+            src_vocab = Vocab(source, min_freq=min_freq, reserved_tokens=RESERVED_TOKENS)
+            tgt_vocab = Vocab(target, min_freq=min_freq, reserved_tokens=RESERVED_TOKENS)
+        perm = Generator().manual_seed(SPLIT_SEED).rng.permutation(len(source))
+        n_val = max(1, int(round(len(source) * VAL_FRACTION)))
+        parts = []
+        for idx in (perm[n_val:], perm[:n_val]):
+            src, src_len = build_array_nmt([source[i] for i in idx], src_vocab, cfg.num_steps)
+            tgt, tgt_len = build_array_nmt([target[i] for i in idx], tgt_vocab, cfg.num_steps)
+            parts.append(TensorDataset(src, src_len, tgt, tgt_len))
+        self.src_vocab, self.tgt_vocab, self.tokens = src_vocab, tgt_vocab, tokens
+        self.val_pairs = [(source[i], target[i]) for i in perm[:n_val]]
+        self.train_loader = DataLoader(parts[0], cfg.batch_size, shuffle=True,
+                                       generator=self.loader_generator)
+        self.test_loader = DataLoader(parts[1], max(cfg.batch_size, 256))
+        self.sizes = (len(parts[0]), len(parts[1]))
+        self.model = build_seq2seq(len(src_vocab), len(tgt_vocab), cfg.embed_size,
+                                   cfg.hidden_size, cfg.num_layers)
+        self.loss_fn = MaskedSoftmaxCELoss()
+
+    def data_state(self):
+        state = {"name": self.cfg.data, "kind": "text", "task": self.task,
+                 "num_steps": self.cfg.num_steps}
+        if self.task == "lm":
+            state.update(vocab=self.vocab.to_dict(), clean=self.clean, tokenize="char")
+        else:
+            state.update(src_vocab=self.src_vocab.to_dict(), tgt_vocab=self.tgt_vocab.to_dict(),
+                         tokenize=self.tokens)
+        return state
+
+    def describe_data(self):
+        unit = "tokens" if self.task == "lm" else "pairs"
+        return f"{self.sizes[0]} train / {self.sizes[1]} validation {unit}"
+
+    # -- checkpoint state --------------------------------------------------------------------
+    def model_meta(self):
+        return {"name": self.cfg.model, "class": type(self.model).__name__,
+                "num_parameters": count_parameters(self.model), "outputs": self.task}
+
+    def state(self):
+        from zerograd.train.trainer import CHECKPOINT_KIND
+        return {
+            "kind": CHECKPOINT_KIND, "epoch": self.epoch, "config": self.cfg.to_dict(),
+            "model": self.model_meta(), "data": self.data_state(),
+            "model_state": self.model.state_dict(),
+            "optimizer_state": self.optimizer.state_dict(),
+            "scheduler_state": self.scheduler.state_dict() if self.scheduler else None,
+            "rng": {"default": get_rng_state(), "loader": self.loader_generator.get_state()},
+            "history": self.history,
+            "best": {"epoch": self.best[0], "value": self.best[1],
+                     "metric": self.best_metric} if self.best else None,
+            "metrics": self.history[-1] if self.history else None,
+        }
+
+    def restore(self, state):
+        from zerograd.train.trainer import Session
+        Session.restore(self, state)
+
+    best_metric = "test_loss"
+
+    def _improved(self, row):
+        return self.best is None or row["test_loss"] < self.best[1]
+
+    # -- one epoch -------------------------------------------------------------------------------
+    def _clip(self):
+        if self.cfg.clip_grad:
+            clip_grad_norm_(self.model.parameters(), self.cfg.clip_grad)
+
+    def _lm_train(self, bar_progress):
+        model, state = self.model, None
+        model.train()
+        bar = _PerplexityBar(len(self.train_loader), f"epoch {self.epoch}", bar_progress,
+                             self.history[-1]["test_ppl"] if self.history else None)
+        total, seen, start = 0.0, 0, time.perf_counter()
+        try:
+            for step, (X, Y) in enumerate(self.train_loader, 1):
+                state = detach_state(state)  # sequential partitions: carry, cut the graph
+                out, state = model(X, state)
+                loss = self.loss_fn(out, Y.T.reshape(-1))
+                self.optimizer.zero_grad()
+                loss.backward()
+                self._clip()
+                self.optimizer.step()
+                self._batch_schedule()
+                value = loss.item()
+                self.guard.check(value, self.epoch, step)
+                total += value * Y.numel()
+                seen += Y.numel()
+                bar.update(total / seen, seen / max(time.perf_counter() - start, 1e-9))
+        finally:
+            bar.close()
+        return _pass_result(total, seen, start)
+
+    def _lm_eval(self):
+        model, state = self.model, None
+        model.eval()
+        total, seen, start = 0.0, 0, time.perf_counter()
+        with no_grad():
+            for X, Y in self.test_loader:
+                out, state = model(X, state)
+                total += self.loss_fn(out, Y.T.reshape(-1)).item() * Y.numel()
+                seen += Y.numel()
+        return _pass_result(total, seen, start)
+
+    def _seq2seq_batch(self, batch):
+        X, X_len, Y, Y_len = batch
+        bos = from_numpy(np.full((Y.shape[0], 1), self.tgt_vocab["<bos>"], dtype=np.int64))
+        out, _ = self.model(X, cat([bos, Y[:, :-1]], 1), X_len)
+        per_seq = self.loss_fn(out, Y, Y_len)             # d2l: mean over the steps
+        tokens = int(Y_len.sum().item())
+        return per_seq, per_seq.sum().item() * Y.shape[1], tokens  # summed token losses
+
+    def _seq2seq_train(self, bar_progress):
+        self.model.train()
+        bar = _PerplexityBar(len(self.train_loader), f"epoch {self.epoch}", bar_progress,
+                             self.history[-1]["test_ppl"] if self.history else None)
+        total, seen, start = 0.0, 0, time.perf_counter()
+        try:
+            for step, batch in enumerate(self.train_loader, 1):
+                per_seq, token_loss, tokens = self._seq2seq_batch(batch)
+                self.optimizer.zero_grad()
+                per_seq.sum().backward()                  # d2l's l.sum().backward()
+                self._clip()
+                self.optimizer.step()
+                self._batch_schedule()
+                self.guard.check(token_loss / max(tokens, 1), self.epoch, step)
+                total += token_loss
+                seen += tokens
+                bar.update(total / seen, seen / max(time.perf_counter() - start, 1e-9))
+        finally:
+            bar.close()
+        return _pass_result(total, seen, start)
+
+    def _seq2seq_eval(self):
+        self.model.eval()
+        total, seen, start = 0.0, 0, time.perf_counter()
+        with no_grad():
+            for batch in self.test_loader:
+                _, token_loss, tokens = self._seq2seq_batch(batch)
+                total += token_loss
+                seen += tokens
+        result = _pass_result(total, seen, start)
+        result.update(self.score_decoding())
+        return result
+
+    def score_decoding(self):
+        """Greedy decoding of the held-out pairs: exact-match accuracy and mean BLEU-2."""
+        src = [p[0] for p in self.val_pairs]
+        X, X_len = build_array_nmt(src, self.src_vocab, self.cfg.num_steps)
+        pred, lengths = greedy_decode(self.model, X, X_len, self.tgt_vocab["<bos>"],
+                                      self.tgt_vocab["<eos>"], self.cfg.num_steps)
+        exact, bleus = 0, []
+        for (s, t), row, n in zip(self.val_pairs, pred.tolist(), lengths.tolist()):
+            guess = self.tgt_vocab.to_tokens(row[:n])
+            exact += guess == list(t)
+            bleus.append(bleu(" ".join(guess), " ".join(t), k=2))
+        return {"acc": exact / max(len(src), 1), "bleu": float(np.mean(bleus)) if bleus else 0.0}
+
+    def _batch_schedule(self):
+        if self.schedule_on == "batch":
+            self.scheduler.step()
+
+    def run_epoch(self, progress=None):
+        self.epoch += 1
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        start = time.perf_counter()
+        lm = self.task == "lm"
+        train = self._lm_train(progress) if lm else self._seq2seq_train(progress)
+        test = self._lm_eval() if lm else self._seq2seq_eval()
+        if not math.isfinite(test["loss"]):
+            raise Diverged(test["loss"], self.epoch, None)
+        if self.schedule_on == "epoch":
+            self.scheduler.step()
+        elif self.schedule_on == "plateau":
+            self.scheduler.step(test["loss"])
+        row = {"epoch": self.epoch, "train_loss": train["loss"], "train_ppl": train["ppl"],
+               "test_loss": test["loss"], "test_ppl": test["ppl"], "lr": lr}
+        if not lm:
+            row.update(test_acc=test["acc"], test_bleu=test["bleu"])
+        row["seconds"] = round(time.perf_counter() - start, 3)
+        self.history.append(row)
+        improved = self._improved(row)
+        if improved:
+            self.best = (self.epoch, row["test_loss"])
+        return row, train, test, improved
+
+    def sample_text(self, prefix_tokens=None, num_preds=_SAMPLE_CHARS):
+        """A greedy continuation of ``prefix_tokens`` (default: the corpus's first two)."""
+        prefix = list(prefix_tokens or self.sample_prefix)
+        ids = generate_tokens(self.model, self.vocab[prefix], num_preds)
+        return "".join(prefix + self.vocab.to_tokens(ids))
+
+    def describe(self, row, train):
+        text = (f"epoch {row['epoch']:>3}/{self.cfg.epochs}  train loss {row['train_loss']:.4f}"
+                f" ppl {row['train_ppl']:.2f} | val loss {row['test_loss']:.4f} ppl "
+                f"{row['test_ppl']:.2f}")
+        if self.task != "lm":
+            text += f" exact {row['test_acc']:.4f} bleu {row['test_bleu']:.4f}"
+        text += (f" | lr {row['lr']:.3g} | {row['seconds']:.1f}s "
+                 f"({train['tokens_per_s']:,.0f} tokens/s)")
+        if self.task == "lm":
+            sample = self.sample_text().replace("\n", " / ")
+            text += f"\n  sample: {sample}"
+        return text
+
+    # -- the end of a run ------------------------------------------------------------------------
+    def final_test(self):
+        return self._lm_eval() if self.task == "lm" else self._seq2seq_eval()
+
+    def finish(self, run, test, say, plots=True):
+        run.write_metrics(self.history, self.metric_columns)
+        if plots and self.history:
+            from zerograd.viz import plot_curves
+            run.write_figure("curves.png", plot_curves(
+                self.history, title=f"{self.cfg.model} on {self.cfg.data} (loss = log ppl)"))
+        last = self.history[-1] if self.history else {
+            "train_loss": None, "train_ppl": None, "test_loss": test["loss"],
+            "test_ppl": test["ppl"], "test_acc": test.get("acc"), "test_bleu": test.get("bleu")}
+        summary = {"run_dir": run.path, "model": self.cfg.model, "data": self.cfg.data,
+                   "epochs": self.epoch, "parameters": count_parameters(self.model),
+                   "train_loss": last["train_loss"], "train_ppl": last["train_ppl"],
+                   "test_loss": last["test_loss"], "test_ppl": last["test_ppl"],
+                   "best_epoch": self.best[0] if self.best else None,
+                   "seconds": round(sum(r["seconds"] for r in self.history), 3),
+                   "checkpoint": os.path.join(run.checkpoints, "best.safetensors")}
+        if self.task != "lm":
+            summary.update(test_acc=last.get("test_acc"), test_bleu=last.get("test_bleu"))
+        else:
+            summary["sample"] = self.sample_text()
+        run.write_json("summary.json", summary)
+        return summary
+
+
+def _pass_result(total, seen, start):
+    seconds = time.perf_counter() - start
+    loss = total / max(seen, 1)
+    return {"loss": loss, "ppl": math.exp(min(loss, 700.0)), "tokens": seen,
+            "seconds": seconds, "tokens_per_s": seen / max(seconds, 1e-9),
+            "samples_per_s": seen / max(seconds, 1e-9)}
+
+
+class _PerplexityBar(Progress):
+    """The progress bar of a sequence model: running train perplexity, last val ppl."""
+
+    def __init__(self, total, desc, enabled, val_ppl):
+        super().__init__(total, desc, enabled)
+        self.val_ppl = val_ppl
+
+    def update(self, loss, rate):
+        if self.bar is None:
+            return
+        post = {"loss": f"{loss:.4f}", "ppl": f"{math.exp(min(loss, 700.0)):.2f}"}
+        if self.val_ppl is not None:
+            post["val ppl"] = f"{self.val_ppl:.2f}"
+        post["tokens/s"] = f"{rate:,.0f}"
+        self.bar.set_postfix(post, refresh=False)
+        self.bar.update(1)
