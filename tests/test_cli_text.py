@@ -200,3 +200,14 @@ def test_bad_input_is_one_clear_line(lm_run, classifier_run, capsys, monkeypatch
         assert message in lines[0], (args, lines[0])
         assert "internal error" not in lines[0], (args, lines[0])
         assert out == "", (args, out)
+
+
+def test_default_run_folder_names_the_corpus_or_task(tmp_path):
+    from zerograd.train.run import RunFolder
+    assert RunFolder.default_path("lstm-lm", "text:tang300", str(tmp_path)).endswith(
+        "lstm-lm-text-tang300")
+    assert RunFolder.default_path("seq2seq-gru", "seq2seq:reverse", str(tmp_path)).endswith(
+        "seq2seq-gru-seq2seq-reverse")
+    # a path is not put into a folder name
+    assert RunFolder.default_path("lstm-lm", "text:/data/my.txt", str(tmp_path)).endswith(
+        "lstm-lm-text")

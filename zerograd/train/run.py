@@ -72,7 +72,10 @@ class RunFolder:
     @staticmethod
     def default_path(model, data, root="runs"):
         """``runs/MODEL-DATA``, or ``-2``, ``-3``... when that run exists already."""
-        base = f"{model}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', data.split(':')[0])}"
+        kind, _, rest = data.partition(":")
+        if kind in ("text", "seq2seq") and re.fullmatch(r"[A-Za-z0-9-]+", rest):
+            kind = f"{kind}-{rest}"  # a named corpus or task: runs/lstm-lm-text-tang300
+        base = f"{model}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', kind)}"
         candidate, n = os.path.join(root, base), 2
         while os.path.exists(candidate):
             candidate, n = os.path.join(root, f"{base}-{n}"), n + 1
