@@ -9,3 +9,4 @@ from zerograd.utils.data.dataset import *  # noqa: F401,F403
 from zerograd.utils.data.sampler import *  # noqa: F401,F403
 from zerograd.utils.data.worker import *  # noqa: F401,F403
 from zerograd.utils.data.dataloader import *  # noqa: F401,F403
+from zerograd.utils.data.distributed import DistributedSampler  # noqa: F401

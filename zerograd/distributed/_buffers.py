@@ -1,0 +1,102 @@
+"""The bridge between tensors and MPI buffers, and the NumPy side of reductions.
+
+A contiguous host tensor hands its own array to MPI (zero copy); anything else (a strided
+view, a device tensor) goes through a contiguous host copy that is written back afterwards.
+Data movement (broadcast, gather, scatter, send...) travels as raw bytes, so every dtype
+works; reductions use MPI's typed operations for the dtypes MPI reduces natively and fall
+back to gathering every rank's bytes and reducing with NumPy otherwise (bool, float16).
+"""
+import numpy as np
+
+from zerograd.backend import backend_of
+from zerograd.distributed.process_group import ReduceOp, _mpi
+
+_NATIVE = {np.dtype(t) for t in (np.float32, np.float64, np.int8, np.int16, np.int32,
+                                 np.int64, np.uint8, np.complex64, np.complex128)}
+_MPI_OPS = {ReduceOp.SUM: "SUM", ReduceOp.AVG: "SUM", ReduceOp.PRODUCT: "PROD",
+            ReduceOp.MIN: "MIN", ReduceOp.MAX: "MAX", ReduceOp.BAND: "BAND",
+            ReduceOp.BOR: "BOR", ReduceOp.BXOR: "BXOR"}
+
+
+def host_buffer(tensor):
+    """``(array, write_back)``: a C-contiguous NumPy array holding ``tensor``'s values (its
+    own memory when possible) and a function that copies the array back (None if shared)."""
+    data = tensor._data
+    if type(data) is np.ndarray and data.flags["C_CONTIGUOUS"]:
+        return data, None
+    if type(data) is np.ndarray:
+        host = np.ascontiguousarray(data)
+
+        def write_back():
+            data[...] = host
+        return host, write_back
+    backend = backend_of(data)
+    host = np.ascontiguousarray(backend.to_host(data))
+
+    def write_back_device():
+        data[...] = backend.from_host(host)
+    return host, write_back_device
+
+
+def as_bytes(array):
+    """A uint8 view of a contiguous array (MPI.BYTE messages move any dtype)."""
+    return array.reshape(-1).view(np.uint8)
+
+
+def mpi_op(op, dtype):
+    """The MPI operation for ``op``, or None where NumPy must reduce (non-native dtype)."""
+    if not isinstance(op, ReduceOp):
+        raise TypeError(f"op must be a dist.ReduceOp, got {op!r}")
+    if op is ReduceOp.AVG and dtype.kind not in "fc":
+        raise ValueError(f"ReduceOp.AVG needs a floating-point tensor, got {dtype}")
+    if dtype not in _NATIVE:
+        return None
+    return getattr(_mpi(), _MPI_OPS[op])
+
+
+def reduce_stack(stack, op):
+    """Reduce the ranks' arrays stacked on axis 0 with NumPy (the non-native fallback)."""
+    if stack.dtype == np.bool_:
+        if op in (ReduceOp.SUM, ReduceOp.MAX, ReduceOp.BOR):
+            return stack.any(0)
+        if op in (ReduceOp.PRODUCT, ReduceOp.MIN, ReduceOp.BAND):
+            return stack.all(0)
+        return np.logical_xor.reduce(stack, 0)
+    table = {ReduceOp.SUM: np.add, ReduceOp.AVG: np.add, ReduceOp.PRODUCT: np.multiply,
+             ReduceOp.MIN: np.minimum, ReduceOp.MAX: np.maximum, ReduceOp.BAND: np.bitwise_and,
+             ReduceOp.BOR: np.bitwise_or, ReduceOp.BXOR: np.bitwise_xor}
+    out = table[op].reduce(stack, 0).astype(stack.dtype, copy=False)
+    if op is ReduceOp.AVG:
+        out = (out / stack.shape[0]).astype(stack.dtype)
+    return out
+
+
+def gather_all(comm, array):
+    """Every rank's copy of ``array``, stacked on a new axis 0 (for the NumPy fallback)."""
+    out = np.empty((comm.Get_size(),) + array.shape, dtype=array.dtype)
+    comm.Allgather(as_bytes(array), as_bytes(out))
+    return out
+
+
+def check_same(comm, tensors, what, shapes=True):
+    """Raise on every rank (not hang on some) when the ranks' tensors differ in dtype or
+    shape: one small all-gather of (dtype, ndim, shape...) per call."""
+    meta = np.full((len(tensors), 10), -1, dtype=np.int64)
+    for i, t in enumerate(tensors):
+        dtype = t._data.dtype
+        meta[i, 0] = ord(dtype.kind) * 1000 + dtype.itemsize  # e.g. 'f'4: float32
+        shape = t._data.shape if shapes else (t._data.size,)
+        meta[i, 1] = len(shape)
+        meta[i, 2:2 + min(len(shape), 8)] = shape[:8]
+    everyone = gather_all(comm, meta)
+    if (everyone == everyone[0]).all():
+        return
+    diff = "; ".join(f"rank {r} has " + ", ".join(_describe(row) for row in rank_meta)
+                     for r, rank_meta in enumerate(everyone))
+    raise RuntimeError(f"{what}: the tensors differ across ranks ({diff}); every rank must pass "
+                       "tensors of the same shape and dtype")
+
+
+def _describe(row):
+    dtype = np.dtype(f"{chr(row[0] // 1000)}{row[0] % 1000}")
+    return f"{dtype} {list(int(n) for n in row[2:2 + row[1]])}"
