@@ -8,6 +8,7 @@ one-line delegations to ``zerograd.ops`` inherited from ``TensorMethods``
 (zerograd._tensor_methods); each op's forward and backward live together in ``ops``.
 """
 import builtins
+import warnings
 import weakref
 
 from zerograd import _tensor_methods, dtypes
@@ -17,6 +18,13 @@ from zerograd.size import Size
 
 
 _HOST_ARRAY = _get_backend("cpu").array_type
+# torch's words, so code written against torch sees the same hint
+_NON_LEAF_GRAD_WARNING = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+    "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
+    "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. "
+    "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
+    "instead. See github.com/pytorch/pytorch/pull/30531 for more informations.")
 
 
 class Tensor(_tensor_methods.TensorMethods):
@@ -25,11 +33,12 @@ class Tensor(_tensor_methods.TensorMethods):
 
     # Rarely set per tensor: class-level defaults keep creating a tensor cheap (an op's
     # output sets only the slots above); assigning one stores it on the instance.
-    grad = None
+    _grad = None
     _base = None
     _retains_grad = False
     _grad_accumulator = None
     _fw_grad = None
+    _output_nr = 0  # which output of its grad_fn this tensor is (multi-output Functions)
 
     # Let NumPy hand mixed expressions (ndarray * tensor) to our reflected operators.
     __array_ufunc__ = None
@@ -163,6 +172,17 @@ class Tensor(_tensor_methods.TensorMethods):
         return self.grad_fn is None
 
     @property
+    def grad(self):
+        """The gradient backward accumulated here (leaves, and non-leaves that retain it)."""
+        if self._grad is None and self.grad_fn is not None and not self._retains_grad:
+            warnings.warn(_NON_LEAF_GRAD_WARNING, UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        self._grad = value
+
+    @property
     def _version(self):
         return self._version_box[0]
 
@@ -187,12 +207,18 @@ class Tensor(_tensor_methods.TensorMethods):
         return self._grad_accumulator
 
     def retain_grad(self):
+        """Keep this non-leaf's gradient in ``.grad`` after backward (after its hooks ran)."""
         if not self._requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is not None:
             self._retains_grad = True
-            self.grad_fn._retains = True
-            self.grad_fn._output_ref = weakref.ref(self)
+            self.grad_fn._retain(self.output_nr, self)
+
+    @property
+    def output_nr(self):
+        """Which output of ``grad_fn`` this tensor is (0 unless the op has several)."""
+        fn = self.grad_fn
+        return self._output_nr if fn is not None and fn._n_outputs != 1 else 0
 
     @property
     def retains_grad(self):
@@ -228,8 +254,29 @@ class Tensor(_tensor_methods.TensorMethods):
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def register_hook(self, hook):
-        raise RuntimeError("tensor hooks are not supported in zerograd; use retain_grad() "
-                           "to read the gradient of a non-leaf tensor")
+        """``hook(grad)`` runs when this tensor's gradient is computed, before it reaches
+        ``.grad`` or the op that made the tensor; a non-None result replaces the gradient.
+        Returns a handle whose ``remove()`` unregisters the hook."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require "
+                               "gradient")
+        node = self.grad_fn if self.grad_fn is not None else self._accumulator()
+        return node._register_tensor_hook(self.output_nr, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """``hook(tensor)`` runs after a backward has accumulated into this leaf's ``.grad``
+        (optimizers stepping inside backward use it). Returns a removable handle."""
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require "
+                               "gradient")
+        from zerograd.autograd.graph import RemovableHandle
+        table = self._accumulator()._hook_table().post_accumulate
+        handle = RemovableHandle(table)
+        table[handle.id] = hook
+        return handle
 
     # -- conversion ------------------------------------------------------------------------
     def numpy(self, force=False):
@@ -320,8 +367,8 @@ class Tensor(_tensor_methods.TensorMethods):
     def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
         """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
         for a in args:
-            if isinstance(a, Tensor):
-                dtype = a.dtype
+            if isinstance(a, Tensor):  # torch: to(other) takes other's dtype and device
+                dtype, device = a.dtype, a.device
             elif isinstance(a, (dtypes.dtype, type)) or (isinstance(a, str) and a in dtypes._BY_NAME):
                 dtype = a
             else:

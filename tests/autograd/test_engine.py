@@ -242,3 +242,101 @@ def test_three_input_op_sending_one_gradient_twice_does_not_alias():
     zg.stack([a, b, c]).sum().backward()
     a.grad.mul_(3)
     assert b.grad.tolist() == [2.0, 2.0] and c.grad.tolist() == [2.0, 2.0]
+
+
+def test_gradient_on_another_device_than_its_input_is_an_internal_error():
+    from tests.standin_device import DEVICE
+
+    class HostGrad(zg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad_output):  # wrong: builds its gradient on the host
+            return zg.tensor(np.ones(grad_output.shape, dtype=np.float32))
+
+    x = zg.ones(3, device=DEVICE, requires_grad=True)
+    with pytest.raises(RuntimeError, match="internal error: HostGradBackward0 returned a "
+                                           "gradient on device 'cpu'"):
+        HostGrad.apply(x).sum().backward()
+
+
+def test_leaf_gradients_are_delivered_in_torchs_order():
+    # leaves first (torch gives AccumulateGrad the highest priority), in input order
+    def order(lib):
+        log = []
+        leaves = {n: lib.tensor(np.full((2, 2), 0.5), requires_grad=True)
+                  for n in ("w1", "b1", "w2", "b2", "a", "b", "c")}
+        for n, t in leaves.items():
+            t.register_hook(lambda g, n=n: log.append(n))
+        p = leaves
+        x = lib.ones(2, 2, dtype=lib.float64)
+        y = ((x @ p["w1"] + p["b1"]).relu() @ p["w2"] + p["b2"]).sum()
+        (y + (p["a"] * p["b"] * p["c"]).sum()).backward()
+        return log
+
+    assert order(zg) == order(torch)
+
+
+def test_array_level_backward_runs_unless_a_graph_of_the_derivative_is_built():
+    calls = []
+
+    class Cube(zg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            calls.append("backward")
+            (x,) = ctx.saved_tensors
+            return grad_output * 3 * x * x
+
+        @staticmethod
+        def backward_array(ctx, grad_output):
+            calls.append("backward_array")
+            (x,) = ctx.saved_tensors
+            return grad_output * 3 * x._data * x._data
+
+    x = zg.tensor([1.0, 2.0], requires_grad=True)
+    Cube.apply(x).sum().backward()
+    assert calls == ["backward_array"] and x.grad.tolist() == [3.0, 12.0]
+    (g,) = zg.autograd.grad(Cube.apply(x).sum(), x, create_graph=True)
+    assert calls[-1] == "backward"
+    (gg,) = zg.autograd.grad(g.sum(), x)
+    assert gg.tolist() == [6.0, 12.0]
+
+
+def test_backward_array_check_catches_a_drifted_fast_path():
+    from tests.autograd.backward_array_check import check_backward_array
+
+    def cube(wrong):
+        class Cube(zg.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x ** 3
+
+            @staticmethod
+            def backward(ctx, grad_output):
+                (x,) = ctx.saved_tensors
+                return grad_output * 3 * x * x
+
+            @staticmethod
+            def backward_array(ctx, grad_output):
+                (x,) = ctx.saved_tensors
+                return grad_output * (2 if wrong else 3) * x._data * x._data
+        return Cube.apply
+
+    x = np.array([0.5, -1.0, 2.0])
+    check_backward_array(cube(wrong=False), x)
+    with pytest.raises(AssertionError):
+        check_backward_array(cube(wrong=True), x)
+
+
+def test_gradcheck_and_gradgradcheck_work_on_any_device(device):
+    x = zg.tensor(np.linspace(-1, 1, 5), device=device, requires_grad=True)
+    assert zg.autograd.gradcheck(lambda t: (t.sin() * t).exp(), (x,))
+    assert zg.autograd.gradgradcheck(lambda t: (t.sin() * t).exp(), (x,))

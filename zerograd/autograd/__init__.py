@@ -3,6 +3,8 @@ from zerograd.autograd.grad_mode import (  # noqa: F401
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled)
 from zerograd.autograd.function import Function  # noqa: F401
 from zerograd.autograd.engine import run_backward
+from zerograd.autograd import graph  # noqa: F401
+from zerograd.autograd.variable import Variable  # noqa: F401
 
 
 def _as_tuple(x):
@@ -13,18 +15,23 @@ def _as_tuple(x):
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate gradients of ``tensors`` into the ``.grad`` of the leaves (or of ``inputs``)."""
-    tensors = _as_tuple(tensors)
-    grads = _as_tuple(grad_tensors) or (None,) * len(tensors)
+    if grad_tensors is None and not isinstance(tensors, (tuple, list)):
+        tensors, grads = (tensors,), (None,)  # loss.backward(): the common case, kept short
+    else:
+        tensors = _as_tuple(tensors)
+        grads = _as_tuple(grad_tensors) or (None,) * len(tensors)
     if retain_graph is None:
         retain_graph = create_graph
     if inputs is None:
         run_backward(tensors, grads, retain_graph, create_graph)
         return
     inputs = _as_tuple(inputs)
-    found = run_backward(tensors, grads, retain_graph, create_graph, inputs=inputs)
+    # leaves among inputs accumulate in the engine (with their hooks); others come back
+    found = run_backward(tensors, grads, retain_graph, create_graph, inputs=inputs,
+                         accumulate=True)
     for t, g in zip(inputs, found):
         if g is not None:
-            t.grad = g if t.grad is None else t.grad + g
+            t.grad = g if t._grad is None else t._grad + g  # (no non-leaf warning)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,

@@ -1,20 +1,104 @@
 """Reverse-mode execution of the backward graph.
 
-The graph is walked iteratively in topological order (Kahn's algorithm over dependency
-counts), never recursively, so a chain of any length works. Each node runs once, after
-every consumer of its output has sent its gradient; gradients arriving at the same node
-are summed first. Broadcasting and dtype are settled here, once for all ops: a gradient
-is summed back to its input's shape and cast to its input's dtype.
+One backward pass is a ``_GraphTask`` and runs in four phases:
+
+1. discovery (``_discover``, ``_prune_to``): which nodes the outputs reach, how many
+   edges point at each, and for ``autograd.grad`` which of them lead to the inputs asked;
+2. the execution loop (``_execute``): iterative topological order (Kahn's algorithm over
+   dependency counts, never recursion, so a chain of any length works); a node runs once,
+   after every consumer of its output has sent its gradient;
+3. delivery (``_deliver``): the gradients a node returns are summed back to each input's
+   shape, cast to its dtype, checked to be on its device, and added into what the next
+   node will receive; at a leaf, ``_accumulate_into_leaf`` adds them into ``.grad``;
+4. the end (``_finish``): callbacks queued during the pass run once, in order.
+
+Hooks (``autograd.graph``, which also runs them) are called around a node only where some
+are registered: the loop tests ``node._hooks`` and otherwise does nothing extra.
 """
+import threading
+
 from zerograd.autograd.function import _FREED, AccumulateGrad
-from zerograd.autograd.grad_mode import is_grad_enabled, _set_enabled
-from zerograd.backend import array_module
+from zerograd.autograd.grad_mode import _state as _grad_mode
+from zerograd.autograd.graph import call_post_hooks, call_pre_hooks, call_tensor_hooks
+from zerograd.backend import array_module, backend_of, get as _get_backend, registered_types
 from zerograd.dtypes import from_numpy_dtype
 from zerograd.tensor import Tensor
 
 
-def _root_node(t):
-    return t.grad_fn if t.grad_fn is not None else t._accumulator()
+class _State(threading.local):
+    task = None  # the innermost backward pass running in this thread
+
+
+_state = _State()
+_HOST_XP = _get_backend("cpu").xp
+_HOST_ARRAY = _get_backend("cpu").array_type
+
+
+class _GraphTask:
+    """One backward pass: its options, the gradients in flight, and where results go."""
+
+    targets = None   # autograd.grad: node -> [(index in inputs, output_nr)]
+    needed = expand = None
+    captured = ()
+    accumulate = True  # leaves reached accumulate into .grad
+    callbacks = None   # what queue_callback asked to run at the end
+    outer = None       # the pass this one runs inside (a backward called from a hook)
+
+    def __init__(self, retain_graph, create_graph):
+        self.retain_graph = retain_graph
+        self.create_graph = create_graph
+        self.pending = {}  # node -> its gradient (a list of them for a multi-output node)
+        self.owned = {}    # node -> nobody else can see its pending gradient's memory
+
+
+def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
+                 accumulate=False):
+    """Propagate ``grad_outputs`` from ``outputs`` back through the graph.
+
+    Without ``inputs`` the gradients land in the ``.grad`` of every leaf reached (and of
+    non-leaves that called ``retain_grad()``). With ``inputs``, only the part of the graph
+    leading to them runs and their gradients are returned (``autograd.grad``); with
+    ``accumulate`` too, the leaves among ``inputs`` accumulate into ``.grad`` instead, hooks
+    and all (``backward(inputs=...)``), and None is returned for them.
+    """
+    for i, out in enumerate(outputs):
+        if not out._requires_grad:
+            raise RuntimeError(
+                f"element {i} of tensors does not require grad and does not have a grad_fn. "
+                "Create the inputs with requires_grad=True (or call .requires_grad_()) and "
+                "compute the output outside no_grad().")
+    task = _GraphTask(retain_graph, create_graph)
+    grads = _make_root_grads(outputs, grad_outputs)
+    roots = [_edge_of(o) for o in outputs]
+    root_nodes = dict.fromkeys([node for node, _ in roots])
+    task.deps = deps = _discover(root_nodes)
+    if inputs is not None:
+        _set_targets(task, root_nodes, inputs, accumulate)
+    pending = task.pending
+    for (node, nr), g in zip(roots, grads):
+        if node._n_outputs != 1:
+            _add_to_slot(pending, node, nr, g)
+        else:  # the caller's gradient: never owned (accumulating must copy it)
+            pending[node] = g if node not in pending else pending[node] + g
+    task.ready = [n for n in root_nodes if n not in deps]
+    task.outer, _state.task = _state.task, task
+    try:
+        _execute(task)
+        if task.callbacks:
+            _finish(task)
+    finally:
+        _state.task = task.outer
+    if inputs is None or create_graph:
+        return task.captured
+    return [None if g is None else g.detach() for g in task.captured]
+
+
+# -- phase 1: discovery ----------------------------------------------------------------------
+def _edge_of(t):
+    """(node, output_nr) where ``t``'s gradient enters the graph."""
+    if t.grad_fn is None:
+        return t._accumulator(), 0
+    return t.grad_fn, t.output_nr
 
 
 def _make_root_grads(outputs, grad_outputs):
@@ -26,8 +110,10 @@ def _make_root_grads(outputs, grad_outputs):
                     "grad can be implicitly created only for scalar outputs; output "
                     f"{i} has shape {tuple(out.shape)}. Pass gradient= (a tensor of that shape) "
                     "to backward(), or reduce the output first, e.g. out.sum().backward().")
-            xp = array_module(out._data)  # the root gradient lives on the output's device
-            g = Tensor._make(xp.ones(out._data.shape, dtype=out._data.dtype), False, None)
+            data = out._data  # the root gradient lives on the output's device
+            one = (_HOST_XP if type(data) is _HOST_ARRAY else array_module(data)).array(
+                1, dtype=data.dtype)
+            g = Tensor._make(one if data.ndim == 0 else one.reshape(data.shape), False, None)
         else:
             if not isinstance(g, Tensor):
                 g = Tensor._make(array_module(out._data).asarray(g, dtype=out._data.dtype), False,
@@ -90,130 +176,243 @@ def _prune_to(roots, deps, targets):
     return needed, expand
 
 
-def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None):
-    """Propagate ``grad_outputs`` from ``outputs`` back through the graph.
-
-    Without ``inputs`` the gradients land in the ``.grad`` of every leaf reached (and of
-    non-leaves that called ``retain_grad()``). With ``inputs`` nothing is accumulated: the
-    gradients w.r.t. ``inputs`` are returned, and only the part of the graph leading to
-    them runs (``autograd.grad``).
-    """
-    for i, out in enumerate(outputs):
-        if not out._requires_grad:
-            raise RuntimeError(
-                f"element {i} of tensors does not require grad and does not have a grad_fn. "
-                "Create the inputs with requires_grad=True (or call .requires_grad_()) and "
-                "compute the output outside no_grad().")
-    grads = _make_root_grads(outputs, grad_outputs)
-    roots = [_root_node(o) for o in outputs]
-    deps = _discover(dict.fromkeys(roots))
-
+def _set_targets(task, root_nodes, inputs, accumulate):
     targets = {}
-    if inputs is not None:
-        for i, t in enumerate(inputs):
-            if not t._requires_grad:
-                raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not "
-                                   "require grad")
-            targets.setdefault(_root_node(t), []).append(i)
-        needed, expand = _prune_to(dict.fromkeys(roots), deps, targets)
-    else:
-        needed = expand = None
+    for i, t in enumerate(inputs):
+        if not t._requires_grad:
+            raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not "
+                               "require grad")
+        node, nr = _edge_of(t)
+        targets.setdefault(node, []).append((i, nr))
+    task.targets = targets
+    task.needed, task.expand = _prune_to(root_nodes, task.deps, targets)
+    task.captured = [None] * len(inputs)
+    task.accumulate = accumulate
 
-    pending = {}
-    owned = {}  # node -> its pending gradient's memory belongs to nobody else
-    for node, g in zip(roots, grads):
-        old = pending.get(node)
-        pending[node] = g if old is None else old + g
-    ready = [n for n in dict.fromkeys(roots) if deps.get(n, 0) == 0]
-    captured = [None] * (len(inputs) if inputs is not None else 0)
 
-    prev_mode = is_grad_enabled()
-    _set_enabled(create_graph)
+# -- phase 2: the execution loop ---------------------------------------------------------------
+def _execute(task):
+    pending, owned, ready, targets = task.pending, task.owned, task.ready, task.targets
+    create_graph, retain_graph = task.create_graph, task.retain_graph
+    needed, deps = task.needed, task.deps
+    prev_mode = _grad_mode.enabled
+    _grad_mode.enabled = bool(create_graph)
     try:
         while ready:
             node = ready.pop()
             grad = pending.pop(node, None)
-            if needed is not None:
-                for i in targets.get(node, ()):
-                    captured[i] = grad
-                if node not in expand:
-                    continue
-            elif type(node) is AccumulateGrad:
-                if grad is not None:
-                    _accumulate_into_leaf(node, grad, create_graph, owned.get(node, False))
+            if targets is not None and not _at_target(task, node, grad):
                 continue
-            if node._retains:
-                _retain_grad_if_asked(node, grad, create_graph)
-            if grad is None:
-                in_grads = (None,) * len(node._next)
-            else:
+            if type(node) is AccumulateGrad:
+                if grad is None:
+                    continue
+                if node._hooks is None:
+                    _accumulate_into_leaf(node, grad, create_graph, owned.get(node, False))
+                else:
+                    _accumulate_at_leaf(task, node, grad)
+                continue
+            if not node._plain:  # hooks, several outputs or an array-level backward
+                in_grads = _run_node(task, node, grad)
+            elif grad is not None:
                 in_grads = type(node).backward(node, grad)
-                if not isinstance(in_grads, tuple):
-                    in_grads = (in_grads,)
+            else:
+                in_grads = None
             if not retain_graph and node._saved:
                 node._saved = _FREED
-            # The same tensor sent to two inputs (x + x) is shared, so not owned by either.
-            n = len(in_grads)
-            shared = n > 1 and (
-                (in_grads[0] is in_grads[1] and in_grads[0] is not None) if n == 2 else
-                _has_repeats([x for x in in_grads if x is not None]))
-            for nxt, g, meta in zip(node._next, in_grads, node._input_meta):
-                if nxt is None:
-                    continue
-                if g is not None and (needed is None or nxt in needed):
-                    shape, np_dtype = meta
-                    if g._data.shape != shape:
-                        g = g.sum_to_size(shape)
-                    if g._data.dtype != np_dtype:
-                        g = g.to(from_numpy_dtype(np_dtype))
-                    old = pending.get(nxt)
-                    if old is None:
-                        pending[nxt] = g
-                        # A gradient is "owned" when nothing else can see its memory: not
-                        # the incoming gradient passed through, not a view, not sent twice.
-                        owned[nxt] = not shared and g is not grad and g._data.base is None
-                    else:
-                        pending[nxt] = old + g
-                        owned[nxt] = True
-                deps[nxt] -= 1
-                if deps[nxt] == 0:
-                    ready.append(nxt)
+            _deliver(node, in_grads, grad, pending, owned, needed, deps, ready)
     finally:
-        _set_enabled(prev_mode)
+        _grad_mode.enabled = prev_mode
 
-    if not create_graph:
-        captured = [None if g is None else g.detach() for g in captured]
-    return captured
+
+def _at_target(task, node, grad):
+    """``autograd.grad``: capture the gradient of a node the inputs hang on. True when the
+    node must still run its backward (something needed lies beyond it)."""
+    expand = node in task.expand
+    places = task.targets.get(node)
+    if places is not None:
+        if task.accumulate and type(node) is AccumulateGrad:  # backward(inputs=[leaf])
+            if grad is not None:
+                _accumulate_at_leaf(task, node, grad)
+            return False
+        if not expand and node._hooks is not None:
+            grad = call_tensor_hooks(node, node._hooks, grad)  # torch: hooked when not expanded
+        for i, nr in places:
+            task.captured[i] = grad if node._n_outputs == 1 or grad is None else grad[nr]
+    return expand
+
+
+def _run_node(task, node, grad):
+    """A node with hooks, several outputs or a ``backward_array``: the gradients it sends
+    to its inputs."""
+    hooks = node._hooks
+    if hooks is not None:
+        grad = call_tensor_hooks(node, hooks, grad)
+        if hooks.pre:
+            grad = call_pre_hooks(node, hooks, grad)
+    multi = node._n_outputs != 1
+    grad_outputs = tuple(grad) if multi else (grad,)
+    if grad is None or all(g is None for g in grad_outputs):
+        return None
+    grads = grad_outputs
+    if multi and node._materialize_grads:  # zeros for outputs that received no gradient
+        xp = node._backend.xp
+        grads = [Tensor._make(xp.zeros(shape, dtype=dtype), False, None) if g is None else g
+                 for g, (shape, dtype) in zip(grads, node._output_meta)]
+    if node.backward_array is not None and not task.create_graph:
+        in_grads = _call_backward_array(node, node.backward_array, grads)
+    else:
+        in_grads = type(node).backward(node, *grads)
+    if hooks is not None and hooks.post:  # hooks see None where backward saw zeros (torch)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        in_grads = call_post_hooks(node, hooks, in_grads, grad_outputs)
+    return in_grads
+
+
+def _call_backward_array(node, backward_array, grads):
+    """``backward_array`` on the gradients' arrays; its arrays wrapped as tensors."""
+    results = backward_array(node, *[None if g is None else g._data for g in grads])
+    if not isinstance(results, tuple):
+        results = (results,)
+    array_type, xp = node._backend.array_type, node._backend.xp
+    return tuple([None if r is None else
+                  Tensor._make(r if type(r) is array_type else xp.asarray(r), False, None)
+                  for r in results])
+
+
+# -- phase 3: delivery -------------------------------------------------------------------------
+def _deliver(node, in_grads, grad, pending, owned, needed, deps, ready):
+    """Send each input's gradient on to the node that made that input (``pending``); a
+    node whose consumers have all delivered becomes ready."""
+    if in_grads is None:
+        in_grads = (None,) * len(node._next)
+    elif not isinstance(in_grads, tuple):
+        in_grads = (in_grads,)
+    # The same tensor sent to two inputs (x + x) is shared, so not owned by either.
+    n = len(in_grads)
+    shared = n > 1 and (
+        (in_grads[0] is in_grads[1] and in_grads[0] is not None) if n == 2 else
+        _has_repeats([x for x in in_grads if x is not None]))
+    leaves = []
+    for nxt, g, meta in zip(node._next, in_grads, node._input_meta):
+        if nxt is None:
+            continue
+        if g is not None and (needed is None or nxt in needed):
+            data = g._data
+            if data.shape != meta[0] or data.dtype != meta[1] or type(data) is not meta[2]:
+                g = _fit(node, g, meta)
+            if nxt._n_outputs != 1:
+                _add_to_slot(pending, nxt, meta[3], g)
+            elif nxt in pending:
+                pending[nxt] = pending[nxt] + g
+                owned[nxt] = True
+            else:
+                pending[nxt] = g
+                # A gradient is "owned" when nothing else can see its memory: not the
+                # incoming gradient passed through, not a view, not sent twice.
+                owned[nxt] = not shared and g is not grad and g._data.base is None
+        deps[nxt] -= 1
+        if deps[nxt] == 0:
+            if type(nxt) is AccumulateGrad:
+                leaves.append(nxt)
+            else:
+                ready.append(nxt)
+    if leaves:  # leaves go first, in input order (torch gives them the highest priority)
+        leaves.reverse()
+        ready.extend(leaves)
+
+
+def _fit(node, g, meta):
+    """A gradient made to match its input: same device, shape (broadcasting summed back)
+    and dtype."""
+    shape, np_dtype, array_type, _ = meta
+    if type(g._data) is not array_type:
+        g = _on_input_device(node, g, array_type)
+    if g._data.shape != shape:
+        g = g.sum_to_size(shape)
+    if g._data.dtype != np_dtype:
+        g = g.to(from_numpy_dtype(np_dtype))
+    return g
+
+
+def _add_to_slot(pending, node, nr, g):
+    """Add ``g`` to what the multi-output ``node`` will receive for its output ``nr``."""
+    slots = pending.get(node)
+    if slots is None:
+        slots = pending[node] = [None] * node._n_outputs
+    slots[nr] = g if slots[nr] is None else slots[nr] + g
 
 
 def _has_repeats(tensors):
     return len({id(t) for t in tensors}) < len(tensors)
 
 
+def _on_input_device(node, g, array_type):
+    """A gradient whose array type differs from its input's: another type of the same
+    device (a NumPy scalar) passes; another device is a bug in ``node``'s backward."""
+    got = backend_of(g._data)
+    if array_type is got.array_type or array_type in got.array_types:
+        return g
+    expected = next((b.type for b in map(_get_backend, registered_types())
+                     if array_type is b.array_type or array_type in b.array_types), "?")
+    raise RuntimeError(
+        f"internal error: {node.name()} returned a gradient on device '{got.type}' for an "
+        f"input on device '{expected}' (a backward must compute on its inputs' device)")
+
+
+def _accumulate_at_leaf(task, node, grad):
+    """A leaf's ``AccumulateGrad``: its hooks around the accumulation into ``.grad``."""
+    hooks = node._hooks
+    owned = task.owned.get(node, False)
+    if hooks is None:
+        _accumulate_into_leaf(node, grad, task.create_graph, owned)
+        return
+    incoming = grad
+    grad = call_tensor_hooks(node, hooks, grad)
+    if hooks.pre:
+        grad = call_pre_hooks(node, hooks, grad)
+    _accumulate_into_leaf(node, grad, task.create_graph, owned and grad is incoming)
+    leaf = node.variable_ref()
+    for fn in list(hooks.post_accumulate.values()):
+        if leaf is not None:
+            fn(leaf)
+    if hooks.post:
+        call_post_hooks(node, hooks, (), (grad,))
+
+
 def _accumulate_into_leaf(node, grad, create_graph, owned):
     leaf = node.variable_ref()
     if leaf is None:
         return
-    if leaf.grad is None:
+    current = leaf._grad  # (``.grad`` itself is a property that warns on non-leaves)
+    if current is None:
         # .grad is later changed in place (accumulation, clipping), so it must not share
         # memory with anything else: copy unless the engine knows the array is fresh.
         if create_graph:
-            leaf.grad = grad
+            leaf._grad = grad
         else:
-            leaf.grad = Tensor._make(grad._data if owned else grad._data.copy(), False, None)
-    elif create_graph or leaf.grad._requires_grad:
-        leaf.grad = leaf.grad + grad
+            leaf._grad = Tensor._make(grad._data if owned else grad._data.copy(), False, None)
+    elif create_graph or current._requires_grad:
+        leaf._grad = current + grad
     else:
-        leaf.grad._data += grad._data
-        leaf.grad._bump_version()
+        current._data += grad._data
+        current._bump_version()
 
 
-def _retain_grad_if_asked(node, grad, create_graph):
-    ref = node._output_ref
-    if ref is None or grad is None:
-        return
-    t = ref()
-    if t is None or not t._retains_grad or t.grad_fn is not node:
-        return
-    g = grad if create_graph else grad.detach()
-    t.grad = g if t.grad is None else t.grad + g
+# -- phase 4: the end of the pass --------------------------------------------------------------
+def queue_callback(callback):
+    """Run ``callback()`` once the backward pass now running is done (from a hook)."""
+    task = _state.task
+    if task is None:
+        raise RuntimeError("Final callbacks can only be installed during backward pass.")
+    if task.callbacks is None:
+        task.callbacks = []
+    task.callbacks.append(callback)
+
+
+def _finish(task):
+    callbacks = task.callbacks
+    i = 0
+    while i < len(callbacks):  # a callback may queue more
+        callbacks[i]()
+        i += 1

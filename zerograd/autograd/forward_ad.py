@@ -212,10 +212,14 @@ def push_tangent(cls, ctx, args, kwargs, result):
     """Set ``result``'s tangents from the inputs' tangents with ``cls``'s JVP rule.
 
     Levels go outermost first: the level-k rule may read ``result``, whose tangents at the
-    outer levels are then already there (e.g. exp's rule ``t * out``).
+    outer levels are then already there (e.g. exp's rule ``t * out``). ``result`` is a
+    tuple for a multi-output op, whose rule then returns one tangent per output.
     """
-    if result._data.dtype.kind not in "fc":
-        return  # integer and bool results (casts, comparisons) carry no tangent, as in torch
+    multi = isinstance(result, tuple)
+    results = result if multi else (result,)
+    # integer and bool results (casts, comparisons, indices) carry no tangent, as in torch
+    if not any(r._data.dtype.kind in "fc" for r in results):
+        return
     for level in range(_state.visible):
         tangents = [tangent_of(a, level) if isinstance(a, Tensor) else None for a in args]
         if all(t is None for t in tangents):
@@ -224,12 +228,23 @@ def push_tangent(cls, ctx, args, kwargs, result):
             out = _apply_rule(cls, ctx, args, kwargs, result, tangents)
             if out is None:
                 continue  # a zero tangent (piecewise-constant ops)
-            if out._data.shape != result._data.shape:
-                out = out.expand(result.shape) if out.ndim <= result.ndim else \
-                    out.sum_to_size(result.shape)
-            if out._data.dtype != result._data.dtype:
-                out = out.to(result.dtype)
-        _set_tangent(result, level, out)
+            if multi and not isinstance(out, (tuple, list)):
+                raise RuntimeError(f"{cls.__name__}.jvp must return one tangent per output "
+                                   f"({len(results)}), got a single {type(out).__name__}")
+            fitted = [(r, _fit(t, r)) for r, t in zip(results, out if multi else (out,))
+                      if t is not None and r._data.dtype.kind in "fc"]
+        for r, t in fitted:
+            _set_tangent(r, level, t)
+
+
+def _fit(tangent, result):
+    """A tangent with its result's shape and dtype."""
+    if tangent._data.shape != result._data.shape:
+        tangent = tangent.expand(result.shape) if tangent.ndim <= result.ndim else \
+            tangent.sum_to_size(result.shape)
+    if tangent._data.dtype != result._data.dtype:
+        tangent = tangent.to(result.dtype)
+    return tangent
 
 
 def _apply_rule(cls, ctx, args, kwargs, result, tangents):

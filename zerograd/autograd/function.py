@@ -19,11 +19,33 @@ written with zerograd's own differentiable ops, so running it while recording
 (``create_graph=True``) builds the graph of the derivative: grad of grad, Hessians.
 An instance of the class is the graph node (PyTorch's ``ctx``/``grad_fn``): it keeps the
 edges to its inputs' nodes and exactly the tensors ``forward`` chose to save.
+
+Several outputs. ``forward`` may return a tuple of arrays; ``apply`` then returns a tuple
+of tensors, all with this node as ``grad_fn`` (``output_nr`` tells them apart), and
+``backward(ctx, *grad_outputs)`` gets one gradient per output: zeros for an output that
+received none (``ctx.set_materialize_grads(False)`` passes None instead).
+``ctx.mark_non_differentiable(*arrays)`` makes outputs that never carry a gradient (the
+indices of a max) not require grad; integer outputs never do. A ``jvp`` returns one
+tangent per output.
+
+An optional array-level backward. Some derivatives have a cheaper form on raw arrays
+that is not itself differentiable. Such an op may also define::
+
+        @staticmethod
+        def backward_array(ctx, *grad_arrays):   # arrays in, arrays (or None) out
+            ...
+
+The engine calls it instead of ``backward`` when no graph of the derivative is being
+built (``create_graph=False``), with the gradients' arrays, and wraps what it returns;
+with ``create_graph=True`` it calls ``backward``. Both must compute the same derivative:
+``tests/autograd/backward_array_check.py`` compares them on random inputs. Inside it use
+``ctx.xp`` (the inputs' array module) and the saved tensors' ``._data``.
 """
 import weakref
 
-from zerograd.autograd import forward_ad
-from zerograd.autograd.grad_mode import is_grad_enabled
+from zerograd.autograd import _saved, forward_ad
+from zerograd.autograd.grad_mode import _state as _grad_mode, is_grad_enabled
+from zerograd.autograd.graph import Node, any_active as _any_saved_hooks
 from zerograd.backend import backend_of, device_of, get as _backend
 from zerograd.tensor import Tensor
 
@@ -31,9 +53,10 @@ _CPU = _backend("cpu")
 _HOST_ARRAY = _CPU.array_type
 
 _FREED = object()  # marks saved tensors released by a backward without retain_graph
+_pack, _unpack = _saved.pack, _saved.unpack
 
 
-class Function:
+class Function(Node):
     """Base of every differentiable op; an instance is one node of the backward graph."""
 
     # When a subclass's output may be a view of its first input (reshape, slicing,
@@ -48,13 +71,20 @@ class Function:
     _to_save = ()
     _saved = ()
     _next = ()
-    _input_meta = ()
-    _output_ref = None
-    _retains = False  # set when the output tensor called retain_grad()
+    _input_meta = ()  # per input: (shape, dtype, array type, output_nr of its edge)
+    _output_meta = ()  # several outputs: (shape, dtype) of each, to materialize zero grads
+    _non_differentiable = ()
+    _materialize_grads = True
     _backend = None  # set by apply: the backend of the inputs' device
+    # An optional ``backward_array(ctx, *grad_arrays)`` (see the module docstring).
+    backward_array = None
     # An op whose output lives on another device than its input (``Tensor.to(device)``).
     changes_device = False
     needs_input_grad = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._plain = cls.backward_array is None
 
     # -- the API an op's forward and backward use -------------------------------------
     def save_for_backward(self, *items):
@@ -76,10 +106,15 @@ class Function:
                 "autograd.grad(). Specify retain_graph=True if you need to backward through "
                 "the graph a second time or if you need to access saved tensors after "
                 "calling backward.")
-        return tuple([self._unpack(entry) for entry in saved])
+        return tuple([_unpack(self, entry) for entry in saved])
 
-    def mark_non_differentiable(self, *arrays):  # torch API compatibility; outputs here are single
-        pass
+    def mark_non_differentiable(self, *outputs):
+        """The given output arrays of ``forward`` will not require grad (indices, masks)."""
+        self._non_differentiable = self._non_differentiable + outputs
+
+    def set_materialize_grads(self, value):
+        """With False, ``backward`` gets None (not zeros) for outputs that got no gradient."""
+        self._materialize_grads = bool(value)
 
     # -- graph bookkeeping ---------------------------------------------------------------
     @classmethod
@@ -114,13 +149,16 @@ class Function:
         ctx._backend = backend
         out = cls.forward(ctx, *arrays, **kwargs)
         if type(out) is not backend.array_type:
+            if isinstance(out, (tuple, list)):
+                return ctx._apply_multi(args, arrays, kwargs, out, record, tangent)
             scalar, out = out, _adopt_output(cls, backend, out)
             # a scalar output that forward also saved must still count as the output
             if ctx._to_save:
                 ctx._to_save = tuple(out if s is scalar else s for s in ctx._to_save)
         if record:
             # Only floating outputs carry gradients (argmax-like results never do).
-            record = out.dtype.kind == "f" and is_grad_enabled()
+            record = (out.dtype.kind == "f" and _grad_mode.enabled
+                      and not ctx._non_differentiable)
         result = Tensor._make(out, record, ctx if record else None)
         if (cls.is_view and isinstance(args[0], Tensor)
                 and backend.xp.may_share_memory(out, arrays[0])):
@@ -128,8 +166,40 @@ class Function:
         if tangent and forward_ad.is_active():
             forward_ad.push_tangent(cls, ctx, args, kwargs, result)
         if record:
-            ctx._connect(args, arrays, out, result)
+            ctx._connect(args, arrays, (out,), (result,))
         return result
+
+    def _apply_multi(self, args, arrays, kwargs, outs, record, tangent):
+        """``apply`` for a forward that returned several arrays: a tuple of tensors."""
+        cls, backend = type(self), self._backend
+        adopted = tuple(o if type(o) is backend.array_type else _adopt_output(cls, backend, o)
+                        for o in outs)
+        if self._to_save:  # scalar outputs that forward also saved still count as outputs
+            swap = {id(o): a for o, a in zip(outs, adopted) if o is not a}
+            self._to_save = tuple(swap.get(id(s), s) for s in self._to_save)
+        outs = adopted
+        record = record and is_grad_enabled()
+        marked = self._non_differentiable
+        results = []
+        for nr, o in enumerate(outs):
+            diff = record and o.dtype.kind == "f" and not any(o is m for m in marked)
+            t = Tensor._make(o, diff, self if diff else None)
+            if diff and nr:
+                t._output_nr = nr
+            results.append(t)
+        results = tuple(results)
+        if cls.is_view and isinstance(args[0], Tensor):
+            for t in results:
+                if self._backend.xp.may_share_memory(t._data, arrays[0]):
+                    t._share_version_with(args[0])
+        if tangent and forward_ad.is_active():
+            forward_ad.push_tangent(cls, self, args, kwargs, results)
+        if any(t._requires_grad for t in results):
+            self._n_outputs = len(outs)
+            self._plain = False
+            self._output_meta = tuple((o.shape, o.dtype) for o in outs)
+            self._connect(args, arrays, outs, results)
+        return results
 
     @property
     def xp(self):
@@ -141,7 +211,7 @@ class Function:
         """The device-specific kernels (convolution, pooling) of this op's inputs."""
         return self._backend.kernels
 
-    def _connect(self, args, arrays, out, result):
+    def _connect(self, args, arrays, outs, results):
         nexts, meta, needs = [], [], []
         for a in args:
             if isinstance(a, Tensor) and a._requires_grad:
@@ -150,7 +220,9 @@ class Function:
                     fn = a._grad_accumulator or a._accumulator()
                 nexts.append(fn)
                 data = a._data
-                meta.append((data.shape, data.dtype))
+                # what the gradient sent along this edge must be, and which output it feeds
+                # (the output number counts only where ``fn`` has several outputs)
+                meta.append((data.shape, data.dtype, type(data), a._output_nr))
                 needs.append(True)
             else:
                 nexts.append(None)
@@ -160,71 +232,33 @@ class Function:
         self._input_meta = meta
         self.needs_input_grad = tuple(needs)
         if self._to_save:
-            self._saved = tuple([self._pack(item, args, arrays, out, result)
-                                 for item in self._to_save])
+            saved = tuple([_pack(item, args, arrays, outs, results) for item in self._to_save])
+            self._saved = _saved.with_hooks(saved) if _any_saved_hooks[0] else saved
             self._to_save = ()
-
-    @staticmethod
-    def _pack(item, args, arrays, out, result):
-        # Entries: ("in", tensor, version)
-        #          | ("out", weakref, array, version box, version, forward-mode tangent)
-        #          | ("const", array) | None.  The version numbers catch in-place edits.
-        if item is None:
-            return None
-        if isinstance(item, Tensor):
-            return ("in", item, item._version)
-        for a, arr in zip(args, arrays):
-            if arr is item and isinstance(a, Tensor):
-                return ("in", a, a._version)
-        if item is out:
-            return ("out", weakref.ref(result), out, result._version_box, result._version,
-                    result._fw_grad)
-        return ("const", item)
-
-    def _unpack(self, entry):
-        if entry is None:
-            return None
-        kind = entry[0]
-        if kind == "in":
-            tensor, version = entry[1], entry[2]
-            if tensor._version != version:
-                self._raise_modified(tensor.shape, tensor.dtype, version, tensor._version)
-            return tensor
-        if kind == "out":
-            _, ref, array, box, version, fw_grad = entry
-            if box[0] != version:
-                self._raise_modified(array.shape, array.dtype, version, box[0], output=True)
-            tensor = ref()
-            if tensor is None or tensor.grad_fn is not self:
-                # The output tensor is gone (or was rebased by an in-place op): rebuild it,
-                # still pointing at this node so higher-order graphs connect through it,
-                # and with the tangent it had in forward mode.
-                tensor = Tensor._make(array, True, self)
-                tensor._fw_grad = fw_grad
-            return tensor
-        return Tensor._make(entry[1], False, None)
-
-    def _raise_modified(self, shape, dtype, expected, actual, output=False):
-        role = f"which is output 0 of {self.name()}" if output else f"saved by {self.name()}"
-        raise RuntimeError(
-            "one of the variables needed for gradient computation has been modified by an "
-            f"inplace operation: [tensor of shape {list(shape)}, dtype {dtype}], {role}, is at "
-            f"version {actual}; expected version {expected} instead. Hint: replace the "
-            "in-place operation (x += ..., x.add_(...), x[i] = ...) with its out-of-place form, "
-            "or clone() the tensor before changing it.")
 
     def _release(self):
         if self._saved:
             self._saved = _FREED
 
+    # ``ops.inplace`` moves retain_grad to the node a tensor is rebased onto by setting
+    # ``_output_ref`` then ``_retains``; this keeps that protocol working over hooks.
+    _output_ref = None
+
+    @property
+    def _retains(self):
+        hooks = self._hooks
+        return hooks is not None and bool(hooks.retain)
+
+    @_retains.setter
+    def _retains(self, value):
+        tensor = self._output_ref() if value and self._output_ref is not None else None
+        if tensor is not None:
+            self._retain(0, tensor)
+
     # -- what a learner sees --------------------------------------------------------------
     @classmethod
     def name(cls):
         return f"{cls.__name__}Backward0"
-
-    @property
-    def next_functions(self):
-        return tuple((n, 0) for n in self._next)
 
     def __repr__(self):
         return f"<{self.name()} object at {hex(id(self))}>"
@@ -265,6 +299,8 @@ def _common_backend(args, arrays):
 def _adopt_output(cls, backend, out):
     """forward's result as an array of the inputs' device: numbers and array scalars are
     wrapped; an array of another device is a bug in the op, reported as such."""
+    if backend is _CPU and isinstance(out, _CPU.array_types):  # a NumPy scalar (reductions)
+        return _CPU.xp.asarray(out) if not isinstance(out, _HOST_ARRAY) else out
     if cls.changes_device and backend_of(out).array_type is type(out):
         return out
     if isinstance(out, backend.array_type):
@@ -276,10 +312,9 @@ def _adopt_output(cls, backend, out):
         f"device '{backend.type}' (an op must compute with ctx.xp, the module of its inputs)")
 
 
-class AccumulateGrad:
+class AccumulateGrad(Node):
     """The sink node of a leaf tensor: adds the incoming gradient into ``leaf.grad``."""
 
-    _next = ()
     _input_meta = ()
     _saved = ()
 
@@ -293,8 +328,6 @@ class AccumulateGrad:
     @staticmethod
     def name():
         return "AccumulateGrad"
-
-    next_functions = ()
 
     def _release(self):
         pass

@@ -6,11 +6,16 @@ as function decorators (``@no_grad()`` or ``@no_grad``), like PyTorch's.
 import functools
 import threading
 
-_state = threading.local()
+class _State(threading.local):
+    enabled = True  # every thread starts with grad mode on
+
+
+# Function.apply reads ``_state.enabled`` directly: it runs for every op.
+_state = _State()
 
 
 def is_grad_enabled() -> bool:
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def _set_enabled(mode: bool) -> None:

@@ -3,9 +3,17 @@
 The analytic Jacobian comes from backward passes (one per output element); the numerical
 one from central differences of the forward function. ``gradgradcheck`` applies the same
 test to the function that computes first derivatives with ``create_graph=True``.
+Inputs may live on any device; the Jacobians are assembled on the host.
 """
-from zerograd.backend import xp
+from zerograd.backend import array_module, to_host
 from zerograd.tensor import Tensor
+
+_host = array_module()  # the host's array module (NumPy), for the Jacobian matrices
+
+
+def _host64(t):
+    """A tensor's values as a flat float64 host array."""
+    return to_host(t._data).astype("float64").ravel()
 
 
 class GradcheckError(RuntimeError):
@@ -28,17 +36,17 @@ def _numerical_jacobian(fn, inputs, wrt, eps):
             orig = flat[k]
             with no_grad():
                 flat[k] = orig + eps
-                plus = [o._data.astype(xp.float64).ravel().copy() for o in _flat_outputs(fn(*inputs))]
+                plus = [_host64(o) for o in _flat_outputs(fn(*inputs))]
                 flat[k] = orig - eps
-                minus = [o._data.astype(xp.float64).ravel().copy() for o in _flat_outputs(fn(*inputs))]
+                minus = [_host64(o) for o in _flat_outputs(fn(*inputs))]
             flat[k] = orig
-            cols.append(xp.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)]))
+            cols.append(_host.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)]))
         if cols:
-            jac.append(xp.stack(cols))
+            jac.append(_host.stack(cols))
             continue
         with no_grad():  # an empty input: no rows, and a column per output entry
             n_out = sum(o._data.size for o in _flat_outputs(fn(*inputs)))
-        jac.append(xp.zeros((0, n_out)))
+        jac.append(_host.zeros((0, n_out)))
     return jac
 
 
@@ -47,20 +55,20 @@ def _analytic_jacobian(fn, inputs, wrt):
     outputs = [o for o in _flat_outputs(fn(*inputs))]
     diff_inputs = [inputs[i] for i in wrt]
     n_out = sum(o.numel() for o in outputs)
-    jac = [xp.zeros((inputs[i].numel(), n_out)) for i in wrt]
+    jac = [_host.zeros((inputs[i].numel(), n_out)) for i in wrt]
     col = 0
     for o in outputs:
         for k in range(o.numel()):
             if not o._requires_grad:
                 col += 1
                 continue
-            g = xp.zeros(o._data.size, dtype=o._data.dtype)
+            g = array_module(o._data).zeros(o._data.size, dtype=o._data.dtype)
             g[k] = 1
             grads = grad(o, diff_inputs, grad_outputs=Tensor._make(g.reshape(o._data.shape)),
                          retain_graph=True, allow_unused=True)
             for j, gi in enumerate(grads):
                 if gi is not None:
-                    jac[j][:, col] = gi._data.reshape(-1)
+                    jac[j][:, col] = to_host(gi._data).reshape(-1)
             col += 1
     return jac
 
@@ -78,7 +86,7 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     numerical = _numerical_jacobian(func, inputs, wrt, eps)
     analytical = _analytic_jacobian(func, inputs, wrt)
     for i, (n, a) in zip(wrt, zip(numerical, analytical)):
-        if n.shape != a.shape or not xp.allclose(a, n, rtol=rtol, atol=atol):
+        if n.shape != a.shape or not _host.allclose(a, n, rtol=rtol, atol=atol):
             if not raise_exception:
                 return False
             raise GradcheckError(
@@ -95,8 +103,8 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     outputs = _flat_outputs(func(*inputs))
     if grad_outputs is None:
-        grad_outputs = tuple(randn(tuple(o.shape), dtype=o.dtype, requires_grad=True)
-                             for o in outputs)
+        grad_outputs = tuple(randn(tuple(o.shape), dtype=o.dtype, device=o.device,
+                                   requires_grad=True) for o in outputs)
     grad_outputs = tuple(grad_outputs)
     wrt = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x._requires_grad]
     n_in = len(inputs)

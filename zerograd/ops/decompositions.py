@@ -8,10 +8,8 @@ from collections import namedtuple
 
 from zerograd import return_types
 from zerograd.autograd.function import Function
-from zerograd.autograd.grad_mode import is_grad_enabled
 from zerograd.backend import array_module
 from zerograd.ops._util import broadcast_shapes, const, normalize_dim
-from zerograd.ops.join import cat
 from zerograd.ops.linalg import matmul
 from zerograd.ops.reduce import norm as vector_norm
 
@@ -254,13 +252,14 @@ class Svdvals(Function):
         return s
 
     @staticmethod
-    def backward(ctx, grad_output):
-        if is_grad_enabled():
-            raise RuntimeError("zerograd cannot differentiate singular values twice "
-                               "(create_graph=True through svdvals, nuclear or spectral norms)")
+    def backward(ctx, grad_output):  # only with create_graph: backward_array serves the rest
+        raise RuntimeError("zerograd cannot differentiate singular values twice "
+                           "(create_graph=True through svdvals, nuclear or spectral norms)")
+
+    @staticmethod
+    def backward_array(ctx, grad_output):
         # ds_i = u_i^T dA v_i  =>  grad_A = U diag(g) V^T
-        u, vh = ctx.u, ctx.vh
-        return const((u * grad_output._data[..., None, :]) @ vh)
+        return (ctx.u * grad_output[..., None, :]) @ ctx.vh
 
     @staticmethod
     def jvp(ctx, t_a):
@@ -284,14 +283,15 @@ class Eigvalsh(Function):
         return w
 
     @staticmethod
-    def backward(ctx, grad_output):
-        if is_grad_enabled():
-            raise RuntimeError("zerograd cannot differentiate eigvalsh twice (create_graph=True "
-                               "needs the eigenvectors' own derivative)")
+    def backward(ctx, grad_output):  # only with create_graph: backward_array serves the rest
+        raise RuntimeError("zerograd cannot differentiate eigvalsh twice (create_graph=True "
+                           "needs the eigenvectors' own derivative)")
+
+    @staticmethod
+    def backward_array(ctx, grad_output):
         # dw_i = v_i^T dA v_i  =>  grad_A = V diag(g) V^T
         v = ctx.v
-        vt = array_module(v).swapaxes(v, -1, -2)
-        return const((v * grad_output._data[..., None, :]) @ vt), None
+        return (v * grad_output[..., None, :]) @ ctx.xp.swapaxes(v, -1, -2), None
 
     @staticmethod
     def jvp(ctx, t_a, _):
@@ -309,20 +309,18 @@ def eigvalsh(A, UPLO="L"):
 
 
 class Eigh(Function):
-    """Eigenvalues and eigenvectors as one array: row 0 holds the eigenvalues, rows 1..n the
-    eigenvectors (as columns), so one Function carries both outputs; ``eigh`` slices them
-    apart with differentiable indexing, which routes each output's gradient back here."""
+    """``(eigenvalues, eigenvectors)``: one node with two outputs, saved for backward (the
+    derivative is written with them, so it is differentiable again)."""
 
     @staticmethod
     def forward(ctx, a, uplo):
         w, v = ctx.xp.linalg.eigh(a, UPLO=uplo)
-        packed = ctx.xp.concatenate([w[..., None, :], v], axis=-2)
-        ctx.save_for_backward(packed)
-        return packed
+        ctx.save_for_backward(w, v)
+        return w, v
 
-    @staticmethod
-    def _parts(packed):
-        return packed[..., 0, :], packed[..., 1:, :]
+    @classmethod
+    def name(cls):
+        return "LinalgEighBackward0"
 
     @staticmethod
     def _eye(w):
@@ -335,10 +333,8 @@ class Eigh(Function):
         return w.unsqueeze(-2) - w.unsqueeze(-1) + Eigh._eye(w)
 
     @staticmethod
-    def backward(ctx, grad_output):
-        (packed,) = ctx.saved_tensors
-        w, v = Eigh._parts(packed)
-        g_w, g_v = Eigh._parts(grad_output)
+    def backward(ctx, g_w, g_v):
+        w, v = ctx.saved_tensors
         # torch's rule: the skew part of V^T gV divided by the eigenvalue gaps, g_w on the
         # diagonal, rotated back: grad_A = V (skew(V^T gV) / E + diag(g_w)) V^T
         vt_gv = matmul(v.mT, g_v)
@@ -348,13 +344,13 @@ class Eigh(Function):
 
     @staticmethod
     def jvp(ctx, t_a, _):
-        w, v = Eigh._parts(ctx.fw_output)
+        w, v = ctx.fw_output
         # dw_i = v_i^T dA v_i;  dV = V (V^T dA V / E) off the diagonal
         rotated = matmul(matmul(v.mT, t_a), v)
         eye = Eigh._eye(w)
         t_v = matmul(v, rotated * (1 - eye) / Eigh._gaps(w))
         t_w = (rotated * eye).sum(-1)
-        return cat([t_w.unsqueeze(-2), t_v], dim=-2)
+        return t_w, t_v
 
 
 def eigh(A, UPLO="L"):
@@ -364,8 +360,7 @@ def eigh(A, UPLO="L"):
     _check_square(A, "eigh")
     if UPLO not in ("L", "U"):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
-    packed = Eigh.apply(A, UPLO)
-    return return_types.linalg_eigh(packed[..., 0, :], packed[..., 1:, :])
+    return return_types.linalg_eigh(*Eigh.apply(A, UPLO))
 
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, dtype=None):

@@ -75,20 +75,23 @@ def amin(input, dim=(), keepdim=False):
 
 
 class MaxDim(Function):
-    """Values at given indices along one dim (max/min with dim): the gradient goes there."""
+    """max over one dim: ``(values, indices)``, the indices an integer output without
+    gradient; the gradient goes only to the element whose index is returned."""
 
-    jvp_linear = True  # for fixed indices, picking values is linear
+    _pick = "argmax"
 
-    @staticmethod
-    def forward(ctx, a, index, dim, keepdim):
-        ctx.in_shape, ctx.dim, ctx.keepdim, ctx.index = a.shape, dim, keepdim, index
+    @classmethod
+    def forward(cls, ctx, a, dim, keepdim):
+        ctx.in_shape, ctx.dim, ctx.keepdim = a.shape, dim, keepdim
         if a.ndim == 0:
-            return a.copy()
-        out = ctx.xp.take_along_axis(a, index, axis=dim)
-        return out if keepdim else out.squeeze(dim)
+            ctx.index = ctx.xp.zeros((), dtype=dtypes.int64.np)
+            return a.copy(), ctx.index
+        index = ctx.index = ctx.xp.expand_dims(getattr(a, cls._pick)(axis=dim), dim)
+        values = ctx.xp.take_along_axis(a, index, axis=dim)
+        return (values, index) if keepdim else (values.squeeze(dim), index.squeeze(dim))
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def backward(ctx, grad_output, grad_indices):
         if not ctx.in_shape:
             return grad_output
         dim = ctx.dim
@@ -98,12 +101,22 @@ class MaxDim(Function):
         g = grad_output if ctx.keepdim else grad_output.unsqueeze(dim)
         return g * const(onehot.astype(grad_output._data.dtype))
 
+    @staticmethod
+    def jvp(ctx, tangent, *_):
+        from zerograd.ops.scatter import Gather  # scatter builds on the reductions
+        if not ctx.in_shape:
+            return tangent, None
+        picked = Gather.apply(tangent, ctx.index, ctx.dim)  # the winners' tangents
+        return (picked if ctx.keepdim else picked.squeeze(ctx.dim)), None
+
     @classmethod
     def name(cls):
         return "MaxBackward0"
 
 
 class MinDim(MaxDim):
+    _pick = "argmin"
+
     @classmethod
     def name(cls):
         return "MinBackward0"
@@ -118,16 +131,9 @@ def _max_min(input, dim, keepdim, largest):
         return (MaxAll if largest else MinAll).apply(input, tuple(range(input.ndim)), keepdim)
     d = normalize_dim(dim, input.ndim)
     result = return_types.max if largest else return_types.min
-    xp = array_module(input)
-    if input.ndim == 0:
-        index = xp.zeros((), dtype=dtypes.int64.np)
-    else:
+    if input.ndim:
         _check_nonempty(name, input.shape, (d,), True)
-        pick = input._data.argmax if largest else input._data.argmin
-        index = xp.expand_dims(pick(axis=d), d)
-    values = (MaxDim if largest else MinDim).apply(input, index, d, keepdim)
-    indices = index if keepdim or input.ndim == 0 else index.squeeze(d)
-    return result(values, const(indices))
+    return result(*(MaxDim if largest else MinDim).apply(input, d, keepdim))
 
 
 @numpy_aliases

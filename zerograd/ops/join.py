@@ -1,8 +1,9 @@
 """Joining and splitting tensors: cat/stack (and h/v/d/column_stack), split/chunk/unbind,
 narrow/select, and meshgrid (vectors joined into coordinate grids).
 
-Pieces of a split are views of the input (basic slicing); ``cat``'s backward hands each
-input the matching slice of the gradient.
+Pieces of a split are views of the input (basic slicing), all outputs of one node whose
+backward joins their gradients; ``cat``'s backward hands each input the matching slice of
+the gradient.
 """
 import builtins
 import warnings
@@ -36,6 +37,45 @@ class Cat(Function):
             grads.append(narrow(grad_output, ctx.dim, start, size) if need else None)
             start += size
         return tuple(grads)
+
+
+class Split(Function):
+    """Consecutive pieces of ``sizes`` along ``dim``, views of the input: one node with an
+    output per piece; its backward joins the pieces' gradients (zeros for unused ones)."""
+
+    is_view = True
+    jvp_linear = True
+
+    @staticmethod
+    def forward(ctx, a, sizes, dim):
+        ctx.dim = dim
+        pieces, start, lead = [], 0, (slice(None),) * dim
+        for size in sizes:
+            pieces.append(a[lead + (slice(start, start + size),)])
+            start += size
+        return tuple(pieces)
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        return Cat.apply(*grad_outputs, dim=ctx.dim)
+
+
+class Unbind(Function):
+    """The slices along ``dim`` with that dim removed, views of the input (one node)."""
+
+    is_view = True
+    jvp_linear = True
+
+    @staticmethod
+    def forward(ctx, a, dim):
+        ctx.dim = dim
+        lead = (slice(None),) * dim
+        # (i, ...) keeps even a 1-D input's elements as 0-d views, not array scalars
+        return tuple(a[lead + (i, Ellipsis)] for i in range(a.shape[dim]))
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        return Cat.apply(*[unsqueeze(g, ctx.dim) for g in grad_outputs], dim=ctx.dim)
 
 
 def _tensor_list(tensors, name):
@@ -149,11 +189,7 @@ def split(tensor, split_size_or_sections, dim=0):
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
                                f"(input tensor's size at dimension {d}), but got "
                                f"split_sizes={sizes}")
-    out, start = [], 0
-    for size in sizes:
-        out.append(narrow(tensor, d, start, size))
-        start += size
-    return tuple(out)
+    return Split.apply(tensor, tuple(sizes), d)
 
 
 def chunk(input, chunks, dim=0):
@@ -172,7 +208,7 @@ def unbind(input, dim=0):
     if input.ndim == 0:
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     d = normalize_dim(dim, input.ndim)
-    return tuple(select(input, d, i) for i in range(input.shape[d]))
+    return Unbind.apply(input, d) if input.shape[d] else ()
 
 
 def atleast_1d(input):

@@ -8,15 +8,15 @@ gradient is the classic
 
     dx = invstd * (g - mean(g) - x_hat * mean(g * x_hat))
 
-The first-order backward runs that on raw arrays (the training hot path). When the graph
-of the gradient is being recorded (``create_graph=True``), the same formula is built
-from zerograd ops on the saved input instead, so second derivatives are exact.
+The first-order backward runs that on raw arrays (``backward_array``, the training hot
+path). When the graph of the gradient is being recorded (``create_graph=True``), the
+engine calls ``backward`` instead: the same formula built from zerograd ops on the saved
+input, so second derivatives are exact.
 Variance is computed two-pass (mean first, then squared deviations), as in torch.
 """
 from zerograd.autograd.function import Function
-from zerograd.autograd.grad_mode import is_grad_enabled, no_grad
+from zerograd.autograd.grad_mode import no_grad
 from zerograd.backend import array_module
-from zerograd.tensor import Tensor
 
 __all__ = ["batch_norm", "layer_norm", "group_norm"]
 
@@ -39,14 +39,14 @@ def _as_channels(a, C):
 class BatchNorm(Function):
     """Training-mode batch norm of (N, C, *) input over every dim but the channels (1).
 
-    ``box`` receives the batch mean and biased variance for the running statistics.
-    Nothing input-sized is kept for backward beyond the input itself (the centred input
-    is rebuilt there), and y is made in place in the centred copy: memory traffic is what
-    these ops cost.
+    Returns ``(y, mean, var)``: the batch mean and biased variance (outputs without
+    gradient) feed the running statistics. Nothing input-sized is kept for backward beyond
+    the input itself (the centred input is rebuilt there), and y is made in place in the
+    centred copy: memory traffic is what these ops cost.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, eps, box):
+    def forward(ctx, x, weight, bias, eps):
         xp = ctx.xp
         N, C = x.shape[:2]
         x3 = x.reshape(N, C, -1)
@@ -55,26 +55,29 @@ class BatchNorm(Function):
         y = x3 - _as_channels(mean, C)
         var = _channel_dot(xp, y, y) / M
         invstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
-        box["mean"], box["var"], box["count"] = mean, var, M
+        ctx.mark_non_differentiable(mean, var)
         ctx.mean, ctx.invstd, ctx.eps = mean, invstd, eps
         ctx.save_for_backward(x, weight)
         y *= _as_channels(invstd if weight is None else invstd * weight, C)
         if bias is not None:
             y += _as_channels(bias, C)
-        return y.reshape(x.shape)
+        return y.reshape(x.shape), mean, var
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def backward(ctx, grad_output, grad_mean, grad_var):
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        if is_grad_enabled():
-            axes = (0,) + tuple(range(2, x.ndim))
-            shape = (1, -1) + (1,) * (x.ndim - 2)
-            w = None if weight is None else weight.reshape(shape)
-            return _graph_backward(x, w, grad_output, axes, ctx.eps, need_x, need_w, need_b,
-                                   param_axes=axes) + (None, None)
+        axes = (0,) + tuple(range(2, x.ndim))
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        w = None if weight is None else weight.reshape(shape)
+        return _graph_backward(x, w, grad_output, axes, ctx.eps, need_x, need_w, need_b,
+                               param_axes=axes) + (None,)
+
+    @staticmethod
+    def backward_array(ctx, g, grad_mean, grad_var):
         # dx = scale * (g - sum(g)/M) - xc * scale * invstd * sum(g * xhat) / M
-        g = grad_output._data
+        x, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
         xp = array_module(g)
         N, C = g.shape[:2]
         g3 = g.reshape(N, C, -1)
@@ -90,8 +93,8 @@ class BatchNorm(Function):
             xc -= _as_channels(scale * gb / M, C)
             gx = g3 * _as_channels(scale, C)
             gx += xc
-            gx = _const(gx.reshape(g.shape))
-        return (gx, _const(gw) if need_w else None, _const(gb) if need_b else None, None, None)
+            gx = gx.reshape(g.shape)
+        return gx, gw if need_w else None, gb if need_b else None, None
 
     @staticmethod
     def jvp(ctx, t_x, t_w, t_b, *_):
@@ -102,7 +105,7 @@ class BatchNorm(Function):
         def per_channel(t):
             return None if t is None else t.reshape(shape)
         return _norm_jvp(x, per_channel(weight), t_x, per_channel(t_w), per_channel(t_b), axes,
-                         ctx.eps)
+                         ctx.eps), None, None
 
 
 class LayerNorm(Function):
@@ -134,38 +137,37 @@ class LayerNorm(Function):
     def backward(ctx, grad_output):
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        if is_grad_enabled():
-            axes = tuple(range(x.ndim - ctx.k, x.ndim))
-            lead = tuple(range(x.ndim - ctx.k))
-            return _graph_backward(x, weight, grad_output, axes, ctx.eps, need_x, need_w,
-                                   need_b, param_axes=lead) + (None, None)
+        axes = tuple(range(x.ndim - ctx.k, x.ndim))
+        lead = tuple(range(x.ndim - ctx.k))
+        return _graph_backward(x, weight, grad_output, axes, ctx.eps, need_x, need_w,
+                               need_b, param_axes=lead) + (None, None)
+
+    @staticmethod
+    def backward_array(ctx, g):
+        (_, weight) = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
         xhat, invstd = ctx.xhat, ctx.invstd
         D = xhat.shape[1]
-        g = grad_output._data
         xp = array_module(g)
         g2 = g.reshape(-1, D)
         gx = gw = gb = None
         if need_w:
-            gw = _const(xp.einsum("md,md->d", g2, xhat).reshape(ctx.shape))
+            gw = xp.einsum("md,md->d", g2, xhat).reshape(ctx.shape)
         if need_b:
-            gb = _const(g2.sum(axis=0).reshape(ctx.shape))
+            gb = g2.sum(axis=0).reshape(ctx.shape)
         if need_x:
             gh = g2 * weight._data.reshape(D) if weight is not None else g2
             dot = xp.einsum("md,md->m", gh, xhat)[:, None] / D
             gx = gh - gh.mean(axis=1, keepdims=True)
             gx -= xhat * dot
             gx *= invstd
-            gx = _const(gx.reshape(g.shape))
+            gx = gx.reshape(g.shape)
         return gx, gw, gb, None, None
 
     @staticmethod
     def jvp(ctx, t_x, t_w, t_b, *_):
         x, weight, _ = ctx.fw_inputs[:3]
         return _norm_jvp(x, weight, t_x, t_w, t_b, tuple(range(x.ndim - ctx.k, x.ndim)), ctx.eps)
-
-
-def _const(array):
-    return Tensor._make(array, False, None)
 
 
 def _norm_jvp(x, w, t_x, t_w, t_b, axes, eps):
@@ -238,13 +240,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if count <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input "
                          f"size {input.shape}")
-    box = {}
-    out = BatchNorm.apply(input, weight, bias, eps, box)
+    out, mean, var = BatchNorm.apply(input, weight, bias, eps)
     if running_mean is not None and running_var is not None:
-        m = box["count"]
         with no_grad():
-            _blend(running_mean, box["mean"], momentum)
-            _blend(running_var, box["var"] * (m / (m - 1)), momentum)
+            _blend(running_mean, mean._data, momentum)
+            _blend(running_var, var._data * (count / (count - 1)), momentum)
     return out
 
 

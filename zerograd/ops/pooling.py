@@ -74,22 +74,22 @@ class IndexGather(Function):
 
 
 class MaxPool2DWithIndices(Function):
-    """Max over the windows that ``plan`` describes; the winners' indices go to ``box``."""
+    """Max over the windows that ``plan`` describes: ``(values, arg)``, ``arg`` being each
+    winner's position inside its window (an integer output, without gradient)."""
 
     @staticmethod
-    def forward(ctx, x, plan, box):
+    def forward(ctx, x, plan):
         y, arg = plan.max_with_arg(x)
         ctx.arg, ctx.plan = arg, plan
-        box["arg"] = arg
-        return y
+        return y, arg
 
     @staticmethod
-    def backward(ctx, grad_output):
-        return WindowScatter.apply(grad_output, ctx.arg, ctx.plan), None, None
+    def backward(ctx, grad_output, grad_arg):
+        return WindowScatter.apply(grad_output, ctx.arg, ctx.plan), None
 
     @staticmethod
-    def jvp(ctx, tangent, *_):
-        return WindowGather.apply(tangent, ctx.arg, ctx.plan)  # the winners' tangents
+    def jvp(ctx, tangent, _):
+        return WindowGather.apply(tangent, ctx.arg, ctx.plan), None  # the winners' tangents
 
 
 class WindowScatter(Function):
@@ -241,11 +241,11 @@ def _max_pool(fn, nd, input, kernel_size, stride, padding, dilation, ceil_mode, 
     plan = _pool_kernels(x).WindowPlan(x.shape[2], x.shape[3], kernel, stride, padding,
                                        dilation, ceil_mode)
     _check_out(plan, x, nd)
-    box = {}
-    out = _unbatch(MaxPool2DWithIndices.apply(x, plan, box), nd, unbatched)
+    out, arg = MaxPool2DWithIndices.apply(x, plan)
+    out = _unbatch(out, nd, unbatched)
     if not return_indices:
         return out
-    return out, _unbatch(const(plan.flat_indices(box["arg"])), nd, unbatched)
+    return out, _unbatch(const(plan.flat_indices(arg._data)), nd, unbatched)
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -352,24 +352,24 @@ def adaptive_avg_pool2d(input, output_size):
 
 
 class AdaptiveMaxPool2D(Function):
-    """Max over windows of different sizes; the gradient goes back by flat input index."""
+    """Max over windows of different sizes: ``(values, flat input indices)``; the gradient
+    goes back by those indices."""
 
     @staticmethod
-    def forward(ctx, x, plan, box):
+    def forward(ctx, x, plan):
         y, idx = plan.max_with_indices(x)
         ctx.idx, ctx.plan = idx, plan
-        box["indices"] = idx
-        return y
+        return y, idx
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def backward(ctx, grad_output, grad_indices):
         p = ctx.plan
-        return IndexScatter.apply(grad_output, ctx.idx, (p.H, p.W)), None, None
+        return IndexScatter.apply(grad_output, ctx.idx, (p.H, p.W)), None
 
     @staticmethod
-    def jvp(ctx, tangent, *_):
+    def jvp(ctx, tangent, _):
         p = ctx.plan
-        return IndexGather.apply(tangent, ctx.idx, (p.H, p.W))  # the winners' tangents
+        return IndexGather.apply(tangent, ctx.idx, (p.H, p.W)), None  # the winners' tangents
 
 
 def _adaptive_max(fn, nd, input, output_size, return_indices):
@@ -381,17 +381,16 @@ def _adaptive_max(fn, nd, input, output_size, return_indices):
         raise RuntimeError(f"{fn}: output_size must be positive, got {list(out_size)}")
     x, unbatched = _batched(fn, input, nd)
     (H, W), (Ho, Wo) = x.shape[2:], ((1,) + out_size if nd == 1 else out_size)
-    box = {}
     kernels = _pool_kernels(x)
     if H % Ho == 0 and W % Wo == 0:  # equal windows: plain max pooling
         plan = kernels.WindowPlan(H, W, (H // Ho, W // Wo), (H // Ho, W // Wo), (0, 0), (1, 1),
                                   False)
-        out = MaxPool2DWithIndices.apply(x, plan, box)
-        indices = plan.flat_indices(box["arg"]) if return_indices else None
+        out, arg = MaxPool2DWithIndices.apply(x, plan)
+        indices = plan.flat_indices(arg._data) if return_indices else None
     else:
         plan = kernels.AdaptiveMaxPlan(H, W, Ho, Wo)
-        out = AdaptiveMaxPool2D.apply(x, plan, box)
-        indices = box["indices"]
+        out, indices = AdaptiveMaxPool2D.apply(x, plan)
+        indices = indices._data
     out = _unbatch(out, nd, unbatched)
     if not return_indices:
         return out

@@ -1,7 +1,8 @@
 """Order-based and counting ops: sort, argsort, topk, unique, nonzero, bincount, histc.
 
-Sorted values are a ``gather`` of the input at the sorting permutation, so their gradient
-flows back to the positions the values came from; indices, unique values and nonzero
+``sort`` and ``topk`` are one node with two outputs: the values, picked from the input at
+the indices the op chose, and those indices (an integer output, without gradient); the
+values' gradient flows back to the positions they came from. Unique values and nonzero
 positions are integer results without gradient; so are counts and histograms (torch
 defines no gradient for them either).
 """
@@ -9,9 +10,10 @@ import math
 
 from zerograd._aliases import numpy_aliases
 from zerograd import dtypes, return_types
+from zerograd.autograd.function import Function
 from zerograd.backend import array_module
 from zerograd.ops._util import const, normalize_dim
-from zerograd.ops.scatter import gather
+from zerograd.ops.scatter import Gather, ScatterAdd
 
 _INT64 = dtypes.int64.np
 
@@ -38,13 +40,47 @@ def argsort(input, dim=-1, descending=False, stable=False):
     return const(_sort_index(input._data, d, descending).astype(_INT64, copy=False))
 
 
+class _Selection(Function):
+    """``(values, indices)``: the input's values along ``ctx.dim`` at the indices forward
+    chose (``ctx.indices``); the gradient goes back to where the values came from."""
+
+    @staticmethod
+    def _select(ctx, a, indices, dim):
+        ctx.in_shape, ctx.dim, ctx.indices = a.shape, dim, indices
+        return ctx.xp.take_along_axis(a, indices, axis=dim), indices
+
+    @staticmethod
+    def backward(ctx, grad_values, grad_indices):
+        g = grad_values._data
+        zeros = const(ctx.xp.zeros(ctx.in_shape, dtype=g.dtype))
+        return ScatterAdd.apply(zeros, ctx.indices, grad_values, ctx.dim)
+
+    @staticmethod
+    def jvp(ctx, tangent, *_):
+        return Gather.apply(tangent, ctx.indices, ctx.dim), None
+
+
+class Sort(_Selection):
+    @staticmethod
+    def forward(ctx, a, dim, descending):
+        return _Selection._select(ctx, a, _sort_index(a, dim, descending).astype(_INT64),
+                                  dim)
+
+
+class Topk(_Selection):
+    @staticmethod
+    def forward(ctx, a, k, dim, largest):
+        order = _sort_index(a, dim, largest)
+        indices = ctx.xp.take(order, ctx.xp.arange(k), axis=dim).astype(_INT64)
+        return _Selection._select(ctx, a, indices, dim)
+
+
 @numpy_aliases
 def sort(input, dim=-1, descending=False, stable=False):
     """``(values, indices)`` sorted along ``dim``; values are differentiable."""
-    indices = argsort(input, dim, descending)
     if input.ndim == 0:
-        return return_types.sort(input.clone(), indices)
-    return return_types.sort(gather(input, dim, indices), indices)
+        return return_types.sort(input.clone(), argsort(input, dim, descending))
+    return return_types.sort(*Sort.apply(input, normalize_dim(dim, input.ndim), descending))
 
 
 def topk(input, k, dim=-1, largest=True, sorted=True):
@@ -54,12 +90,9 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     if not 0 <= k <= n:
         raise RuntimeError(f"selected index k out of range: k={k} but dimension {d} has size "
                            f"{n}")
-    xp = array_module(input)
     if input.ndim == 0:
-        return return_types.topk(input.clone(), const(xp.zeros((), _INT64)))
-    order = _sort_index(input._data, d, largest)
-    indices = const(xp.take(order, xp.arange(k), axis=d).astype(_INT64, copy=False))
-    return return_types.topk(gather(input, d, indices), indices)
+        return return_types.topk(input.clone(), const(array_module(input).zeros((), _INT64)))
+    return return_types.topk(*Topk.apply(input, k, d, largest))
 
 
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):

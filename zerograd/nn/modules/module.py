@@ -12,6 +12,7 @@ that each file keeps one job; ``LazyModuleMixin`` lives in ``_lazy_mixin.py``.
 """
 from collections import OrderedDict
 
+from zerograd.nn.modules._backward_hooks import _BackwardHooksMixin
 from zerograd.nn.modules._conversion import _ConversionMixin
 from zerograd.nn.modules._hooks import RemovableHandle, _ForwardHooksMixin
 from zerograd.nn.modules._lazy_mixin import LazyModuleMixin
@@ -37,7 +38,7 @@ def _typename(value):
     return type(value).__name__
 
 
-class Module(_StateDictMixin, _ConversionMixin, _ForwardHooksMixin):
+class Module(_StateDictMixin, _ConversionMixin, _ForwardHooksMixin, _BackwardHooksMixin):
     """Base class for all neural network modules; subclasses define ``forward``.
 
     Call ``super().__init__()`` before assigning parameters or submodules.
