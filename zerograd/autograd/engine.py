@@ -211,12 +211,13 @@ def _execute(task):
                 else:
                     _accumulate_at_leaf(task, node, grad)
                 continue
-            if not node._plain:  # hooks, several outputs or an array-level backward
+            if node._plain:
+                in_grads = None if grad is None else type(node).backward(node, grad)
+            elif node._array_ready and not create_graph:  # no graph of the derivative
+                in_grads = None if grad is None else _call_backward_array(
+                    node, node.backward_array, (grad,))
+            else:  # hooks, several outputs, or a backward_array while recording
                 in_grads = _run_node(task, node, grad)
-            elif grad is not None:
-                in_grads = type(node).backward(node, grad)
-            else:
-                in_grads = None
             if not retain_graph and node._saved:
                 node._saved = _FREED
             _deliver(node, in_grads, grad, pending, owned, needed, deps, ready)
@@ -272,11 +273,12 @@ def _run_node(task, node, grad):
 def _call_backward_array(node, backward_array, grads):
     """``backward_array`` on the gradients' arrays; its arrays wrapped as tensors."""
     results = backward_array(node, *[None if g is None else g._data for g in grads])
-    if not isinstance(results, tuple):
+    if type(results) is not tuple:
         results = (results,)
-    array_type, xp = node._backend.array_type, node._backend.xp
+    array_type = node._backend.array_type
+    make = Tensor._make
     return tuple([None if r is None else
-                  Tensor._make(r if type(r) is array_type else xp.asarray(r), False, None)
+                  make(r if type(r) is array_type else node._backend.xp.asarray(r), False, None)
                   for r in results])
 
 

@@ -85,6 +85,7 @@ class Function(Node):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls._plain = cls.backward_array is None
+        cls._array_ready = not cls._plain
 
     # -- the API an op's forward and backward use -------------------------------------
     def save_for_backward(self, *items):
@@ -196,7 +197,7 @@ class Function(Node):
             forward_ad.push_tangent(cls, self, args, kwargs, results)
         if any(t._requires_grad for t in results):
             self._n_outputs = len(outs)
-            self._plain = False
+            self._plain = self._array_ready = False
             self._output_meta = tuple((o.shape, o.dtype) for o in outs)
             self._connect(args, arrays, outs, results)
         return results

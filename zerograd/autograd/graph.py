@@ -80,12 +80,14 @@ class Node:
     _n_outputs = 1
     # No hooks, one output, no array-level backward: the engine calls ``backward`` directly.
     _plain = True
+    # No hooks, one output, and a ``backward_array``: called directly without a graph.
+    _array_ready = False
 
     def _hook_table(self):
         hooks = self._hooks
         if hooks is None:
             hooks = self._hooks = _NodeHooks()
-            self._plain = False
+            self._plain = self._array_ready = False
         return hooks
 
     def register_hook(self, fn):

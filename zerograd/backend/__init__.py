@@ -40,19 +40,3 @@ def data_address(array) -> int:
     """The address of an array's first element (to relate views to the memory they share)."""
     return backend_of(array).data_address(array)
 
-
-# --- transitional names (removed once every module takes its module from its arrays) ---
-xp = cpu.xp
-ndarray = cpu.xp.ndarray
-generic = cpu.xp.generic
-
-
-def asarray(obj, dtype=None):
-    return cpu.xp.asarray(obj, dtype=dtype)
-
-
-to_numpy = to_host
-
-
-def lib_version() -> str:
-    return cpu.xp.__version__

@@ -25,16 +25,21 @@ def _kept_shape(shape, dims):
 
 def _expand_back(grad, in_shape, dims, keepdim):
     """A reduced gradient broadcast back over the reduced dims of the input."""
-    if not is_grad_enabled() and grad._data.size * 16 >= _numel(in_shape):
-        # Plain backward of a small reduction: materializing the gradient is cheaper than
-        # NumPy's Python-level broadcast_to, and nobody differentiates this result.
-        full = xp_of(grad._data).empty(in_shape, dtype=grad._data.dtype)
-        full[...] = grad._data if keepdim or not grad._data.ndim else \
-            grad._data.reshape(_kept_shape(in_shape, dims))
-        return Tensor._make(full)
     if not keepdim and grad._data.ndim:  # a 0-d gradient broadcasts as it is
         grad = Reshape.apply(grad, _kept_shape(in_shape, dims))
     return Expand.apply(grad, tuple(in_shape))
+
+
+def _expand_back_array(xp, grad, in_shape, dims, keepdim):
+    """``_expand_back`` on arrays (the array-level backward of sum and mean)."""
+    if not keepdim and grad.ndim:
+        grad = grad.reshape(_kept_shape(in_shape, dims))
+    if grad.size * 16 >= _numel(in_shape):
+        # a small reduction: materializing is cheaper than NumPy's Python-level broadcast_to
+        full = xp.empty(in_shape, dtype=grad.dtype)
+        full[...] = grad
+        return full
+    return xp.broadcast_to(grad, in_shape)
 
 
 def _numel(shape):

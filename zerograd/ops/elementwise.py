@@ -88,6 +88,12 @@ class Mul(Function):
                 grad_output * a if ctx.needs_input_grad[1] else None)
 
     @staticmethod
+    def backward_array(ctx, grad_output):
+        a, b = ctx.saved_tensors
+        return (grad_output * b._data if ctx.needs_input_grad[0] else None,
+                grad_output * a._data if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
     def jvp(ctx, t_a, t_b):
         a, b = _fw(ctx)
         return _plus(None if t_a is None else t_a * b, None if t_b is None else a * t_b)

@@ -16,7 +16,7 @@ from zerograd.autograd.function import Function
 from zerograd.autograd.grad_mode import is_grad_enabled
 from zerograd.backend import array_module
 from zerograd.ops._promote import _named
-from zerograd.ops._reduction import _Reduction, _count, _expand_back
+from zerograd.ops._reduction import _Reduction, _count, _expand_back, _expand_back_array
 from zerograd.ops._util import broadcast_shapes, const, float_operand, normalize_dims, shape_arg
 from zerograd.ops.cumulative import _accumulation_dtype
 from zerograd.ops.selection import where
@@ -37,6 +37,10 @@ class Sum(Function):
     @staticmethod
     def backward(ctx, grad_output):
         return _expand_back(grad_output, ctx.in_shape, ctx.dims, ctx.keepdim)
+
+    @staticmethod
+    def backward_array(ctx, grad_output):
+        return _expand_back_array(ctx.xp, grad_output, ctx.in_shape, ctx.dims, ctx.keepdim)
 
 
 SumDim = _named(Sum, "SumBackward1")
@@ -66,6 +70,12 @@ class Mean(Function):
     def backward(ctx, grad_output):
         g = _expand_back(grad_output, ctx.in_shape, ctx.dims, ctx.keepdim)
         return g / ctx.count if ctx.count else g
+
+    @staticmethod
+    def backward_array(ctx, grad_output):
+        if ctx.count:
+            grad_output = grad_output / grad_output.dtype.type(ctx.count)
+        return _expand_back_array(ctx.xp, grad_output, ctx.in_shape, ctx.dims, ctx.keepdim)
 
 
 MeanDim = _named(Mean, "MeanBackward1")
