@@ -41,6 +41,13 @@ CASES = [
     ("cross_entropy weighted sum", lambda x: F.cross_entropy(
         x, zg.tensor([1, 0, 1], device=x.device), reduction="sum",
         weight=zg.tensor([0.3, 2.0], dtype=zg.float64, device=x.device)), [(3, 2)]),
+    ("mul", lambda a, b: a * b, [(3, 4), (4,)]),
+    ("mul by a number", lambda a: a * 2.5, [(3, 4)]),
+    ("sum all", lambda a: a.sum() * a, [(3, 4)]),
+    ("sum dim keepdim", lambda a: a.sum(1, keepdim=True) * a, [(3, 4)]),
+    ("sum of many (a broadcast view)", lambda a: a.sum((0, 1)), [(40, 5, 2)]),
+    ("mean dims", lambda a: a.mean((0, 2)), [(3, 4, 5)]),
+    ("mean all", lambda a: a.mean() * a, [(2, 3)]),
     ("svdvals", lambda a: zg.linalg.svdvals(a), [(2, 4, 3)]),
     ("eigvalsh", lambda a: zg.linalg.eigvalsh(_sym(a)), [(2, 3, 3)]),
 ]
