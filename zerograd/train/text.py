@@ -145,19 +145,8 @@ class TextSession:
                 "num_parameters": count_parameters(self.model), "outputs": self.task}
 
     def state(self):
-        from zerograd.train.trainer import CHECKPOINT_KIND
-        return {
-            "kind": CHECKPOINT_KIND, "epoch": self.epoch, "config": self.cfg.to_dict(),
-            "model": self.model_meta(), "data": self.data_state(),
-            "model_state": self.model.state_dict(),
-            "optimizer_state": self.optimizer.state_dict(),
-            "scheduler_state": self.scheduler.state_dict() if self.scheduler else None,
-            "rng": {"default": get_rng_state(), "loader": self.loader_generator.get_state()},
-            "history": self.history,
-            "best": {"epoch": self.best[0], "value": self.best[1],
-                     "metric": self.best_metric} if self.best else None,
-            "metrics": self.history[-1] if self.history else None,
-        }
+        from zerograd.train.trainer import Session  # (trainer imports this module)
+        return Session.state(self)  # the same checkpoint layout as a classifier run
 
     def restore(self, state):
         from zerograd.train.trainer import Session

@@ -85,13 +85,16 @@ class Session:
         return {"name": self.cfg.model, "class": type(self.model).__name__,
                 "num_parameters": count_parameters(self.model), "outputs": self.kind}
 
+    def data_state(self):
+        return self.info.to_state()
+
     def state(self):
         return {
             "kind": CHECKPOINT_KIND,
             "epoch": self.epoch,
             "config": self.cfg.to_dict(),
             "model": self.model_meta(),
-            "data": self.info.to_state(),
+            "data": self.data_state(),
             "model_state": self.model.state_dict(),
             "optimizer_state": self.optimizer.state_dict(),
             "scheduler_state": self.scheduler.state_dict() if self.scheduler else None,
