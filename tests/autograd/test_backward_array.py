@@ -48,6 +48,9 @@ CASES = [
     ("sum of many (a broadcast view)", lambda a: a.sum((0, 1)), [(40, 5, 2)]),
     ("mean dims", lambda a: a.mean((0, 2)), [(3, 4, 5)]),
     ("mean all", lambda a: a.mean() * a, [(2, 3)]),
+    ("prod with zeros", lambda a: (a * (a > 0)).prod(1), [(3, 4)]),
+    ("prod all with one zero", lambda a: (a * (a != a.max())).prod(), [(2, 3)]),
+    ("cumprod with zeros", lambda a: (a * (a > 0)).cumprod(1), [(3, 5)]),
     ("svdvals", lambda a: zg.linalg.svdvals(a), [(2, 4, 3)]),
     ("eigvalsh", lambda a: zg.linalg.eigvalsh(_sym(a)), [(2, 3, 3)]),
 ]

@@ -6,8 +6,6 @@ is ``g * D`` (g broadcast back over the reduced dims) and forward mode is ``sum(
 over them: one formula serves both.
 """
 from zerograd.autograd.function import Function
-from zerograd.autograd.grad_mode import is_grad_enabled
-from zerograd.ops._util import xp_of
 from zerograd.ops.shape import Expand, Reshape
 from zerograd.tensor import Tensor
 

@@ -8,7 +8,6 @@ Part of the reduction family (``ops.reduce``, ``ops.extrema``).
 from zerograd._aliases import numpy_aliases
 from zerograd import dtypes
 from zerograd.autograd.function import Function
-from zerograd.autograd.grad_mode import is_grad_enabled
 from zerograd.backend import array_module
 from zerograd.ops._util import const, normalize_dim
 from zerograd.ops.selection import where
@@ -58,6 +57,19 @@ class Cumprod(Function):
         ctx.save_for_backward(a, out)
         return out
 
+    # Two rules for inputs with zeros: ``backward`` (recorded under create_graph) uses a form
+    # whose own derivative is exact; the engine's plain backward goes through
+    # ``backward_array``, which takes the cheaper first-zero rule.
+    _first_zero_rule = False
+
+    @staticmethod
+    def backward_array(ctx, grad_output):
+        ctx._first_zero_rule = True  # for this call only (a retained graph may later be
+        try:                         # differentiated with create_graph)
+            return Cumprod.backward(ctx, const(grad_output))._data
+        finally:
+            ctx._first_zero_rule = False
+
     @staticmethod
     def backward(ctx, grad_output):
         # d out_j / d a_i = prod_{k <= j, k != i} a_k for j >= i
@@ -67,7 +79,7 @@ class Cumprod(Function):
         is_zero = x == 0
         if not is_zero.any():
             return _reverse_cumsum(grad_output * out, d) / a
-        if is_grad_enabled():  # being differentiated: a form whose own derivative is exact
+        if not ctx._first_zero_rule:
             return _products_without(a, d, grad_output, transpose=True)
         # Before the first zero of a row the derivative is out_j / a_i; at the first zero
         # it is the running product with that zero replaced by 1; after it, every term

@@ -13,7 +13,6 @@ import math
 from zerograd._aliases import numpy_aliases
 from zerograd import dtypes
 from zerograd.autograd.function import Function
-from zerograd.autograd.grad_mode import is_grad_enabled
 from zerograd.backend import array_module
 from zerograd.ops._promote import _named
 from zerograd.ops._reduction import _Reduction, _count, _expand_back, _expand_back_array
@@ -104,6 +103,20 @@ class Prod(_Reduction):
         ctx.save_for_backward(a, out)
         return out
 
+    # Two rules for inputs with zeros: ``backward`` (recorded under create_graph) uses an
+    # O(n^2) form whose own derivative is exact; the engine's plain backward goes through
+    # ``backward_array``, which takes the O(n) zero-count rule (its derivative is not needed).
+    _zero_count_rule = False
+
+    @classmethod
+    def backward_array(cls, ctx, grad_output):
+        ctx._zero_count_rule = True  # for this call only: a retained graph may be
+        try:                          # differentiated with create_graph later
+            g = cls.backward(ctx, const(grad_output))
+        finally:
+            ctx._zero_count_rule = False
+        return None if g is None else g._data
+
     @staticmethod
     def derivative(ctx, a, out_k):
         # d prod / d a_i is the product of the others
@@ -111,7 +124,7 @@ class Prod(_Reduction):
         is_zero = x == 0
         if not is_zero.any():
             return out_k / a
-        if is_grad_enabled():  # being differentiated: a form whose own derivative is exact
+        if not ctx._zero_count_rule:
             return _product_of_others(a, ctx.dims)
         # With one zero in a group only that element gets the product of the rest; with
         # two or more zeros every derivative is 0. No division by zero anywhere.
