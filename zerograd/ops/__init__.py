@@ -39,6 +39,7 @@ from zerograd.ops.padding import *  # noqa: F401,F403
 from zerograd.ops.sparse import *  # noqa: F401,F403
 from zerograd.ops.recurrent import *  # noqa: F401,F403
 from zerograd.ops.attention import *  # noqa: F401,F403
+from zerograd.ops.identity import *  # noqa: F401,F403
 
 import sys as _sys
 
@@ -47,6 +48,6 @@ _FAMILIES = ("elementwise", "unary", "compare", "rounding", "selection", "_promo
              "inplace", "indexing", "scatter", "sorting", "linalg", "einsum", "decompositions",
              "creation", "random_sampling", "activation", "conv", "pooling", "normalization", "transfer",
              "affine", "activation_piecewise", "activation_smooth", "loss", "padding", "sparse",
-             "recurrent", "attention")
+             "recurrent", "attention", "identity")
 __all__ = sorted({name for _family in _FAMILIES
                   for name in _sys.modules["zerograd.ops." + _family].__all__})

@@ -12,25 +12,12 @@ module without backward hooks pays nothing and ``Module.__call__`` needs no spec
 import warnings
 from collections import OrderedDict
 
-from zerograd.autograd.function import Function
 from zerograd.autograd.grad_mode import is_grad_enabled
 from zerograd.nn.modules._hooks import RemovableHandle
+from zerograd.ops.identity import BackwardHookFunction
 from zerograd.tensor import Tensor
 
-__all__ = ["BackwardHookFunction"]
-
-
-class BackwardHookFunction(Function):
-    """The identity on any number of tensors: a node to hang a module's hooks on."""
-
-    @staticmethod
-    def forward(ctx, *arrays, needs=()):
-        ctx.mark_non_differentiable(*[a for a, need in zip(arrays, needs) if not need])
-        return arrays
-
-    @staticmethod
-    def backward(ctx, *grad_outputs):
-        return grad_outputs
+__all__ = []
 
 
 class _BackwardHooksMixin:
