@@ -40,6 +40,7 @@ from zerograd.ops.sparse import *  # noqa: F401,F403
 from zerograd.ops.recurrent import *  # noqa: F401,F403
 from zerograd.ops.attention import *  # noqa: F401,F403
 from zerograd.ops.identity import *  # noqa: F401,F403
+from zerograd.ops.recompute import *  # noqa: F401,F403
 
 import sys as _sys
 
@@ -48,6 +49,6 @@ _FAMILIES = ("elementwise", "unary", "compare", "rounding", "selection", "_promo
              "inplace", "indexing", "scatter", "sorting", "linalg", "einsum", "decompositions",
              "creation", "random_sampling", "activation", "conv", "pooling", "normalization", "transfer",
              "affine", "activation_piecewise", "activation_smooth", "loss", "padding", "sparse",
-             "recurrent", "attention", "identity")
+             "recurrent", "attention", "identity", "recompute")
 __all__ = sorted({name for _family in _FAMILIES
                   for name in _sys.modules["zerograd.ops." + _family].__all__})
