@@ -319,8 +319,10 @@ def test_every_differentiable_op_has_a_forward_rule():
     """Walk every Function subclass in zerograd.ops (and zerograd.nn.functional): each one
     must define ``jvp`` or be ``jvp_linear``. Ops without a derivative at all (their
     backward refuses) are the only ones allowed to lack a rule: ALLOW lists them."""
-    # (none today: even scatter(reduce='multiply'), whose backward torch refuses, has a JVP)
-    allow = set()
+    # Even scatter(reduce='multiply'), whose backward torch refuses, has a JVP. The one
+    # exception is checkpoint(use_reentrant=True)'s Function, which has no forward mode in
+    # torch either (a custom Function without jvp); use_reentrant=False works with it.
+    allow = {"CheckpointFunction"}
     packages = [zg.ops, zg.nn.functional]
     classes = set()
     for pkg in packages:
