@@ -282,8 +282,7 @@ class Tensor(_tensor_methods.TensorMethods):
     def numpy(self, force=False):
         if type(self._data) is not _HOST_ARRAY and not self.is_cpu:
             if not force:
-                raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use "
-                                "Tensor.cpu() to copy the tensor to host memory first.")
+                raise self._not_on_host()
             return backend_of(self._data).to_host(self._data)
         if self._requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
@@ -304,10 +303,13 @@ class Tensor(_tensor_methods.TensorMethods):
         data = self._data
         return data if type(data) is _HOST_ARRAY else backend_of(data).to_host(data)
 
+    def _not_on_host(self):
+        return TypeError(f"can't convert {self.device} device type tensor to numpy. Use "
+                         "Tensor.cpu() to copy the tensor to host memory first.")
+
     def __array__(self, dtype=None, copy=None):
         if type(self._data) is not _HOST_ARRAY and not self.is_cpu:
-            raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use "
-                            "Tensor.cpu() to copy the tensor to host memory first.")
+            raise self._not_on_host()
         return self._data if dtype is None else self._data.astype(dtype)
 
     def __float__(self):

@@ -241,21 +241,6 @@ class Function(Node):
         if self._saved:
             self._saved = _FREED
 
-    # ``ops.inplace`` moves retain_grad to the node a tensor is rebased onto by setting
-    # ``_output_ref`` then ``_retains``; this keeps that protocol working over hooks.
-    _output_ref = None
-
-    @property
-    def _retains(self):
-        hooks = self._hooks
-        return hooks is not None and bool(hooks.retain)
-
-    @_retains.setter
-    def _retains(self, value):
-        tensor = self._output_ref() if value and self._output_ref is not None else None
-        if tensor is not None:
-            self._retain(0, tensor)
-
     # -- what a learner sees --------------------------------------------------------------
     @classmethod
     def name(cls):

@@ -8,7 +8,7 @@ into an accelerator's computation.
 """
 from zerograd import dtypes
 from zerograd.autograd.function import Function
-from zerograd.ops._util import xp_of
+from zerograd.backend import array_module
 from zerograd.tensor import Tensor
 
 __all__ = ["to_dtype"]
@@ -21,7 +21,7 @@ def _arr(x):
 def _module_of(input, other):
     """The array module of the tensor operand (of ``input`` when both are tensors)."""
     x = input if isinstance(input, Tensor) else other
-    return xp_of(getattr(x, "_data", x))
+    return array_module(getattr(x, "_data", x))
 
 
 def _cast(x, d, xp):
@@ -46,12 +46,12 @@ def _operands(input, other, floating=False):
                 return input, other  # the fast path: nothing to convert
         elif d.kind == "f" and type(other) in _NUMBERS:
             # a float tensor's dtype wins over numbers
-            return input, xp_of(data).asarray(other, dtype=d)
+            return input, array_module(data).asarray(other, dtype=d)
     elif isinstance(other, Tensor) and type(input) in _NUMBERS:
         data = other._data
         d = data.dtype
         if d.kind == "f":
-            return xp_of(data).asarray(input, dtype=d), other
+            return array_module(data).asarray(input, dtype=d), other
     d = dtypes.result_type(input, other)
     if floating and not d.is_floating_point:
         d = dtypes.get_default_dtype()

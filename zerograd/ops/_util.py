@@ -1,16 +1,7 @@
 """Small helpers shared by the op families: operand conversion, dim handling, constants."""
 from zerograd import dtypes
-from zerograd.backend import array_module, backend_of, cpu
+from zerograd.backend import array_module
 from zerograd.tensor import Tensor
-
-_HOST_ARRAY, _HOST_XP = cpu.array_type, cpu.xp
-
-
-def xp_of(array):
-    """The array module of one array; the host case is tested first, so hot paths (operand
-    conversion, reduction backward) pay one type check on the CPU."""
-    return _HOST_XP if type(array) is _HOST_ARRAY else backend_of(array).xp
-
 
 def const(array):
     """A tensor that is not part of any graph."""
@@ -72,15 +63,21 @@ def shape_arg(shape):
     return tuple(int(s) for s in shape)
 
 
+class ShapeMismatch(RuntimeError, ValueError):
+    """Shapes that do not broadcast: a RuntimeError as in torch; also a ValueError, which
+    callers that word their own op's message catch."""
+
+
 def broadcast_shapes(*shapes):
-    """The shape that ``shapes`` broadcast to (NumPy's rule); ValueError when they do not."""
+    """The shape that ``shapes`` broadcast to (NumPy's rule); ``ShapeMismatch`` otherwise."""
     ndim = max((len(s) for s in shapes), default=0)
     out = [1] * ndim
     for s in shapes:
         for i, n in enumerate(s, ndim - len(s)):
             if n != 1:
                 if out[i] != 1 and out[i] != n:
-                    raise ValueError(f"shape mismatch: objects cannot be broadcast to a single "
-                                     f"shape ({', '.join(str(tuple(x)) for x in shapes)})")
+                    raise ShapeMismatch("shape mismatch: objects cannot be broadcast to a "
+                                        "single shape: "
+                                        + " and ".join(str(tuple(x)) for x in shapes))
                 out[i] = n
     return tuple(out)

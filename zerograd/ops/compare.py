@@ -6,7 +6,7 @@ compares as float); every result is a bool tensor.
 from zerograd import dtypes
 from zerograd.backend import array_module
 from zerograd.ops._promote import _arr, _broadcast_error, _module_of, _operands
-from zerograd.ops._util import const, xp_of
+from zerograd.ops._util import const
 from zerograd.tensor import Tensor
 
 __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
@@ -25,7 +25,7 @@ def _nograd_binary(ufunc, name, promote=True):
     def op(input, other):
         if promote:  # both operands are arrays now, numbers as 0-d arrays of a's device
             a, b = _promoted_arrays(input, other)
-            xp = xp_of(a)
+            xp = array_module(a)
         else:
             a, b = _arr(input), _arr(other)
             xp = _module_of(input, other)

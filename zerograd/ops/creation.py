@@ -200,20 +200,6 @@ def _xp(device, out=None):
     return resolve(device)[0].xp
 
 
-def _broadcast_shapes(*shapes):
-    """The shape ``shapes`` broadcast to (NumPy's rules), or torch's error when they clash."""
-    ndim = builtins.max((len(s) for s in shapes), default=0)
-    result = [1] * ndim
-    for shape in shapes:
-        for i, n in enumerate(shape, ndim - len(shape)):
-            if n != 1 and result[i] not in (1, n):
-                raise RuntimeError(f"shape mismatch: objects cannot be broadcast to a single "
-                                   f"shape: {' and '.join(str(tuple(s)) for s in shapes)}")
-            if n != 1:
-                result[i] = n
-    return tuple(result)
-
-
 def _write_out(result, out):
     """Support for ``out=``: ``out`` takes the result's shape and values (on its device)."""
     if out is None:

@@ -16,8 +16,7 @@ import operator
 from zerograd import dtypes
 from zerograd.autograd.function import Function
 from zerograd.backend import array_module, backend_of, cpu, to_host
-from zerograd.ops._util import const
-from zerograd.ops.creation import _broadcast_shapes
+from zerograd.ops._util import broadcast_shapes, const
 from zerograd.ops.inplace import _needs_graph, _snapshot, check_inplace, rebase
 from zerograd.tensor import Tensor
 
@@ -379,7 +378,7 @@ def masked_select(input, mask):
     if m.dtype != bool:
         raise RuntimeError("masked_select: expected BoolTensor for mask (got "
                            f"{dtypes.from_numpy_dtype(m.dtype)})")
-    shape = _broadcast_shapes(tuple(input.shape), m.shape)
+    shape = broadcast_shapes(tuple(input.shape), m.shape)
     if tuple(input.shape) != shape:
         input = input.expand(shape)
     return Index.apply(input, (xp.broadcast_to(m, shape),))

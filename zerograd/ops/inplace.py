@@ -11,7 +11,6 @@
   the base is rebased onto "old base with the view's elements replaced", and the view onto
   "those elements read back from the new base" (torch's CopySlices).
 """
-import weakref
 
 from zerograd import dtypes
 from zerograd.autograd import forward_ad
@@ -110,9 +109,8 @@ def _take_place(t, result):
     """``t`` takes ``result``'s node in the graph (its values are already in ``t``)."""
     t.grad_fn = result.grad_fn
     t._requires_grad = result._requires_grad
-    if result.grad_fn is not None:
-        result.grad_fn._output_ref = weakref.ref(t)
-        result.grad_fn._retains = t._retains_grad
+    if result.grad_fn is not None and t._retains_grad:
+        result.grad_fn._retain(0, t)  # retain_grad follows the tensor to its new node
 
 
 def _rebase_view(t, base, result):

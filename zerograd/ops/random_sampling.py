@@ -11,7 +11,8 @@ import builtins
 from zerograd import dtypes
 from zerograd.backend import array_module, backend_of, device_of
 from zerograd.device import CPU
-from zerograd.ops.creation import _broadcast_shapes, _finish, _np_dtype, _shape, _write_out
+from zerograd.ops._util import broadcast_shapes
+from zerograd.ops.creation import _finish, _np_dtype, _shape, _write_out
 from zerograd.random import rng_of
 from zerograd.tensor import Tensor
 
@@ -111,7 +112,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
             dtypes.promote_types(*[t.dtype for t in tensors]) if tensors else None)
     d = _float_dtype(dtype, "normal")
     shape = _shape((size,), None, "normal") if size is not None else \
-        _broadcast_shapes(getattr(m, "shape", ()), getattr(s, "shape", ()))
+        broadcast_shapes(getattr(m, "shape", ()), getattr(s, "shape", ()))
     draws = rng.standard_normal(shape)
     array = (m + s * draws).astype(d.np, copy=False)
     return _write_out(_finish(array, requires_grad), out)

@@ -6,8 +6,7 @@ tensor must be on the input's device).
 """
 from zerograd.autograd.function import Function
 from zerograd.backend import array_module
-from zerograd.ops._util import const, normalize_dim
-from zerograd.ops.creation import _broadcast_shapes
+from zerograd.ops._util import broadcast_shapes, const, normalize_dim
 from zerograd.ops.indexing import Index, IndexAddInto, IndexPut, check_same_device, take
 from zerograd.tensor import Tensor
 
@@ -209,7 +208,7 @@ def take_along_dim(input, indices, dim=None):
     if dim is None:
         return take(input, indices)
     d = normalize_dim(dim, input.ndim)
-    shape = _broadcast_shapes(
+    shape = broadcast_shapes(
         tuple(s if i != d else 1 for i, s in enumerate(input.shape)),
         tuple(s if i != d else 1 for i, s in enumerate(indices.shape)))
     input = input.expand(*[s if i != d else -1 for i, s in enumerate(shape)])

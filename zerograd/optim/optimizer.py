@@ -18,6 +18,7 @@ from itertools import chain
 
 from zerograd import dtypes
 from zerograd.autograd.grad_mode import enable_grad
+from zerograd.autograd.graph import RemovableHandle
 from zerograd.backend import array_module, backend_of
 from zerograd.ops.creation import tensor as _new_tensor
 from zerograd.tensor import Tensor
@@ -37,27 +38,6 @@ class _RequiredParameter:
 
 
 required = _RequiredParameter()
-
-
-class _RemovableHandle:
-    """Returned by the ``register_*_hook`` methods; ``remove()`` unregisters the hook.
-    The handle itself is the hook's key in its dict."""
-
-    def __init__(self, hooks_dict):
-        self._hooks = hooks_dict
-
-    @property
-    def id(self):
-        return id(self)
-
-    def remove(self):
-        self._hooks.pop(self, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 def _typename(obj):
@@ -293,10 +273,10 @@ class Optimizer:
     # -- hooks -----------------------------------------------------------------------------
     @staticmethod
     def _register(hooks, hook, prepend=False):
-        handle = _RemovableHandle(hooks)
-        hooks[handle] = hook
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
         if prepend:
-            hooks.move_to_end(handle, last=False)
+            hooks.move_to_end(handle.id, last=False)
         return handle
 
     def register_step_pre_hook(self, hook):

@@ -4,33 +4,9 @@
 dicts keyed by a handle id, so ``prepend=True`` is a ``move_to_end`` and removal is a
 dict deletion (through weak references, so a handle never keeps a module alive).
 """
-import itertools
-import weakref
+from zerograd.autograd.graph import RemovableHandle  # one handle type for every hook
 
 __all__ = ["RemovableHandle"]
-
-
-class RemovableHandle:
-    """Returned by ``register_*_hook``: ``handle.remove()`` unregisters the hook."""
-
-    _next_id = itertools.count()
-
-    def __init__(self, hooks_dict, *extra_dicts):
-        self.hooks_dict_ref = weakref.ref(hooks_dict)
-        self.id = next(RemovableHandle._next_id)
-        self.extra_dict_refs = tuple(weakref.ref(d) for d in extra_dicts)
-
-    def remove(self):
-        for ref in (self.hooks_dict_ref,) + self.extra_dict_refs:
-            d = ref()
-            if d is not None and self.id in d:
-                del d[self.id]
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 class _ForwardHooksMixin:
