@@ -70,3 +70,12 @@ def same_device(a, b) -> bool:
     if a.type != b.type:
         return False
     return a.type == "cpu" or (a.index or 0) == (b.index or 0)
+
+
+def mixed_devices_error(devices, argument=None):
+    """torch's error for tensors on different devices (``devices``: their names, any order;
+    ``argument``: which argument an op was checking, as torch names it)."""
+    names = sorted({str(d) for d in devices}, key=lambda d: (d != "cpu", d))
+    where = f" (when checking argument for argument {argument})" if argument else ""
+    return RuntimeError("Expected all tensors to be on the same device, but found at least "
+                        f"two devices, {names[0]} and {names[1]}!{where}")

@@ -47,6 +47,7 @@ from zerograd.autograd import _saved, forward_ad
 from zerograd.autograd.grad_mode import _state as _grad_mode, is_grad_enabled
 from zerograd.autograd.graph import Node, any_active as _any_saved_hooks
 from zerograd.backend import backend_of, device_of, get as _backend
+from zerograd.device import mixed_devices_error
 from zerograd.tensor import Tensor
 
 _CPU = _backend("cpu")
@@ -277,9 +278,7 @@ def _common_backend(args, arrays):
             if isinstance(a, Tensor) and type(arr) is _HOST_ARRAY:
                 arrays[i] = backend.from_host(arr)
         return backend
-    names = sorted(devices, key=lambda d: (d != "cpu", d))
-    raise RuntimeError("Expected all tensors to be on the same device, but found at least "
-                       f"two devices, {names[0]} and {names[1]}!")
+    raise mixed_devices_error(devices)
 
 
 def _adopt_output(cls, backend, out):

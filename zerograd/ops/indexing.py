@@ -16,6 +16,7 @@ import operator
 from zerograd import dtypes
 from zerograd.autograd.function import Function
 from zerograd.backend import array_module, backend_of, cpu, to_host
+from zerograd.device import mixed_devices_error
 from zerograd.ops._util import broadcast_shapes, const
 from zerograd.ops.inplace import _needs_graph, _snapshot, check_inplace, rebase
 from zerograd.tensor import Tensor
@@ -32,11 +33,7 @@ def check_same_device(input, other, what):
     """torch's error when tensor ``other`` (an index or mask) is not on ``input``'s device."""
     if isinstance(other, Tensor) and type(other._data) is not type(input._data) \
             and other.device != input.device:
-        first, second = sorted((str(input.device), str(other.device)),
-                               key=lambda d: (d != "cpu", d))
-        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least "
-                           f"two devices, {first} and {second}! (when checking argument for "
-                           f"argument {what})")
+        raise mixed_devices_error([input.device, other.device], argument=what)
 
 
 # -- converting a Python index to an array one ------------------------------------------------

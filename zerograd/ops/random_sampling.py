@@ -10,7 +10,7 @@ import builtins
 
 from zerograd import dtypes
 from zerograd.backend import array_module, backend_of, device_of
-from zerograd.device import CPU
+from zerograd.device import CPU, mixed_devices_error
 from zerograd.ops._util import broadcast_shapes
 from zerograd.ops.creation import _finish, _np_dtype, _shape, _write_out
 from zerograd.random import rng_of
@@ -97,8 +97,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
     if not tensors and size is None:
         raise TypeError("normal(): with numbers for mean and std, give size= (a tuple of ints)")
     if len(tensors) == 2 and tensors[0].device != tensors[1].device:
-        raise RuntimeError("Expected all tensors to be on the same device, but found at least "
-                           f"two devices, {tensors[0].device} and {tensors[1].device}!")
+        raise mixed_devices_error([tensors[0].device, tensors[1].device])
     if tensors and device is None:
         device = tensors[0].device
     rng = _rng(generator, device, out)

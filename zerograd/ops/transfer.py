@@ -4,7 +4,7 @@ A copy to another device is differentiable (torch's ``ToCopyBackward0``): the gr
 travels back to the device the input came from, and a tangent travels forward with it.
 """
 from zerograd.autograd.function import Function
-from zerograd.backend import backend_of
+from zerograd.backend import backend_of, device_of
 from zerograd.device import resolve, same_device
 
 __all__ = ["to_device"]
@@ -24,12 +24,12 @@ class ToDevice(Function):
     @staticmethod
     def forward(ctx, a, device):
         backend, index = resolve(device)
-        ctx.source = (backend_of(a), backend_of(a).device_index(a))
+        ctx.source = device_of(a)
         return _move(a, backend, index)
 
     @staticmethod
     def backward(ctx, grad_output):
-        return to_device(grad_output, _device_name(*ctx.source))
+        return to_device(grad_output, ctx.source)
 
     @staticmethod
     def jvp(ctx, tangent, _device=None):  # one tangent per forward argument
@@ -38,10 +38,6 @@ class ToDevice(Function):
     @classmethod
     def name(cls):
         return "ToCopyBackward0"
-
-
-def _device_name(backend, index):
-    return backend.type if index is None else f"{backend.type}:{index}"
 
 
 def to_device(input, device, copy=False):

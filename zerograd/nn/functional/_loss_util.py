@@ -5,6 +5,7 @@ Every loss takes ``reduction`` = 'none' | 'mean' | 'sum' (and the deprecated
 """
 import warnings
 
+from zerograd.device import mixed_devices_error
 from zerograd.ops._util import broadcast_shapes
 from zerograd.tensor import Tensor
 
@@ -53,9 +54,7 @@ def _check_same_device(*tensors):
     before any op would refuse the mix."""
     devices = {str(t.device) for t in tensors if t is not None}
     if len(devices) > 1:
-        names = sorted(devices, key=lambda d: (d != "cpu", d))
-        raise RuntimeError("Expected all tensors to be on the same device, but found at least "
-                           f"two devices, {names[0]} and {names[1]}!")
+        raise mixed_devices_error(devices)
 
 
 def _pointwise_operands(name, input, target):
