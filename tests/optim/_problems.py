@@ -66,6 +66,9 @@ def train(lib, build, weights, batches, sign=1.0, device="cpu"):
 
 
 def assert_params_close(zg_params, torch_params, rtol, atol, what=""):
+    zg_params, torch_params = list(zg_params), list(torch_params)
+    assert len(zg_params) == len(torch_params), \
+        f"{what}: {len(zg_params)} parameters, torch has {len(torch_params)}"
     for i, (z, t) in enumerate(zip(zg_params, torch_params)):
         np.testing.assert_allclose(z, t, rtol=rtol, atol=atol, err_msg=f"{what} param {i}")
 
