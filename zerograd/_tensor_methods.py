@@ -167,10 +167,14 @@ class TensorMethods:
     def sum_to_size(self, *size): return _ops.sum_to_size(self, *size)
 
     # -- reductions ------------------------------------------------------------------------
+    # sum and mean end most training steps: the method maps the aliases once and calls the
+    # op beneath its own alias wrapper (``__wrapped__``), one call frame less per step.
     @numpy_aliases
-    def sum(self, dim=None, keepdim=False, dtype=None): return _ops.sum(self, dim, keepdim, dtype=dtype)
+    def sum(self, dim=None, keepdim=False, dtype=None):
+        return _ops.sum.__wrapped__(self, dim, keepdim, dtype=dtype)
     @numpy_aliases
-    def mean(self, dim=None, keepdim=False, dtype=None): return _ops.mean(self, dim, keepdim, dtype=dtype)
+    def mean(self, dim=None, keepdim=False, dtype=None):
+        return _ops.mean.__wrapped__(self, dim, keepdim, dtype=dtype)
     @numpy_aliases
     def prod(self, dim=None, keepdim=False, dtype=None): return _ops.prod(self, dim, keepdim, dtype=dtype)
     @numpy_aliases

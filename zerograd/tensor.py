@@ -250,8 +250,7 @@ class Tensor(_tensor_methods.TensorMethods):
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad."""
-        from zerograd.autograd import backward
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        _autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def register_hook(self, hook):
         """``hook(grad)`` runs when this tensor's gradient is computed, before it reaches
@@ -447,6 +446,7 @@ def _rebuild(array, requires_grad):
 # import closes that loop without patching methods onto the class from elsewhere. The
 # method mixin gets the same module handle (it cannot import ops before Tensor exists).
 from zerograd import ops as _ops  # noqa: E402
+from zerograd import autograd as _autograd  # noqa: E402  (backward() without an import per call)
 
 _tensor_methods._ops = _ops
 

@@ -69,8 +69,12 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 "compute the output outside no_grad().")
     task = _GraphTask(retain_graph, create_graph)
     grads = _make_root_grads(outputs, grad_outputs)
-    roots = [_edge_of(o) for o in outputs]
-    root_nodes = dict.fromkeys([node for node, _ in roots])
+    if len(outputs) == 1:  # loss.backward(): the common case, kept short
+        root = _edge_of(outputs[0])
+        roots, root_nodes = (root,), {root[0]: None}
+    else:
+        roots = [_edge_of(o) for o in outputs]
+        root_nodes = dict.fromkeys([node for node, _ in roots])
     task.deps = deps = _discover(root_nodes)
     if inputs is not None:
         _set_targets(task, root_nodes, inputs, accumulate)
@@ -105,14 +109,15 @@ def _make_root_grads(outputs, grad_outputs):
     grads = []
     for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
         if g is None:
-            if out._data.size != 1:
+            data = out._data
+            if data.size != 1:
                 raise RuntimeError(
                     "grad can be implicitly created only for scalar outputs; output "
                     f"{i} has shape {tuple(out.shape)}. Pass gradient= (a tensor of that shape) "
                     "to backward(), or reduce the output first, e.g. out.sum().backward().")
-            data = out._data  # the root gradient lives on the output's device
-            one = (_HOST_XP if type(data) is _HOST_ARRAY else array_module(data)).array(
-                1, dtype=data.dtype)
+            # the root gradient lives on the output's device
+            one = _host_one(data.dtype) if type(data) is _HOST_ARRAY else array_module(
+                data).array(1, dtype=data.dtype)
             g = Tensor._make(one if data.ndim == 0 else one.reshape(data.shape), False, None)
         else:
             if not isinstance(g, Tensor):
@@ -124,6 +129,19 @@ def _make_root_grads(outputs, grad_outputs):
                     f"output[{i}] has a shape of {tuple(out.shape)}.")
         grads.append(g)
     return grads
+
+
+_HOST_ONES = {}
+
+
+def _host_one(dtype):
+    """A read-only 0-d host 1 of ``dtype``, made once: the implicit root gradient is never
+    owned (nothing may write into it), so every backward can share it."""
+    one = _HOST_ONES.get(dtype)
+    if one is None:
+        one = _HOST_ONES[dtype] = _HOST_XP.array(1, dtype=dtype)
+        one.flags.writeable = False
+    return one
 
 
 def _discover(roots):
@@ -273,12 +291,13 @@ def _run_node(task, node, grad):
 def _call_backward_array(node, backward_array, grads):
     """``backward_array`` on the gradients' arrays; its arrays wrapped as tensors."""
     results = backward_array(node, *[None if g is None else g._data for g in grads])
+    make = Tensor._make
     if type(results) is not tuple:
         results = (results,)
-    array_type = node._backend.array_type
-    make = Tensor._make
+    backend = node._backend
+    array_type = backend.array_type
     return tuple([None if r is None else
-                  make(r if type(r) is array_type else node._backend.xp.asarray(r), False, None)
+                  make(r if type(r) is array_type else backend.xp.asarray(r), False, None)
                   for r in results])
 
 
@@ -390,7 +409,7 @@ def _accumulate_into_leaf(node, grad, create_graph, owned):
     if current is None:
         # .grad is later changed in place (accumulation, clipping), so it must not share
         # memory with anything else: copy unless the engine knows the array is fresh.
-        if create_graph:
+        if create_graph or owned and not grad._requires_grad:
             leaf._grad = grad
         else:
             leaf._grad = Tensor._make(grad._data if owned else grad._data.copy(), False, None)

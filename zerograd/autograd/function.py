@@ -81,7 +81,6 @@ class Function(Node):
     backward_array = None
     # An op whose output lives on another device than its input (``Tensor.to(device)``).
     changes_device = False
-    needs_input_grad = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -214,7 +213,7 @@ class Function(Node):
         return self._backend.kernels
 
     def _connect(self, args, arrays, outs, results):
-        nexts, meta, needs = [], [], []
+        nexts, meta = [], []
         for a in args:
             if isinstance(a, Tensor) and a._requires_grad:
                 fn = a.grad_fn
@@ -225,18 +224,29 @@ class Function(Node):
                 # what the gradient sent along this edge must be, and which output it feeds
                 # (the output number counts only where ``fn`` has several outputs)
                 meta.append((data.shape, data.dtype, type(data), a._output_nr))
-                needs.append(True)
             else:
                 nexts.append(None)
                 meta.append(None)
-                needs.append(False)
         self._next = nexts
         self._input_meta = meta
-        self.needs_input_grad = tuple(needs)
         if self._to_save:
-            saved = tuple([_pack(item, args, arrays, outs, results) for item in self._to_save])
+            saved = []
+            for item in self._to_save:
+                # the common case inline (per-op overhead): the array of a tensor input
+                for a, arr in zip(args, arrays):
+                    if arr is item and isinstance(a, Tensor):
+                        saved.append(("in", a, a._version_box[0]))
+                        break
+                else:
+                    saved.append(_pack(item, args, arrays, outs, results))
+            saved = tuple(saved)
             self._saved = _saved.with_hooks(saved) if _any_saved_hooks[0] else saved
             self._to_save = ()
+
+    @property
+    def needs_input_grad(self):
+        """Per input: does it need a gradient (backward may skip the others)."""
+        return tuple([n is not None for n in self._next])
 
     def _release(self):
         if self._saved:

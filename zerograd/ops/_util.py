@@ -40,10 +40,13 @@ def normalize_dim(dim, ndim):
     return dim % n
 
 
+_ALL_DIMS = tuple(tuple(range(n)) for n in range(65))  # made once: reductions over all dims
+
+
 def normalize_dims(dim, ndim):
     """``None`` (all dims), an int, or a tuple/list of ints -> a sorted tuple of axes."""
     if dim is None:
-        return tuple(range(ndim))
+        return _ALL_DIMS[ndim]
     if isinstance(dim, (int,)) or hasattr(dim, "__index__"):
         dims = (normalize_dim(dim, ndim),)
     else:
