@@ -340,3 +340,35 @@ def test_gradcheck_and_gradgradcheck_work_on_any_device(device):
     x = zg.tensor(np.linspace(-1, 1, 5), device=device, requires_grad=True)
     assert zg.autograd.gradcheck(lambda t: (t.sin() * t).exp(), (x,))
     assert zg.autograd.gradgradcheck(lambda t: (t.sin() * t).exp(), (x,))
+
+
+def test_gradients_meeting_at_a_node_add_in_place_without_touching_what_others_see():
+    # w feeds four products: the engine adds the four gradients into the first in place
+    # (it owns that array); what a post hook or a tensor hook was shown must not change.
+    seen = []
+    w_np = np.arange(1.0, 4.0, dtype=np.float32)
+    zw, tw = zg.tensor(w_np, requires_grad=True), torch.tensor(w_np, requires_grad=True)
+    outs = []
+    for w in (zw, tw):
+        h = w * 1.5
+        parts = [h * float(k) for k in range(1, 5)]
+        if w is zw:
+            for p in parts:
+                p.grad_fn.register_hook(lambda gi, go: seen.append((gi[0].clone(), gi[0])))
+        outs.append(sum(p.sum() for p in parts))
+    outs[0].backward()
+    outs[1].backward()
+    assert_close(zw.grad.numpy(), tw.grad.numpy())
+    assert len(seen) == 4
+    for copy, shown in seen:  # the hooks' tensors were not added into
+        assert np.array_equal(copy.numpy(), shown.numpy())
+
+
+def test_implicit_root_gradient_may_be_changed_by_a_hook():
+    x = zg.ones(3, requires_grad=True)
+    y = (x * 2).sum()
+    y.register_hook(lambda g: g.mul_(3))
+    y.backward()
+    y2 = (x * 2).sum()
+    y2.backward()
+    assert x.grad.tolist() == [8.0, 8.0, 8.0]

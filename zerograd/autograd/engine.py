@@ -115,9 +115,12 @@ def _make_root_grads(outputs, grad_outputs):
                     "grad can be implicitly created only for scalar outputs; output "
                     f"{i} has shape {tuple(out.shape)}. Pass gradient= (a tensor of that shape) "
                     "to backward(), or reduce the output first, e.g. out.sum().backward().")
-            # the root gradient lives on the output's device
-            one = _host_one(data.dtype) if type(data) is _HOST_ARRAY else array_module(
-                data).array(1, dtype=data.dtype)
+            # the root gradient lives on the output's device; hooks may change theirs in place
+            fn = out.grad_fn
+            if type(data) is _HOST_ARRAY and fn is not None and fn._hooks is None:
+                one = _host_one(data.dtype)
+            else:
+                one = array_module(data).array(1, dtype=data.dtype)
             g = Tensor._make(one if data.ndim == 0 else one.reshape(data.shape), False, None)
         else:
             if not isinstance(g, Tensor):
@@ -325,13 +328,20 @@ def _deliver(node, in_grads, grad, pending, owned, needed, deps, ready):
             if nxt._n_outputs != 1:
                 _add_to_slot(pending, nxt, meta[3], g)
             elif nxt in pending:
-                pending[nxt] = pending[nxt] + g
-                owned[nxt] = True
+                current = pending[nxt]
+                if owned.get(nxt) and not current._requires_grad and not g._requires_grad:
+                    current._data += g._data  # ours alone: add in place, no new array
+                else:
+                    pending[nxt] = current + g
+                    owned[nxt] = True
             else:
                 pending[nxt] = g
                 # A gradient is "owned" when nothing else can see its memory: not the
-                # incoming gradient passed through, not a view, not sent twice.
-                owned[nxt] = not shared and g is not grad and g._data.base is None
+                # incoming gradient passed through (or rewrapped), not a view, not sent twice,
+                # not shown to a post hook (which may keep it).
+                owned[nxt] = (not shared and g is not grad and g._data.base is None
+                              and node._hooks is None
+                              and (type(grad) is not Tensor or g._data is not grad._data))
         deps[nxt] -= 1
         if deps[nxt] == 0:
             if type(nxt) is AccumulateGrad:
