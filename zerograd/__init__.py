@@ -18,6 +18,7 @@ from zerograd.random import (  # noqa: F401
     Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state)
 from zerograd.ops import *  # noqa: F401,F403
 from zerograd import autograd, cuda, distributions, func, nn, optim, utils, viz  # noqa: F401
+from zerograd import multiprocessing  # noqa: F401,E402  (torch.multiprocessing.spawn)
 # Not `from zerograd import linalg`: the ops star-import already bound the name to ops.linalg.
 import zerograd.linalg as linalg  # noqa: E402,F401
 from zerograd.dtypes import result_type as _result_type

@@ -22,10 +22,10 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not MPIEXEC.exists(), reason="no mpiexec in the venv")]
 
 
-def mpiexec(script, n=2, timeout=60):
+def mpiexec(script, n=2, timeout=60, **extra_env):
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMPI_MCA_btl_tcp_if_include="lo", OMPI_MCA_oob_tcp_if_include="lo",
-               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", **extra_env)
     env.pop("RANK", None)
     env.pop("WORLD_SIZE", None)
     cmd = [str(MPIEXEC), "-n", str(n), "--oversubscribe", sys.executable, str(WORKERS / script)]
@@ -44,8 +44,8 @@ def test_every_collective_and_reduce_op_against_numpy_and_the_errors():
     _assert_all_ok(mpiexec("collectives.py"))
 
 
-def test_ddp_matches_one_process_no_sync_unused_parameters_and_sampler():
-    _assert_all_ok(mpiexec("ddp.py"))
+def test_ddp_matches_one_process_for_mlp_and_sync_batchnorm_lenet_no_sync_and_sampler():
+    _assert_all_ok(mpiexec("ddp.py", timeout=180))
 
 
 def test_a_rank_that_raises_aborts_the_job_quickly():
@@ -55,3 +55,13 @@ def test_a_rank_that_raises_aborts_the_job_quickly():
     assert result.returncode != 0
     assert "rank 1 failed on purpose" in result.stderr
     assert "should not get here" not in result.stdout
+
+
+def test_separately_started_processes_join_through_an_mpi_port(tmp_path):
+    result = mpiexec("rendezvous.py", n=3, timeout=60, ZG_RENDEZVOUS_DIR=str(tmp_path),
+                     ZG_RENDEZVOUS_PORT="29519")
+    _assert_all_ok(result, n=3)
+
+
+def test_a_pytorch_ddp_tutorial_script_with_spawn_runs_under_the_launcher():
+    _assert_all_ok(mpiexec("spawn_tutorial.py"))

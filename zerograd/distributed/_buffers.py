@@ -6,6 +6,8 @@ Data movement (broadcast, gather, scatter, send...) travels as raw bytes, so eve
 works; reductions use MPI's typed operations for the dtypes MPI reduces natively and fall
 back to gathering every rank's bytes and reducing with NumPy otherwise (bool, float16).
 """
+import array
+
 import numpy as np
 
 from zerograd.backend import backend_of
@@ -81,20 +83,27 @@ def gather_all(comm, array):
 def check_same(comm, tensors, what, shapes=True):
     """Raise on every rank (not hang on some) when the ranks' tensors differ in dtype or
     shape: one small all-gather of (dtype, ndim, shape...) per call."""
-    meta = np.full((len(tensors), 10), -1, dtype=np.int64)
-    for i, t in enumerate(tensors):
-        dtype = t._data.dtype
-        meta[i, 0] = ord(dtype.kind) * 1000 + dtype.itemsize  # e.g. 'f'4: float32
-        shape = t._data.shape if shapes else (t._data.size,)
-        meta[i, 1] = len(shape)
-        meta[i, 2:2 + min(len(shape), 8)] = shape[:8]
-    everyone = gather_all(comm, meta)
-    if (everyone == everyone[0]).all():
+    # Plain Python arrays and one bytes comparison: this check runs before every collective,
+    # and for ten numbers NumPy's array set-up costs more than the exchange itself.
+    meta = array.array("q", [n for t in tensors for n in _signature(t, shapes)])
+    size = comm.Get_size()
+    gathered = array.array("q", bytes(meta.itemsize * len(meta) * size))
+    comm.Allgather(meta, gathered)
+    if gathered.tobytes() == meta.tobytes() * size:
         return
+    everyone = np.frombuffer(gathered, dtype=np.int64).reshape(size, len(tensors), 10)
     diff = "; ".join(f"rank {r} has " + ", ".join(_describe(row) for row in rank_meta)
                      for r, rank_meta in enumerate(everyone))
     raise RuntimeError(f"{what}: the tensors differ across ranks ({diff}); every rank must pass "
                        "tensors of the same shape and dtype")
+
+
+def _signature(tensor, shapes):
+    """(dtype code, ndim, shape..., -1 padding): 10 numbers, the same on agreeing ranks."""
+    data = tensor._data
+    shape = data.shape if shapes else (data.size,)
+    row = [ord(data.dtype.kind) * 1000 + data.dtype.itemsize, len(shape), *shape[:8]]  # 'f'4
+    return row + [-1] * (10 - len(row))
 
 
 def _describe(row):

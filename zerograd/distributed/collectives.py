@@ -254,14 +254,24 @@ def send(tensor, dst=None, group=None, tag=0, group_dst=None):
 
 
 def recv(tensor, src=None, group=None, tag=0, group_src=None):
-    """Receive into ``tensor`` from rank ``src`` (any rank if None); returns the sender."""
+    """Receive into ``tensor`` from rank ``src`` (any rank if None); returns the sender.
+    A message of another byte size is refused with a clear error (left unreceived); the
+    same size in another dtype cannot be told apart (MPI moves bytes). ``irecv`` cannot
+    check without blocking: there MPI reports a longer message as truncated."""
     pg = _resolve(group)
     MPI = _mpi()
     buf, write_back = B.host_buffer(tensor)
     source = MPI.ANY_SOURCE if src is None and group_src is None else _root(
         pg, src, group_src, "recv")
     status = MPI.Status()
-    pg.comm.Recv(B.as_bytes(buf), source=source, tag=tag, status=status)
+    pg.comm.Probe(source=source, tag=tag, status=status)  # size the message before taking it
+    sent = status.Get_count(MPI.BYTE)
+    if sent != buf.nbytes:
+        raise RuntimeError(f"recv: rank {pg.ranks[status.Get_source()]} sent {sent} bytes but "
+                           f"the receiving tensor ({tensor.dtype} {list(tensor.shape)}) holds "
+                           f"{buf.nbytes}; send and recv tensors must match in size and dtype")
+    pg.comm.Recv(B.as_bytes(buf), source=status.Get_source(), tag=status.Get_tag(),
+                 status=status)
     if write_back is not None:
         write_back()
     return pg.ranks[status.Get_source()]

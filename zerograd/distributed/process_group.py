@@ -2,10 +2,12 @@
 
 Every backend name torch knows ("mpi", "gloo", "nccl") is served by MPI through ``mpi4py``:
 on the CPU they behave the same, and a script written for torch runs unchanged. The
-processes are started by MPI's launcher (``mpiexec -n N python script.py``); MPI tells each
-one its rank. torchrun's variables (``RANK``, ``WORLD_SIZE``) are checked against MPI's
-answer, never used to rendezvous by themselves: processes not started by ``mpiexec`` cannot
-join one communicator, and ``init_process_group`` says so at once instead of hanging.
+processes are started by MPI's launcher (``mpiexec -n N python script.py`` or ``zerograd
+launch``); MPI tells each one its rank. torchrun's variables (``RANK``, ``WORLD_SIZE``) are
+checked against MPI's answer. Processes started some other way (``multiprocessing.spawn``)
+join through MPI's dynamic processes, rank 0's port name travelling by ``init_method``
+(``rendezvous.py``); where the MPI library cannot do that (Open MPI 5 singletons),
+``init_process_group`` says so at once, naming ``zerograd launch``, instead of hanging.
 
 ``mpi4py`` is imported (which initialises MPI) only by ``init_process_group``, so importing
 ``zerograd.distributed`` costs nothing in a single-process program.
@@ -163,12 +165,17 @@ def _mpi():
 
 def init_process_group(backend=None, init_method=None, timeout=None, world_size=-1, rank=-1,
                        store=None, group_name="", pg_options=None, device_id=None):
-    """Join this process to the default group of all processes started by ``mpiexec``.
+    """Join this process to the default group.
 
-    ``backend`` may be "mpi", "gloo" or "nccl" (all served by MPI). ``rank`` and
-    ``world_size`` (or the ``RANK``/``WORLD_SIZE`` environment variables) must agree with
-    MPI's, as must ``init_method``'s rendezvous; ``timeout`` is accepted for torch's
-    signature (MPI collectives have no deadline)."""
+    Processes started by ``mpiexec`` (or ``zerograd launch``) form the group MPI started
+    them in; ``rank`` and ``world_size`` (or the ``RANK``/``WORLD_SIZE`` environment
+    variables) must then agree with MPI's, and ``init_method`` is not needed. Processes
+    started otherwise (``zerograd.multiprocessing.spawn``, torchrun) join through MPI's
+    dynamic processes, with ``init_method`` ("tcp://host:port", "file:///path", or
+    "env://" with MASTER_ADDR/MASTER_PORT) carrying rank 0's port name (see
+    ``rendezvous``); on Open MPI that fails at once with a message naming
+    ``zerograd launch``. ``backend`` may be "mpi", "gloo" or "nccl" (all served by MPI);
+    ``timeout`` bounds the rendezvous (MPI collectives themselves have no deadline)."""
     if _State.default is not None:
         raise ValueError("trying to initialize the default process group twice!")
     name = Backend(backend or Backend.MPI)
@@ -178,26 +185,42 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     want_size = world_size if world_size not in (None, -1) else int(
         os.environ.get("WORLD_SIZE", mpi_size))
     want_rank = rank if rank not in (None, -1) else int(os.environ.get("RANK", mpi_rank))
-    if want_size != mpi_size or want_rank != mpi_rank:
+    if mpi_size == 1 and want_size > 1 and 0 <= want_rank < want_size:
+        comm = _join_started_elsewhere(MPI, want_rank, want_size, init_method, timeout)
+    elif want_size != mpi_size or want_rank != mpi_rank:
         how = f"init_method={init_method!r}" if init_method else "the environment"
         raise RuntimeError(
             f"init_process_group: {how} asks for rank {want_rank} of {want_size}, but MPI "
             f"started this process as rank {mpi_rank} of {mpi_size}; zerograd joins processes "
             f"through MPI: start them with `zerograd launch --nproc {want_size} script.py` "
             f"(or `mpiexec -n {want_size} python script.py`)")
-    _State.default = ProcessGroup(world.Dup(), range(mpi_size), name)
+    else:
+        comm = world.Dup()
+    _State.default = ProcessGroup(comm, range(comm.Get_size()), name)
     _State.backend = name
     _State.groups = []
-    os.environ.setdefault("RANK", str(mpi_rank))
-    os.environ.setdefault("WORLD_SIZE", str(mpi_size))
+    os.environ.setdefault("RANK", str(comm.Get_rank()))
+    os.environ.setdefault("WORLD_SIZE", str(comm.Get_size()))
     os.environ.setdefault("LOCAL_RANK", os.environ.get("OMPI_COMM_WORLD_LOCAL_RANK", "0"))
-    if mpi_size > 1:
-        _install_abort_hook(world)
+    if comm.Get_size() > 1:
+        _install_abort_hook(comm)
+
+
+def _join_started_elsewhere(MPI, rank, world_size, init_method, timeout):
+    """The communicator of processes not started together by mpiexec (MPI singletons)."""
+    from zerograd.distributed import rendezvous
+    rendezvous.parse_init_method(init_method)  # a malformed address fails first
+    error = rendezvous.dynamic_join_error(MPI, rank, world_size, init_method)
+    if error is not None:
+        raise RuntimeError(error)
+    seconds = (timeout or default_pg_timeout).total_seconds()
+    return rendezvous.join(MPI, MPI.COMM_SELF, rank, world_size, init_method, seconds)
 
 
 def _install_abort_hook(world):
     """An uncaught exception on one rank aborts every rank (ChainerMN's global except hook):
-    otherwise the others would wait forever in their next collective."""
+    otherwise the others would wait forever in their next collective. ``world`` is the
+    group's communicator; Abort kills every process connected to it."""
     previous = sys.excepthook
 
     def abort_everyone(exc_type, exc, tb):

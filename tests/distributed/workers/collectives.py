@@ -129,6 +129,20 @@ else:
     np.testing.assert_array_equal(got.numpy(), np.arange(5))
     dist.isend(t, dst=0).wait()
 
+# a recv whose tensor does not match what was sent: a clear error, the message stays queued
+t = torch.arange(5, dtype=torch.float64)
+if rank == 0:
+    dist.send(t, dst=1)
+else:
+    try:
+        dist.recv(torch.zeros(4, dtype=torch.float64), src=0)
+        raise AssertionError("a recv of the wrong size must fail")
+    except RuntimeError as e:
+        assert "rank 0 sent 40 bytes" in str(e) and "holds 32" in str(e), e
+    got = torch.zeros(5, dtype=torch.float64)
+    dist.recv(got, src=0)
+    np.testing.assert_array_equal(got.numpy(), np.arange(5))
+
 # objects (JSON), groups, barrier
 objs = [{"a": [1, 2]}, "x", 3] if rank == 0 else [None, None, None]
 dist.broadcast_object_list(objs, src=0)

@@ -10,6 +10,7 @@ from zerograd.nn.modules.sparse import *  # noqa: F401,F403
 from zerograd.nn.modules.conv import *  # noqa: F401,F403
 from zerograd.nn.modules.pooling import *  # noqa: F401,F403
 from zerograd.nn.modules.normalization import *  # noqa: F401,F403
+from zerograd.nn.modules.sync_batchnorm import *  # noqa: F401,F403
 from zerograd.nn.modules.lazy import *  # noqa: F401,F403
 from zerograd.nn.modules.upsampling import *  # noqa: F401,F403
 from zerograd.nn.modules.rnn import *  # noqa: F401,F403
