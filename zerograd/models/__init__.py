@@ -4,8 +4,8 @@ Every model is a plain ``nn.Module`` returning logits (or real values for regres
 ``get_model(name, in_shape, num_classes)`` builds one by its CLI name; ``in_shape`` is
 one sample's shape, e.g. ``(64,)`` for tabular data or ``(1, 28, 28)`` for images.
 """
-from zerograd.models import (alexnet, googlenet, lenet, linear, mlp, nin, resnet, rnn_lm, seq2seq,
-                             vgg)
+from zerograd.models import (alexnet, attention_seq2seq, bert, googlenet, lenet, linear, mlp, nin,
+                             resnet, rnn_lm, seq2seq, transformer_lm, transformer_seq2seq, vgg)
 from zerograd.models.alexnet import AlexNetSmall
 from zerograd.models.googlenet import GoogLeNetSmall, Inception
 from zerograd.models.lenet import LeNet, LeNetBN
@@ -39,9 +39,13 @@ MODELS = {
     "gru-lm": (rnn_lm, "lm"),
     "lstm-lm": (rnn_lm, "lm"),
     "seq2seq-gru": (seq2seq, "seq2seq"),
+    "seq2seq-attn": (attention_seq2seq, "seq2seq"),
+    "transformer-seq2seq": (transformer_seq2seq, "seq2seq"),
+    "transformer-lm": (transformer_lm, "lm"),
+    "bert-tiny": (bert, "bert"),   # pretrained (masked LM + next sentence) on text:...
 }
 
-TEXT_KINDS = ("lm", "seq2seq")
+TEXT_KINDS = ("lm", "seq2seq", "bert")
 
 
 def model_names():
@@ -50,7 +54,7 @@ def model_names():
 
 def takes_images(name):
     """True for the CNNs, which need (channels, height, width) samples, not flat features."""
-    return MODELS[name][0] not in (linear, mlp, rnn_lm, seq2seq)
+    return MODELS[name][0] not in (linear, mlp) and MODELS[name][1] not in TEXT_KINDS
 
 
 def is_text_model(name):
@@ -70,7 +74,7 @@ def get_model(name, in_shape, num_classes=None):
         raise ValueError(f"unknown model '{name}'; choose one of: {', '.join(MODELS)}")
     module, kind = MODELS[name]
     if kind in TEXT_KINDS:
-        example = "text:tang300" if kind == "lm" else "seq2seq:reverse"
+        example = "seq2seq:reverse" if kind == "seq2seq" else "text:tang300"
         raise ValueError(f"model '{name}' is a sequence model; train it on text data "
                          f"(e.g. --data {example})")
     if kind == "regression" and num_classes is not None:

@@ -24,17 +24,21 @@ from zerograd.autograd.grad_mode import no_grad
 from zerograd.datasets.seq2seq import RESERVED_TOKENS, build_array_nmt
 from zerograd.datasets.text import LanguageModelDataset, Vocab, split_corpus
 from zerograd.datasets.text import tokenize as split_tokens
-from zerograd.models.rnn_lm import build_lm, detach_state
-from zerograd.models.seq2seq import MaskedSoftmaxCELoss, bleu, build_seq2seq, greedy_decode
+from zerograd.models import MODELS
+from zerograd.models.decoding import greedy_decode_steps, has_decode_step
+from zerograd.models.rnn_lm import detach_state
+from zerograd.models.seq2seq import MaskedSoftmaxCELoss, bleu, greedy_decode
 from zerograd.nn import CrossEntropyLoss
 from zerograd.nn.utils import clip_grad_norm_
 from zerograd.ops import cat, from_numpy
 from zerograd.random import Generator, get_rng_state, manual_seed
 from zerograd.train.build import count_parameters, make_optimizer, make_scheduler
 from zerograd.train.datainfo import SPLIT_SEED
+from zerograd.train.device import on_device, pick_device
 from zerograd.train.loop import DivergenceGuard, Diverged, Progress
-from zerograd.train.text_data import (generate_tokens, init_from_data_state, load_lm_text,
-                                      seq2seq_pairs, task_of)
+from zerograd.train.text_bert import BERT_COLUMNS, bert_pass, load_bert
+from zerograd.train.text_data import (build_text_model, generate_tokens, init_from_data_state,
+                                      load_lm_text, seq2seq_pairs, task_of)
 from zerograd.utils.data import DataLoader, TensorDataset
 
 __all__ = ["TextSession", "init_from_data_state", "LM_COLUMNS", "SEQ2SEQ_COLUMNS"]
@@ -55,15 +59,22 @@ class TextSession:
 
     def __init__(self, cfg, data_state=None):
         self.cfg = cfg
-        self.task = task_of(cfg.data)
-        self.metric_columns = LM_COLUMNS if self.task == "lm" else SEQ2SEQ_COLUMNS
+        self.task = "bert" if MODELS[cfg.model][1] == "bert" else task_of(cfg.data)
+        self.metric_columns = {"lm": LM_COLUMNS, "seq2seq": SEQ2SEQ_COLUMNS,
+                               "bert": BERT_COLUMNS}[self.task]
         manual_seed(cfg.seed)
         self.loader_generator = Generator().manual_seed(cfg.seed + _LOADER_SEED_OFFSET)
         # resume and --init-from: the checkpoint's vocabularies (data_state), not new ones
         if self.task == "lm":
             self._load_lm(data_state)
+        elif self.task == "bert":
+            load_bert(self, data_state)
         else:
             self._load_seq2seq(data_state)
+        self.device = pick_device(cfg.device)
+        self.model.to(self.device)
+        self.train_loader, self.test_loader = on_device((self.train_loader, self.test_loader),
+                                                        self.device)
         self.optimizer = make_optimizer(cfg.optimizer, self.model.parameters(), cfg.lr,
                                         cfg.momentum, cfg.weight_decay)
         self.scheduler, self.schedule_on = make_scheduler(
@@ -95,8 +106,9 @@ class TextSession:
         self.test_loader = DataLoader(val_set, batch_size=None)
         self.sizes = (len(train), len(val))
         self.sample_prefix = vocab.to_tokens([int(i) for i in train[:2]])
-        self.model = build_lm(cfg.model, len(vocab), cfg.embed_size, cfg.hidden_size,
-                              cfg.num_layers)
+        self.model = build_text_model(cfg.model, cfg.to_dict(), (len(vocab),))
+        # a Transformer LM reads each sequence alone; an RNN carries its state across
+        self.carries_state = getattr(self.model, "carries_state", True)
         self.loss_fn = CrossEntropyLoss()
 
     def _load_seq2seq(self, data_state):
@@ -121,8 +133,7 @@ class TextSession:
                                        generator=self.loader_generator)
         self.test_loader = DataLoader(parts[1], max(cfg.batch_size, 256))
         self.sizes = (len(parts[0]), len(parts[1]))
-        self.model = build_seq2seq(len(src_vocab), len(tgt_vocab), cfg.embed_size,
-                                   cfg.hidden_size, cfg.num_layers)
+        self.model = build_text_model(cfg.model, cfg.to_dict(), (len(src_vocab), len(tgt_vocab)))
         self.loss_fn = MaskedSoftmaxCELoss()
 
     def data_state(self):
@@ -130,13 +141,15 @@ class TextSession:
                  "num_steps": self.cfg.num_steps}
         if self.task == "lm":
             state.update(vocab=self.vocab.to_dict(), clean=self.clean, tokenize="char")
+        elif self.task == "bert":
+            state.update(vocab=self.vocab.to_dict(), tokenize=self.tokenize)
         else:
             state.update(src_vocab=self.src_vocab.to_dict(), tgt_vocab=self.tgt_vocab.to_dict(),
                          tokenize=self.tokens)
         return state
 
     def describe_data(self):
-        unit = "tokens" if self.task == "lm" else "pairs"
+        unit = {"lm": "tokens", "seq2seq": "pairs", "bert": "sentence pairs"}[self.task]
         return f"{self.sizes[0]} train / {self.sizes[1]} validation {unit}"
 
     # -- checkpoint state --------------------------------------------------------------------
@@ -170,7 +183,8 @@ class TextSession:
         total, seen, start = 0.0, 0, time.perf_counter()
         try:
             for step, (X, Y) in enumerate(self.train_loader, 1):
-                state = detach_state(state)  # sequential partitions: carry, cut the graph
+                # sequential partitions: carry the state, cut the graph
+                state = detach_state(state) if self.carries_state else None
                 out, state = model(X, state)
                 loss = self.loss_fn(out, Y.T.reshape(-1))
                 self.optimizer.zero_grad()
@@ -193,14 +207,15 @@ class TextSession:
         total, seen, start = 0.0, 0, time.perf_counter()
         with no_grad():
             for X, Y in self.test_loader:
-                out, state = model(X, state)
+                out, state = model(X, state if self.carries_state else None)
                 total += self.loss_fn(out, Y.T.reshape(-1)).item() * Y.numel()
                 seen += Y.numel()
         return _pass_result(total, seen, start)
 
     def _seq2seq_batch(self, batch):
         X, X_len, Y, Y_len = batch
-        bos = from_numpy(np.full((Y.shape[0], 1), self.tgt_vocab["<bos>"], dtype=np.int64))
+        bos = from_numpy(np.full((Y.shape[0], 1), self.tgt_vocab["<bos>"],
+                                 dtype=np.int64)).to(Y.device)
         out, _ = self.model(X, cat([bos, Y[:, :-1]], 1), X_len)
         per_seq = self.loss_fn(out, Y, Y_len)             # d2l: mean over the steps
         tokens = int(Y_len.sum().item())
@@ -243,14 +258,21 @@ class TextSession:
         """Greedy decoding of the held-out pairs: exact-match accuracy and mean BLEU-2."""
         src = [p[0] for p in self.val_pairs]
         X, X_len = build_array_nmt(src, self.src_vocab, self.cfg.num_steps)
-        pred, lengths = greedy_decode(self.model, X, X_len, self.tgt_vocab["<bos>"],
-                                      self.tgt_vocab["<eos>"], self.cfg.num_steps)
+        pred, lengths, _ = self.decode(X, X_len)
         exact, bleus = 0, []
         for (s, t), row, n in zip(self.val_pairs, pred.tolist(), lengths.tolist()):
             guess = self.tgt_vocab.to_tokens(row[:n])
             exact += guess == list(t)
             bleus.append(bleu(" ".join(guess), " ".join(t), k=2))
         return {"acc": exact / max(len(src), 1), "bleu": float(np.mean(bleus)) if bleus else 0.0}
+
+    def decode(self, X, X_len):
+        """Greedy decoding: ``(tokens, lengths, attention weights or None)``."""
+        bos, eos, steps = self.tgt_vocab["<bos>"], self.tgt_vocab["<eos>"], self.cfg.num_steps
+        X, X_len = X.to(self.device), X_len.to(self.device)
+        if has_decode_step(self.model):
+            return greedy_decode_steps(self.model, X, X_len, bos, eos, steps)
+        return greedy_decode(self.model, X, X_len, bos, eos, steps) + (None,)
 
     def _batch_schedule(self):
         if self.schedule_on == "batch":
@@ -261,17 +283,25 @@ class TextSession:
         lr = float(self.optimizer.param_groups[0]["lr"])
         start = time.perf_counter()
         lm = self.task == "lm"
-        train = self._lm_train(progress) if lm else self._seq2seq_train(progress)
-        test = self._lm_eval() if lm else self._seq2seq_eval()
+        if self.task == "bert":
+            train, test = bert_pass(self, True, progress), bert_pass(self, False)
+        else:
+            train = self._lm_train(progress) if lm else self._seq2seq_train(progress)
+            test = self._lm_eval() if lm else self._seq2seq_eval()
         if not math.isfinite(test["loss"]):
             raise Diverged(test["loss"], self.epoch, None)
         if self.schedule_on == "epoch":
             self.scheduler.step()
         elif self.schedule_on == "plateau":
             self.scheduler.step(test["loss"])
-        row = {"epoch": self.epoch, "train_loss": train["loss"], "train_ppl": train["ppl"],
-               "test_loss": test["loss"], "test_ppl": test["ppl"], "lr": lr}
-        if not lm:
+        row = {"epoch": self.epoch, "train_loss": train["loss"], "test_loss": test["loss"],
+               "lr": lr}
+        if self.task == "bert":
+            row.update(train_mlm_acc=train["mlm_acc"], train_nsp_acc=train["nsp_acc"],
+                       test_mlm_acc=test["mlm_acc"], test_nsp_acc=test["nsp_acc"])
+        else:
+            row.update(train_ppl=train["ppl"], test_ppl=test["ppl"])
+        if self.task == "seq2seq":
             row.update(test_acc=test["acc"], test_bleu=test["bleu"])
         row["seconds"] = round(time.perf_counter() - start, 3)
         self.history.append(row)
@@ -287,6 +317,13 @@ class TextSession:
         return "".join(prefix + self.vocab.to_tokens(ids))
 
     def describe(self, row, train):
+        if self.task == "bert":
+            return (f"epoch {row['epoch']:>3}/{self.cfg.epochs}  train loss "
+                    f"{row['train_loss']:.4f} mlm acc {row['train_mlm_acc']:.4f} nsp acc "
+                    f"{row['train_nsp_acc']:.4f} | val loss {row['test_loss']:.4f} mlm acc "
+                    f"{row['test_mlm_acc']:.4f} nsp acc {row['test_nsp_acc']:.4f} | lr "
+                    f"{row['lr']:.3g} | {row['seconds']:.1f}s ({train['samples_per_s']:,.0f} "
+                    "pairs/s)")
         text = (f"epoch {row['epoch']:>3}/{self.cfg.epochs}  train loss {row['train_loss']:.4f}"
                 f" ppl {row['train_ppl']:.2f} | val loss {row['test_loss']:.4f} ppl "
                 f"{row['test_ppl']:.2f}")
@@ -301,28 +338,60 @@ class TextSession:
 
     # -- the end of a run ------------------------------------------------------------------------
     def final_test(self):
+        if self.task == "bert":
+            return bert_pass(self, False)
         return self._lm_eval() if self.task == "lm" else self._seq2seq_eval()
 
     def finish(self, run, test, say, plots=True):
         run.write_metrics(self.history, self.metric_columns)
         if plots and self.history:
-            from zerograd.viz import plot_curves
-            run.write_figure("curves.png", plot_curves(
-                self.history, title=f"{self.cfg.model} on {self.cfg.data} (loss = log ppl)"))
+            self._plots(run, say)
+        if self.task == "bert":
+            return self._finish_bert(run, test)
         last = self.history[-1] if self.history else {
             "train_loss": None, "train_ppl": None, "test_loss": test["loss"],
             "test_ppl": test["ppl"], "test_acc": test.get("acc"), "test_bleu": test.get("bleu")}
-        summary = {"run_dir": run.path, "model": self.cfg.model, "data": self.cfg.data,
-                   "epochs": self.epoch, "parameters": count_parameters(self.model),
-                   "train_loss": last["train_loss"], "train_ppl": last["train_ppl"],
-                   "test_loss": last["test_loss"], "test_ppl": last["test_ppl"],
-                   "best_epoch": self.best[0] if self.best else None,
-                   "seconds": round(sum(r["seconds"] for r in self.history), 3),
-                   "checkpoint": os.path.join(run.checkpoints, "best.safetensors")}
+        summary = self._summary(run, last)
+        summary.update(train_ppl=last["train_ppl"], test_ppl=last["test_ppl"])
         if self.task != "lm":
             summary.update(test_acc=last.get("test_acc"), test_bleu=last.get("test_bleu"))
         else:
             summary["sample"] = self.sample_text()
+        run.write_json("summary.json", summary)
+        return summary
+
+    def _plots(self, run, say):
+        from zerograd.viz import plot_curves
+        rows, what = self.history, "loss = log ppl"
+        if self.task == "bert":  # the accuracy panel shows the masked-LM accuracy
+            rows = [dict(r, train_acc=r["train_mlm_acc"], test_acc=r["test_mlm_acc"])
+                    for r in rows]
+            what = "accuracy: masked LM"
+        run.write_figure("curves.png", plot_curves(
+            rows, title=f"{self.cfg.model} on {self.cfg.data} ({what})"))
+        if self.task == "seq2seq" and has_decode_step(self.model):
+            from zerograd.train.attention_maps import attention_figure
+            figure = attention_figure(self)
+            if figure is not None:
+                run.write_figure("attention.png", figure)
+                say(f"attention heat maps: {run.file('attention.png')}")
+
+    def _summary(self, run, last):
+        return {"run_dir": run.path, "model": self.cfg.model, "data": self.cfg.data,
+                "epochs": self.epoch, "parameters": count_parameters(self.model),
+                "train_loss": last["train_loss"], "test_loss": last["test_loss"],
+                "best_epoch": self.best[0] if self.best else None,
+                "seconds": round(sum(r["seconds"] for r in self.history), 3),
+                "checkpoint": os.path.join(run.checkpoints, "best.safetensors")}
+
+    def _finish_bert(self, run, test):
+        last = self.history[-1] if self.history else {
+            "train_loss": None, "test_loss": test["loss"], "train_mlm_acc": None,
+            "train_nsp_acc": None, "test_mlm_acc": test["mlm_acc"],
+            "test_nsp_acc": test["nsp_acc"]}
+        summary = self._summary(run, last)
+        for key in ("train_mlm_acc", "train_nsp_acc", "test_mlm_acc", "test_nsp_acc"):
+            summary[key] = last[key]
         run.write_json("summary.json", summary)
         return summary
 
