@@ -1,12 +1,18 @@
 """All-reduce in zerograd vs raw mpi4py on the same float32 buffers (1 KB ... 64 MB).
 
-    mpiexec -n 2 --oversubscribe .venv/bin/python benchmarks/bench_allreduce.py
+    zerograd launch --nproc 2 benchmarks/bench_allreduce.py [TOP_BYTES]
+    (or: mpiexec -n 2 --oversubscribe .venv/bin/python benchmarks/bench_allreduce.py)
 
 zerograd's ``dist.all_reduce`` adds a shape/dtype agreement check (one tiny all-gather) and
 Python dispatch to MPI_Allreduce on the tensor's own memory; the overhead column is that
-cost relative to raw ``comm.Allreduce``. Bus bandwidth uses the ring formula
-2(p-1)/p x bytes / time.
+cost relative to raw ``comm.Allreduce`` on a NumPy array of the same size. The two are
+interleaved call by call (each after a barrier) and the medians compared, so a burst of
+load from other jobs hits both alike; the "check us" column times the agreement check
+alone, and "+barrier us" is raw mpi4py after one more MPI_Barrier: a control that shows
+what any extra synchronisation point (the check is one) costs on the machine of the day.
+Bus bandwidth uses the ring formula 2(p-1)/p x bytes / time.
 """
+import statistics
 import sys
 import time
 
@@ -15,16 +21,20 @@ from mpi4py import MPI
 
 import zerograd as torch
 import zerograd.distributed as dist
+from zerograd.distributed import _buffers
 
 
-def best(fn, repeats):
-    times = []
+def interleaved(fns, repeats):
+    """Median seconds of each of ``fns``, called in turn ``repeats`` times after barriers."""
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        MPI.COMM_WORLD.Barrier()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for fn, store in zip(fns, times):
+            MPI.COMM_WORLD.Barrier()
+            start = time.perf_counter()
+            fn()
+            store.append(time.perf_counter() - start)
+    # every rank reports rank 0's view; the slowest rank decides a collective's time
+    return [MPI.COMM_WORLD.allreduce(statistics.median(t), op=MPI.MAX) for t in times]
 
 
 def main():
@@ -32,19 +42,27 @@ def main():
     comm, rank, p = MPI.COMM_WORLD, dist.get_rank(), dist.get_world_size()
     top = int(sys.argv[1]) if len(sys.argv) > 1 else 64 * 2**20
     if rank == 0:
+        with open("/proc/loadavg") as handle:
+            load = handle.read().split()[:3]
+        print(f"# {p} ranks, load average {' '.join(load)}")
         print(f"{'bytes':>10} {'mpi4py us':>10} {'zerograd us':>12} {'overhead':>9} "
-              f"{'busbw GB/s':>10}")
+              f"{'check us':>9} {'+barrier us':>11} {'busbw GB/s':>10}")
     size = 1024
     while size <= top:
         t = torch.ones(size // 4)
         raw = np.ones(size // 4, dtype=np.float32)
-        repeats = max(3, min(200, (8 * 2**20) // size))
-        t_raw = best(lambda: comm.Allreduce(MPI.IN_PLACE, raw, MPI.SUM), repeats)
-        t_zg = best(lambda: dist.all_reduce(t), repeats)
+        repeats = max(7, min(300, (16 * 2**20) // size))
+        t_raw, t_zg, t_check, t_barrier = interleaved(
+            [lambda: comm.Allreduce(MPI.IN_PLACE, raw, MPI.SUM),
+             lambda: dist.all_reduce(t),
+             lambda: _buffers.check_same(comm, [t], "all_reduce"),
+             lambda: (comm.Barrier(), comm.Allreduce(MPI.IN_PLACE, raw, MPI.SUM))], repeats)
         if rank == 0:
             bw = 2 * (p - 1) / p * size / t_raw / 1e9
             print(f"{size:>10} {t_raw * 1e6:>10.1f} {t_zg * 1e6:>12.1f} "
-                  f"{(t_zg / t_raw - 1) * 100:>8.1f}% {bw:>10.2f}", flush=True)
+                  f"{(t_zg / t_raw - 1) * 100:>8.1f}% {t_check * 1e6:>9.1f} "
+                  f"{t_barrier * 1e6:>11.1f} {bw:>10.2f}",
+                  flush=True)
         size *= 4
     dist.destroy_process_group()
 

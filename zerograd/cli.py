@@ -69,20 +69,30 @@ def build_parser():
                         "optimizer, schedule and epochs start afresh")
     t.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     t.add_argument("--num-steps", type=int, dest="num_steps",
-                   help="sequence models: tokens per training sequence (LM 35, seq2seq 10)")
+                   help="sequence models: tokens per training sequence (LM 35, seq2seq 10, "
+                        "BERT 64); also the Transformers' positional table size")
     t.add_argument("--embed-size", type=int, dest="embed_size", help="sequence models")
     t.add_argument("--hidden-size", type=int, dest="hidden_size", help="sequence models")
     t.add_argument("--num-layers", type=int, dest="num_layers", help="sequence models")
+    t.add_argument("--num-heads", type=int, dest="num_heads",
+                   help="Transformer models: attention heads (divides --embed-size)")
+    t.add_argument("--positions", help="transformer-lm: learned (default) or sinusoidal")
     t.add_argument("--clip-grad", type=float, dest="clip_grad",
                    help="sequence models: clip the gradient norm to this (default 1; 0: off)")
     t.add_argument("--show-graph", action="store_true", dest="show_graph",
                    help="save the autograd graph of one batch (graph.dot, graph.svg)")
+    t.add_argument("--nproc", type=int, help="train on N processes (data parallel, on MPI; "
+                                             "--batch-size is split over them)")
+    t.add_argument("--device", help="cpu, cuda, cuda:N or auto (default auto: the GPU when "
+                                    "zerograd.cuda.is_available(), else the CPU)")
     _progress(t)
     _common(t)
 
     r = sub.add_parser("resume", help="continue a run from its newest good checkpoint")
     r.add_argument("run_dir", metavar="RUN_DIR")
     r.add_argument("--epochs", type=int, help="train up to this many epochs in total")
+    r.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: as the run was "
+                                    "started; a GPU checkpoint resumes on a CPU too)")
     _progress(r)
     _common(r)
 
@@ -118,6 +128,16 @@ def build_parser():
     tr.add_argument("texts", metavar="TEXT", nargs="+")
     _common(tr)
 
+    la = sub.add_parser("launch", help="run a script on N processes (torchrun-like, on MPI)",
+                        description="Start N processes of SCRIPT with mpiexec; each sees "
+                                    "torchrun's RANK, WORLD_SIZE and LOCAL_RANK.")
+    la.add_argument("--nproc", "--nproc-per-node", type=int, default=1, dest="nproc",
+                    help="processes to start (default 1)")
+    la.add_argument("--hostfile", metavar="FILE", help="mpiexec hostfile: the machines to use")
+    la.add_argument("-m", "--module", action="store_true", help="SCRIPT is a module name")
+    la.add_argument("script", metavar="SCRIPT")
+    la.add_argument("script_args", metavar="ARGS", nargs=argparse.REMAINDER)
+
     i = sub.add_parser("info", help="architecture, parameter count and metrics of a checkpoint")
     i.add_argument("checkpoint", metavar="CKPT", help="checkpoint file or run folder")
     _common(i)
@@ -141,20 +161,47 @@ def _cmd_train(args):
     if args.config == "":
         raise _usage("--config must not be empty")
     cfg = resolve(load_toml(args.config) if args.config is not None else {}, flags)
-    summary = fit(cfg, overwrite=args.overwrite, quiet=args.quiet, progress=args.progress,
-                  show_graph=args.show_graph)
-    _emit(args, summary, _result_lines(summary))
+    from zerograd.train import distributed as multi
+    multi.check_nproc(cfg)
+    if multi.needs_launch(cfg.nproc):  # this process starts the ranks and waits for them
+        return multi.relaunch(cfg.nproc, args.argv)
+    with multi.job(cfg.nproc):
+        summary = fit(cfg, overwrite=args.overwrite, quiet=args.quiet, progress=args.progress,
+                      show_graph=args.show_graph)
+    if multi.is_writer():
+        _emit(args, summary, _result_lines(summary))
     return 0
 
 
 def _cmd_resume(args):
+    from zerograd.train import distributed as multi
     from zerograd.train.trainer import resume
-    summary = resume(args.run_dir, epochs=args.epochs, quiet=args.quiet, progress=args.progress)
-    _emit(args, summary, _result_lines(summary))
+    nproc = multi.run_nproc(args.run_dir)  # a multi-process run resumes on as many ranks
+    if multi.needs_launch(nproc):
+        return multi.relaunch(nproc, args.argv)
+    with multi.job(nproc):
+        summary = resume(args.run_dir, epochs=args.epochs, quiet=args.quiet,
+                         progress=args.progress, device=args.device)
+    if multi.is_writer():
+        _emit(args, summary, _result_lines(summary))
     return 0
 
 
+def _cmd_launch(args):
+    from zerograd.distributed.launch import LaunchError, launch
+    try:
+        return launch(args.nproc, args.script, args.script_args, module=args.module,
+                      hostfile=args.hostfile)
+    except LaunchError as err:
+        return _fail(str(err), EXIT_USAGE)
+
+
 def _result_lines(s):
+    if s.get("test_mlm_acc") is not None:  # BERT pretraining
+        epochs = f"{s['epochs']} epoch{'' if s['epochs'] == 1 else 's'}"
+        return [f"validation masked-LM accuracy: {s['test_mlm_acc']:.4f}  next-sentence "
+                f"accuracy: {s['test_nsp_acc']:.4f}  (loss {s['test_loss']:.4f}, {epochs}, "
+                f"{s['seconds']:.1f}s)", f"run folder: {s['run_dir']}"]
     if s.get("test_ppl") is not None:  # a sequence model
         head = f"validation perplexity: {s['test_ppl']:.3f}"
         if s.get("test_acc") is not None:
@@ -236,6 +283,9 @@ def _cmd_translate(args):
     return 0
 
 
+_TASK_NAMES = {"lm": "language model", "seq2seq": "seq2seq", "bert": "BERT pretraining"}
+
+
 def _cmd_info(args):
     from zerograd.train.inference import describe, load_trained
     from zerograd.train.text_inference import describe_text, is_text_checkpoint, load_text_model
@@ -244,10 +294,14 @@ def _cmd_info(args):
         m = d["metrics"] or {}
         lines = [f"checkpoint: {d['checkpoint']}",
                  f"model: {d['model']} ({d['class']}), {d['parameters']:,} parameters",
-                 f"data: {d['data']} ({'language model' if d['task'] == 'lm' else 'seq2seq'}), "
+                 f"data: {d['data']} ({_TASK_NAMES.get(d['task'], d['task'])}), "
                  f"vocabulary {' -> '.join(str(n) for n in d['vocab_sizes'])} tokens",
                  f"epoch: {d['epoch']}"]
-        if m:
+        if m and d["task"] == "bert":
+            lines.append(f"metrics: validation loss {m['test_loss']:.4f}, masked-LM accuracy "
+                         f"{m['test_mlm_acc']:.4f}, next-sentence accuracy "
+                         f"{m['test_nsp_acc']:.4f}")
+        elif m:
             lines.append(f"metrics: validation loss {m['test_loss']:.4f}, perplexity "
                          f"{m['test_ppl']:.3f}" + (f", exact match {m['test_acc']:.4f}"
                                                    if m.get("test_acc") is not None else ""))
@@ -270,7 +324,7 @@ def _cmd_info(args):
 
 _COMMANDS = {"train": _cmd_train, "resume": _cmd_resume, "eval": _cmd_eval,
              "predict": _cmd_predict, "info": _cmd_info, "generate": _cmd_generate,
-             "translate": _cmd_translate}
+             "translate": _cmd_translate, "launch": _cmd_launch}
 
 
 def _usage(text):
@@ -287,9 +341,10 @@ def main(argv=None):
     from zerograd.train.config import Interrupted, UsageError
     try:
         args = build_parser().parse_args(argv)
+        args.argv = argv  # `train --nproc N` relaunches this very command on N ranks
         if args.command is None:
             raise _CommandLineError("choose a command: train, eval, predict, resume, info, "
-                                    "generate, translate")
+                                    "generate, translate, launch")
         return _COMMANDS[args.command](args)
     except _CommandLineError as err:
         return _fail(str(err), EXIT_USAGE)

@@ -9,7 +9,8 @@ import dataclasses
 import math
 
 __all__ = ["UsageError", "Interrupted", "TrainConfig", "MODEL_NAMES", "OPTIMIZERS", "SCHEDULERS",
-           "DATASET_NAMES", "IDX_DATASETS", "TEXT_MODELS", "TEXT_OPTIONS", "load_toml", "resolve"]
+           "DATASET_NAMES", "IDX_DATASETS", "TEXT_MODELS", "TRANSFORMER_MODELS", "TEXT_OPTIONS",
+           "load_toml", "resolve"]
 
 
 class UsageError(ValueError):
@@ -27,13 +28,17 @@ class Interrupted(KeyboardInterrupt):
 
 MODEL_NAMES = ("linear", "logistic", "softmax", "mlp", "lenet", "lenet-bn", "alexnet-small",
                "vgg-small", "nin", "googlenet-small", "resnet18", "rnn-lm", "gru-lm", "lstm-lm",
-               "seq2seq-gru")
-TEXT_MODELS = ("rnn-lm", "gru-lm", "lstm-lm", "seq2seq-gru")
+               "seq2seq-gru", "seq2seq-attn", "transformer-seq2seq", "transformer-lm",
+               "bert-tiny")
+TEXT_MODELS = ("rnn-lm", "gru-lm", "lstm-lm", "seq2seq-gru", "seq2seq-attn",
+               "transformer-seq2seq", "transformer-lm", "bert-tiny")
+TRANSFORMER_MODELS = ("transformer-seq2seq", "transformer-lm", "bert-tiny")
 DATASET_NAMES = ("digits", "breast-cancer", "iris", "diabetes", "fashion-mnist",
                  "mnist", "csv:PATH:TARGET", "text:CORPUS", "text:PATH", "seq2seq:TASK",
                  "seq2seq:PATH")
 # Options of sequence models only (None: the model's default, filled in by resolve).
-TEXT_OPTIONS = ("num_steps", "embed_size", "hidden_size", "num_layers", "clip_grad")
+TEXT_OPTIONS = ("num_steps", "embed_size", "hidden_size", "num_layers", "clip_grad",
+                "num_heads", "positions")
 
 # Learning rates that work out of the box for each optimizer on the bundled datasets.
 OPTIMIZERS = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.05,
@@ -73,6 +78,10 @@ class TrainConfig:
     hidden_size: int = None
     num_layers: int = None
     clip_grad: float = None
+    num_heads: int = None       # the Transformer models only
+    positions: str = None       # transformer-lm: "learned" or "sinusoidal"
+    nproc: int = 1              # processes of a data-parallel run (train/distributed.py)
+    device: str = "auto"        # cpu, cuda, cuda:N; auto: the GPU when there is one
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -83,7 +92,8 @@ _TYPES = {"model": str, "data": str, "epochs": int, "batch_size": int, "lr": flo
           "optimizer": str, "momentum": float, "weight_decay": float, "scheduler": str,
           "seed": int, "limit": int, "data_dir": str, "out": str, "keep_checkpoints": int,
           "init_from": str, "num_steps": int, "embed_size": int, "hidden_size": int,
-          "num_layers": int, "clip_grad": float}
+          "num_layers": int, "clip_grad": float, "num_heads": int, "positions": str,
+          "nproc": int, "device": str}
 
 
 def _coerce(key, value, where):
@@ -168,7 +178,7 @@ def resolve(file_options=None, cli_options=None):
 def _check_numbers(cfg):
     for name, low in (("epochs", 1), ("batch_size", 1), ("limit", 1), ("keep_checkpoints", 1),
                       ("num_steps", 1), ("embed_size", 1), ("hidden_size", 1),
-                      ("num_layers", 1)):
+                      ("num_layers", 1), ("num_heads", 1), ("nproc", 1)):
         value = getattr(cfg, name)
         if value is not None and value < low:
             raise UsageError(f"--{name.replace('_', '-')} must be at least {low}, got {value}")

@@ -36,13 +36,13 @@ class Trained:
 def load_trained(path):
     """Load a training checkpoint (file, or run folder) and rebuild its model in eval mode."""
     path = find_checkpoint(path)
-    state = load(path)
+    state = load(path, map_location="cpu")  # a GPU run's checkpoint loads anywhere
     if not isinstance(state, dict) or state.get("kind") != "zerograd-train":
         raise CheckpointError(f"{path} is a zerograd file but not a training checkpoint "
                               "(no model description); load it with zerograd.load")
     data = state.get("data")
     if isinstance(data, dict) and data.get("kind") == "text":
-        command = "generate" if data.get("task") == "lm" else "translate"
+        command = {"lm": "generate", "bert": "info"}.get(data.get("task"), "translate")
         raise UsageError(f"{path} holds a sequence model ('{state['model'].get('name')}'); "
                          f"use `zerograd {command}` with it")
     try:

@@ -94,10 +94,12 @@ def _correct(outputs, targets):
 
 
 def train_epoch(model, loader, loss_fn, optimizer, classify=True, batch_scheduler=None,
-                epoch=1, progress=None, guard=None):
+                epoch=1, progress=None, guard=None, combine=None):
     """Train ``model`` for one pass over ``loader``; return mean loss, accuracy, samples/s.
 
-    ``guard`` (a ``DivergenceGuard``, default a fresh one) stops a diverging run."""
+    ``guard`` (a ``DivergenceGuard``, default a fresh one) stops a diverging run.
+    ``combine`` (multi-process runs) sums each step's ``[loss x n, correct, n]`` over the
+    ranks, so every rank counts -- and guards -- the job's numbers."""
     guard = guard or DivergenceGuard()
     model.train()
     bar = Progress(len(loader), f"epoch {epoch}", enabled=progress)
@@ -128,13 +130,15 @@ def train_epoch(model, loader, loss_fn, optimizer, classify=True, batch_schedule
                 optimizer.step()
             if batch_scheduler is not None:
                 batch_scheduler.step()
-            value = loss.item()
+            value, n = loss.item(), len(y)
+            hits = _correct(out.detach(), y) if classify else 0
+            if combine is not None:
+                summed, hits, n = combine([value * n, hits, n])
+                value, hits, n = summed / n, int(hits), int(n)
             guard.check(value, epoch, step)
-            n = len(y)
             total_loss += value * n
             seen += n
-            if classify:
-                correct += _correct(out.detach(), y)
+            correct += hits
             bar.update(total_loss / seen, correct / seen if classify else None,
                        seen / max(time.perf_counter() - start, 1e-9))
     finally:

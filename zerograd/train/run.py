@@ -7,6 +7,8 @@
       metrics.csv            epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds
       curves.png             loss and accuracy per epoch
       confusion.png          test confusion matrix of the last epoch (classifiers)
+      attention.png          attention heat maps of a few validation pairs (seq2seq-attn,
+                             transformer-seq2seq)
       summary.json           final metrics (what --json prints)
       graph.dot / graph.svg  the model's autograd graph (--show-graph)
       checkpoints/
@@ -36,7 +38,7 @@ __all__ = ["METRIC_COLUMNS", "RUN_FILES", "RunFolder", "find_checkpoint", "read_
 METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds")
 # What a run writes at its top level (besides checkpoints/): all --overwrite may replace.
 RUN_FILES = ("config.json", "metrics.csv", "curves.png", "confusion.png", "summary.json",
-             "graph.dot", "graph.svg")
+             "graph.dot", "graph.svg", "attention.png")
 _EPOCH_FILE = re.compile(r"^epoch-(\d+)\.safetensors$")
 _CHECKPOINT_FILE = re.compile(r"^(epoch-\d+|best)\.(safetensors|json)$")
 
@@ -228,7 +230,7 @@ class RunFolder:
         errors = []
         for path in candidates:
             try:
-                return path, load(path)
+                return path, load(path, map_location="cpu")  # any machine resumes
             except CheckpointError as err:
                 errors.append(str(err))
                 warn(f"warning: skipping unreadable checkpoint: {err}")

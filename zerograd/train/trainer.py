@@ -28,6 +28,7 @@ from zerograd.train.build import (LENGTH_DEPENDENT_SCHEDULERS, build_model, coun
                                   rebuild_scheduler)
 from zerograd.train.config import Interrupted, TrainConfig, UsageError
 from zerograd.train.data import DataInfo, load_data, make_loaders
+from zerograd.train.device import on_device, pick_device
 from zerograd.train.loop import DivergenceGuard, Diverged, evaluate, train_epoch
 from zerograd.train.metrics import confusion_matrix, per_class_accuracy, r2_score
 from zerograd.train.replace import NewRun, recover
@@ -55,24 +56,28 @@ class Session:
 
     def __init__(self, cfg, data_info=None):
         self.cfg = cfg
+        self.device = pick_device(cfg.device)  # first: a missing GPU fails before any work
         manual_seed(cfg.seed)
         self.data = load_data(cfg.data, cfg.model, cfg.limit, cfg.data_dir, info=data_info)
         self.info = self.data.info
         self.kind = output_kind(cfg.model, self.info.task)
         self.classify = self.info.task == "classification"
-        self.model = build_model(cfg.model, self.info)
+        self.model = build_model(cfg.model, self.info).to(self.device)
         self.loss_fn = make_loss(self.kind)
         self.optimizer = make_optimizer(cfg.optimizer, self.model.parameters(), cfg.lr,
                                         cfg.momentum, cfg.weight_decay)
         self.loader_generator = Generator().manual_seed(cfg.seed + _LOADER_SEED_OFFSET)
-        self.train_loader, self.test_loader = make_loaders(self.data, cfg.batch_size,
-                                                           self.loader_generator)
+        self.train_loader, self.test_loader = on_device(self.make_loaders(), self.device)
         self.scheduler, self.schedule_on = make_scheduler(
             cfg.scheduler, self.optimizer, cfg.epochs, len(self.train_loader), cfg.lr)
         self.epoch = 0
         self.history = []
         self.best = None  # (epoch, value)
         self.guard = DivergenceGuard()
+
+    def make_loaders(self):
+        """(train loader, test loader); a multi-process run shards them."""
+        return make_loaders(self.data, self.cfg.batch_size, self.loader_generator)
 
     def rebuild_schedule(self):
         """Fit a length-dependent schedule to ``cfg.epochs`` (see the module docstring)."""
@@ -136,11 +141,8 @@ class Session:
         self.epoch += 1
         lr = float(self.optimizer.param_groups[0]["lr"])  # the rate this epoch starts with
         start = time.perf_counter()
-        train = train_epoch(self.model, self.train_loader, self.loss_fn, self.optimizer,
-                            self.classify, self.scheduler if self.schedule_on == "batch" else None,
-                            self.epoch, progress, self.guard)
-        test = evaluate(self.model, self.test_loader, self.loss_fn, self.classify,
-                        keep_outputs=True)
+        train = self.train_pass(progress)
+        test = self.test_pass()
         if not math.isfinite(test["loss"]):  # e.g. weights that overflowed in the last step
             raise Diverged(test["loss"], self.epoch, None)
         if self.schedule_on == "epoch":
@@ -155,6 +157,21 @@ class Session:
         if improved:
             self.best = (self.epoch, row[self.best_metric])
         return row, train, test, improved
+
+    def train_pass(self, progress=None):
+        """One epoch over the training set (a multi-process run overrides it)."""
+        return train_epoch(self.model, self.train_loader, self.loss_fn, self.optimizer,
+                           self.classify, self.scheduler if self.schedule_on == "batch" else None,
+                           self.epoch, progress, self.guard)
+
+    def test_pass(self):
+        """Loss, accuracy and every output on the test set."""
+        result = evaluate(self.model, self.test_loader, self.loss_fn, self.classify,
+                          keep_outputs=True)
+        for key in ("outputs", "targets"):  # metrics and plots work on the host
+            if result.get(key) is not None:
+                result[key] = result[key].cpu()
+        return result
 
     def describe(self, row, train):
         text = (f"epoch {row['epoch']:>3}/{self.cfg.epochs}  train loss {row['train_loss']:.4f}")
@@ -190,8 +207,7 @@ class Session:
 
     def final_test(self):
         """Score the model as it stands (when a resumed run has no epoch left to train)."""
-        return evaluate(self.model, self.test_loader, self.loss_fn, self.classify,
-                        keep_outputs=True)
+        return self.test_pass()
 
     def finish(self, run, test, say, plots=True):
         return _finish(self, run, test, say, plots)
@@ -283,7 +299,7 @@ def _load_initial_weights(session, path):
     checkpoint. Only the weights: optimizer state, schedule, RNG and epoch count start afresh,
     as when fine-tuning in PyTorch with ``model.load_state_dict(torch.load(...))``."""
     path = find_checkpoint(path)
-    state = load(path)
+    state = load(path, map_location="cpu")  # load_state_dict copies onto the run's device
     if not isinstance(state, dict) or state.get("kind") != CHECKPOINT_KIND:
         raise UsageError(f"--init-from {path}: not a zerograd training checkpoint")
     name = state.get("model", {}).get("name")
@@ -306,13 +322,21 @@ def fit(cfg, out=None, overwrite=False, quiet=False, progress=None, show_graph=F
     """
     if not isinstance(cfg, TrainConfig):
         raise TypeError("fit expects a TrainConfig (see zerograd.train.config.resolve)")
-    say = _say(quiet)
+    from zerograd.train import distributed as multi
+    writer = multi.is_writer()  # rank 0 of a multi-process run writes and prints
+    say = _say(quiet or not writer)
     target = out or cfg.out or RunFolder.default_path(cfg.model, cfg.data)
-    recover(target)
-    RunFolder(target).check_free(overwrite)
+
+    def check_folder():
+        recover(target)
+        RunFolder(target).check_free(overwrite)
+    multi.checked_on_rank_zero(check_folder)
     session = _new_session(cfg, show_graph)  # fails on bad data/model before the run folder
     if cfg.init_from:
         _load_initial_weights(session, cfg.init_from)
+    if not writer:
+        run = multi.shared_folder(RunFolder(target))
+        return _loop(session, run, say, False, stop_after, plots=False)
     placement = NewRun(target, overwrite)  # --overwrite: built aside, swapped in once saved
     cfg.out = placement.target.path
     run = placement.run
@@ -327,16 +351,25 @@ def fit(cfg, out=None, overwrite=False, quiet=False, progress=None, show_graph=F
     except BaseException:
         placement.undo()
         raise
-    return _loop(session, run, say, progress, stop_after, plots, placement)
+    return _loop(session, multi.shared_folder(run), say, progress, stop_after, plots, placement)
 
 
 def _is_text(cfg):
     return cfg.data.startswith(("text:", "seq2seq:"))
 
 
+def _session_type():
+    """``Session``, or its multi-process twin inside a job of several ranks."""
+    from zerograd import distributed as dist
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        from zerograd.train.distributed import DistributedSession
+        return DistributedSession
+    return Session
+
+
 def _new_session(cfg, show_graph=False):
     if not _is_text(cfg):
-        return Session(cfg)
+        return _session_type()(cfg)
     from zerograd.train.text import TextSession, init_from_data_state
     if show_graph:
         raise UsageError("--show-graph is for the classifier and regression models; drop it")
@@ -346,15 +379,23 @@ def _new_session(cfg, show_graph=False):
     return TextSession(cfg, data_state=data_state)
 
 
-def resume(run_dir, epochs=None, quiet=False, progress=None, stop_after=None, plots=True):
-    """Continue the run in ``run_dir`` from its newest readable checkpoint."""
-    say = _say(quiet)
-    recover(run_dir)
+def resume(run_dir, epochs=None, quiet=False, progress=None, stop_after=None, plots=True,
+           device=None):
+    """Continue the run in ``run_dir`` from its newest readable checkpoint (every rank of a
+    multi-process run loads it; rank 0 alone tidies, prints and writes)."""
+    from zerograd.train import distributed as multi
+    writer = multi.is_writer()
+    say = _say(quiet or not writer)
     run = RunFolder(run_dir)
-    if not os.path.isdir(run.path):
-        raise UsageError(f"run folder not found: {run.path}")
-    run.tidy()  # temporary files and stale sidecars that a killed process left
-    path, state = run.latest_checkpoint(warn=lambda text: print(text, file=sys.stderr))
+
+    def check_folder():
+        recover(run_dir)
+        if not os.path.isdir(run.path):
+            raise UsageError(f"run folder not found: {run.path}")
+        run.tidy()  # temporary files and stale sidecars that a killed process left
+    multi.checked_on_rank_zero(check_folder)
+    path, state = run.latest_checkpoint(
+        warn=lambda text: print(text, file=sys.stderr) if writer else None)
     if not isinstance(state, dict) or state.get("kind") != CHECKPOINT_KIND:
         raise UsageError(f"{path} is not a zerograd training checkpoint")
     known = TrainConfig.__dataclass_fields__
@@ -364,11 +405,13 @@ def resume(run_dir, epochs=None, quiet=False, progress=None, stop_after=None, pl
         if epochs < 1:
             raise UsageError(f"--epochs must be at least 1, got {epochs}")
         cfg.epochs = epochs
+    if device is not None:  # checkpoints hold CPU-loadable tensors: any device resumes
+        cfg.device = device
     if _is_text(cfg):
         from zerograd.train.text import TextSession
         session = TextSession(cfg, data_state=state["data"])
     else:
-        session = Session(cfg, data_info=DataInfo.from_state(state["data"]))
+        session = _session_type()(cfg, data_info=DataInfo.from_state(state["data"]))
     session.restore(state)
     if (cfg.epochs != planned and session.epoch < cfg.epochs
             and cfg.scheduler in LENGTH_DEPENDENT_SCHEDULERS):
@@ -376,7 +419,9 @@ def resume(run_dir, epochs=None, quiet=False, progress=None, stop_after=None, pl
         say(f"the {cfg.scheduler} schedule was planned for {planned} epochs; it now spans "
             f"{cfg.epochs}, and the remaining epochs follow it from epoch {session.epoch}")
     cfg.out = run.path
+    run = multi.shared_folder(run)
     run.write_json("config.json", cfg.to_dict())
     say(f"resuming {run.path} from {os.path.basename(path)} (epoch {session.epoch} of "
         f"{cfg.epochs})")
-    return _loop(session, run, say, progress, stop_after, plots)
+    return _loop(session, run, say, progress if writer else False, stop_after,
+                 plots and writer)
