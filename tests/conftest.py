@@ -31,9 +31,17 @@ from tests import standin_device  # noqa: E402
 standin_device.register()
 
 
-@pytest.fixture(params=["cpu", standin_device.DEVICE])
+def _devices():
+    """The CPU, the stand-in device, and the GPU where CuPy sees one: the oracle tables
+    rerun on each. On a machine without CuPy this costs one failed import."""
+    import zerograd
+    # "cuda:0", not "cuda": tensors report their index, and the oracle compares names
+    return ["cpu", standin_device.DEVICE] + (["cuda:0"] if zerograd.cuda.is_available() else [])
+
+
+@pytest.fixture(params=_devices())
 def device(request):
-    """Run a test on the CPU and again on the stand-in device."""
+    """Run a test on the CPU, again on the stand-in device, and on the GPU if there is one."""
     return request.param
 
 

@@ -19,6 +19,7 @@ def test_device_names_like_torch():
         zg.device("tpu")
 
 
+@pytest.mark.skipif(zg.cuda.is_available(), reason="asserts what a machine without a GPU says")
 def test_cuda_without_a_gpu_backend_is_one_clear_line():
     assert not zg.cuda.is_available() and zg.cuda.device_count() == 0
     for make in (lambda: zg.zeros(2, device="cuda"), lambda: zg.ones(2).cuda(),
@@ -119,3 +120,12 @@ def test_collate_and_loaders_stay_on_the_host():
     loader = DataLoader(TensorDataset(zg.arange(6.0).reshape(3, 2)), batch_size=2)
     (first,) = next(iter(loader))
     assert str(first.device) == "cpu"
+
+
+def test_comparisons_refuse_two_devices_but_take_a_cpu_scalar():
+    x = zg.tensor([0.0, 2.0]).to(DEVICE)
+    for compare in (lambda a, b: a < b, lambda a, b: a == b, zg.logical_and):
+        with pytest.raises(RuntimeError, match=f"found at least two devices, cpu and {DEVICE}!"):
+            compare(x, zg.ones(2))
+    assert (x < zg.tensor(1.0)).tolist() == [True, False]  # a 0-d CPU tensor is a scalar
+    assert str((zg.tensor(1.0) < x).device) == DEVICE

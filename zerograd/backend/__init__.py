@@ -12,11 +12,18 @@ code (datasets, loaders, training loop, plots, checkpoints) uses NumPy directly.
     backend.backend_of(a).kernels   # the device's conv/pooling kernels
 """
 from zerograd.backend._registry import (  # noqa: F401
-    Backend, array_module, backend_of, device_of, get, register, registered_types,
-    unregister)
+    Backend, array_module, backend_of, device_of, get, register, register_lazy,
+    registered_types, unavailable_reason, unregister)
 from zerograd.backend.cpu import cpu
 
+
+def _load_cuda():
+    from zerograd.backend.cuda import load  # imports CuPy: only when "cuda" is asked for
+    return load()
+
+
 register(cpu)
+register_lazy("cuda", _load_cuda)
 
 
 def is_array(obj) -> bool:

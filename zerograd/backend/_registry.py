@@ -22,6 +22,9 @@ class Backend:
     array_type = None
     array_types = ()
     kernels = None
+    # Whether several elementwise passes over one large array should run block by block
+    # so each block stays in cache (a CPU's trick); a GPU wants one kernel per pass.
+    cache_blocking = True
 
     def is_available(self) -> bool:
         return True
@@ -52,12 +55,19 @@ class Backend:
         """A NumPy-``Generator``-like object drawing on this device, seeded with ``seed``."""
         raise NotImplementedError
 
+    def scatter_add(self, out, index, values):
+        """``out[index] += values`` in place, repeated indices adding up (``numpy.add.at``;
+        a GPU does it with atomic adds)."""
+        self.xp.add.at(out, index, values)
+
     def __repr__(self):
         return f"<zerograd backend {self.type!r}: {getattr(self.xp, '__name__', self.xp)}>"
 
 
 _BY_DEVICE_TYPE = {}
 _BY_ARRAY_TYPE = {}  # exact array type -> backend: the fast path of backend_of
+_LAZY = {}  # device type -> loader of its backend (see register_lazy)
+_LAZY_RESULT = {}  # device type -> what its loader answered: (backend, reason)
 
 
 def register(backend: Backend) -> Backend:
@@ -80,15 +90,43 @@ def registered_types():
     return tuple(_BY_DEVICE_TYPE)
 
 
+def register_lazy(device_type: str, loader) -> None:
+    """Let ``device_type`` be loaded on first use: ``loader()`` gives ``(backend, None)``
+    or ``(None, why it is unavailable)`` (CUDA: importing CuPy is slow and often fails,
+    so ``import zerograd`` must not do it)."""
+    _LAZY[device_type] = loader
+
+
+def _load_lazy(device_type):
+    """The lazily loaded backend of ``device_type`` (registered), or None; loads once."""
+    if device_type not in _LAZY_RESULT:
+        _LAZY_RESULT[device_type] = _LAZY[device_type]()
+    backend, _ = _LAZY_RESULT[device_type]
+    if backend is not None and device_type not in _BY_DEVICE_TYPE:
+        register(backend)
+    return backend
+
+
+def unavailable_reason(device_type: str):
+    """Why a lazily loaded device type has no backend here (None if it has one)."""
+    if device_type in _LAZY:
+        _load_lazy(device_type)
+        return _LAZY_RESULT[device_type][1]
+    return None
+
+
 def get(device_type: str) -> Backend:
     """The backend of a device type; a clear error when this machine has none for it."""
     backend = _BY_DEVICE_TYPE.get(device_type)
+    if backend is None and device_type in _LAZY:
+        backend = _load_lazy(device_type)
     if backend is None or not backend.is_available():
         if device_type == "cuda":
+            why = unavailable_reason("cuda") or "no CUDA backend is registered"
             raise RuntimeError(
-                "device 'cuda' is not available: zerograd has no CUDA backend here "
-                "(zerograd.cuda.is_available() is False; a GPU needs CuPy, the 'gpu' extra). "
-                "Use device='cpu'.")
+                f"device 'cuda' is not available: {why} (zerograd.cuda.is_available() is "
+                "False); a GPU needs CuPy: pip install 'zerograd[gpu]' (cupy-cuda12x; "
+                "cupy-cuda13x for CUDA 13 drivers). Use device='cpu'.")
         raise RuntimeError(f"device type {device_type!r} is not available in zerograd; "
                            f"available: {', '.join(registered_types())}")
     return backend
@@ -101,6 +139,8 @@ def backend_of(array) -> Backend:
         return backend
     # A subclass, or a scalar type not listed: the most recently registered owner wins,
     # and the answer is cached for the next array of this type.
+    if type(array).__module__.startswith("cupy") and "cuda" in _LAZY:
+        _load_lazy("cuda")  # a CuPy array handed in before anything asked for "cuda"
     for backend in reversed(list(_BY_DEVICE_TYPE.values())):
         if isinstance(array, backend.array_types):
             _BY_ARRAY_TYPE[type(array)] = backend

@@ -27,7 +27,7 @@ import numpy as np
 
 from zerograd import dtypes
 from zerograd.backend import is_array, to_host
-from zerograd.device import check_device
+from zerograd.device import check_device, device, resolve
 from zerograd.io.atomic import atomic_write_bytes, atomic_write_text
 from zerograd.io.formats import describe_foreign_file
 from zerograd.io.errors import CheckpointError
@@ -65,6 +65,8 @@ class _Encoder:
     def encode(self, obj, path=()):
         if isinstance(obj, Tensor):
             entry = {"__tensor__": self._store(obj._data, path)}
+            if not obj.is_cpu:  # where load puts it back unless map_location says otherwise
+                entry["device"] = str(obj.device)
             if obj.requires_grad:
                 entry["requires_grad"] = True
             if type(obj).__name__ == "Parameter":
@@ -99,13 +101,15 @@ class _Encoder:
             "tuples of them, and never pickles; save the object's state_dict() instead.")
 
 
-def _decode(obj, arrays):
+def _decode(obj, arrays, place=None):
     if isinstance(obj, list):
-        return [_decode(v, arrays) for v in obj]
+        return [_decode(v, arrays, place) for v in obj]
     if not isinstance(obj, dict):
         return obj
     if "__tensor__" in obj:
         array = np.asarray(arrays[obj["__tensor__"]])
+        if place is not None:
+            array = place(array, obj.get("device", "cpu"))
         if obj.get("parameter"):
             from zerograd.nn.parameter import Parameter
             return Parameter(Tensor._make(array), requires_grad=obj.get("requires_grad", False))
@@ -119,10 +123,11 @@ def _decode(obj, arrays):
     if "__dtype__" in obj:
         return dtypes.as_dtype(obj["__dtype__"])
     if "__tuple__" in obj:
-        return tuple(_decode(v, arrays) for v in obj["__tuple__"])
+        return tuple(_decode(v, arrays, place) for v in obj["__tuple__"])
     if "__dict__" in obj:
-        return {_hashable(_decode(k, arrays)): _decode(v, arrays) for k, v in obj["__dict__"]}
-    return {k: _decode(v, arrays) for k, v in obj.items()}
+        return {_hashable(_decode(k, arrays)): _decode(v, arrays, place)
+                for k, v in obj["__dict__"]}
+    return {k: _decode(v, arrays, place) for k, v in obj.items()}
 
 
 def _hashable(key):
@@ -256,11 +261,16 @@ def load(f, map_location=None, pickle_module=None, weights_only=True, mmap=None,
     """Load what ``zerograd.save`` wrote (or any plain safetensors file, as a dict of tensors).
 
     Never executes code from the file. Raises ``CheckpointError`` with one clear sentence
-    for missing, truncated, corrupted or too-new files. ``map_location`` accepts
-    None/"cpu"; ``weights_only`` and ``mmap`` are accepted for torch compatibility.
+    for missing, truncated, corrupted or too-new files. ``weights_only`` and ``mmap`` are
+    accepted for torch compatibility.
+
+    ``map_location`` is torch's: None puts each tensor back on the device it was saved
+    from; a device (``"cpu"``, ``"cuda:0"``) puts them all there; a dict maps saved
+    devices to new ones (``{"cuda:0": "cpu"}``); a callable ``f(tensor, location)``
+    receives each tensor (on the CPU) and its saved location and returns the tensor to
+    use (None: the saved location).
     """
-    if isinstance(map_location, str) or type(map_location).__name__ == "device":
-        check_device(map_location)
+    place = _placement(map_location)
     from safetensors import SafetensorError
     from safetensors.numpy import load as st_load
     data, where = _read(f)
@@ -285,9 +295,55 @@ def load(f, map_location=None, pickle_module=None, weights_only=True, mmap=None,
         raise CheckpointError(f"{where} is corrupted: the tensor data does not match the "
                               "checksum stored when it was saved")
     try:
-        return _decode(description, arrays)
+        return _decode(description, arrays, place)
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"{where} is corrupted: bad object description ({err})") from None
+
+
+def _placement(map_location):
+    """``place(array, saved_device) -> array`` for ``load``'s ``map_location``."""
+    if map_location is None or isinstance(map_location, (dict, str, device)):
+        fixed = map_location if isinstance(map_location, (str, device)) else None
+        table = {str(device(k)): v for k, v in map_location.items()} \
+            if isinstance(map_location, dict) else {}
+        if fixed is not None:
+            check_device(fixed)
+        for target in table.values():
+            check_device(target)
+
+        def place(array, saved):
+            target = fixed if fixed is not None else table.get(saved, saved)
+            return _on_device(array, target, saved, map_location is None)
+        return place
+    if callable(map_location):
+        def place(array, saved):
+            moved = map_location(Tensor._make(array), saved)
+            if moved is None:
+                return _on_device(array, saved, saved, True)
+            if not isinstance(moved, Tensor):
+                raise TypeError(f"map_location returned {type(moved).__name__}; it must "
+                                "return a tensor or None")
+            return moved._data
+        return place
+    raise TypeError(f"map_location must be None, a device, a str, a dict or a callable, "
+                    f"got {type(map_location).__name__}")
+
+
+def _on_device(array, target, saved, as_saved):
+    if str(target) == "cpu":
+        return array
+    try:
+        backend, index = resolve(target)
+    except RuntimeError:
+        if not as_saved:
+            raise  # the device named in map_location: its own one-line error
+        kind = str(saved).partition(":")[0]
+        raise RuntimeError(
+            f"Attempting to deserialize object on a {kind.upper()} device ({saved}) but "
+            f"zerograd.{kind}.is_available() is False. If you are running on a CPU-only "
+            "machine, please use zerograd.load with map_location='cpu' to map your tensors "
+            "to the CPU.") from None
+    return backend.from_host(array, index)
 
 
 def dumps(obj):

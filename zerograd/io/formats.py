@@ -20,6 +20,14 @@ def _zip_members(data):
         return []
 
 
+def _safetensors(data):
+    """True when ``data`` opens as safetensors does: a little-endian header length that
+    fits the data, then the JSON header's "{" (a header of 640-1535 bytes, say 0x0280,
+    starts with the bytes of a pickle's protocol opcode)."""
+    size = int.from_bytes(bytes(data[:8]), "little")
+    return len(data) >= 9 and 8 + size <= len(data) and bytes(data[8:9]) == b"{"
+
+
 def describe_foreign_file(data, where):
     """One sentence naming the format of ``data`` and what to do, or None if unknown."""
     head = bytes(data[:8])
@@ -34,7 +42,7 @@ def describe_foreign_file(data, where):
                     "numpy.load(path, allow_pickle=False) and pass the arrays to "
                     "zerograd.tensor")
         return f"{where} is a zip archive, not a safetensors checkpoint"
-    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5 and not _safetensors(data):
         return (f"{where} is a Python pickle (PyTorch's legacy torch.save format, or "
                 f"pickle.dump); {never}; {_CONVERT.replace('PATH', repr(str(where)))}")
     if head.startswith(b"\x93NUMPY"):

@@ -72,7 +72,7 @@ class EncoderDecoder(nn.Module):
 def sequence_mask(X, valid_len, value=0.0):
     """Entries of ``X`` (B, T, ...) at steps ``>= valid_len`` set to ``value`` (a copy)."""
     maxlen = X.shape[1]
-    mask = arange(maxlen)[None, :] < valid_len[:, None]
+    mask = arange(maxlen, device=valid_len.device)[None, :] < valid_len[:, None]
     return X.masked_fill(~mask, value) if X.dim() == 2 else X.masked_fill(
         ~mask.reshape(mask.shape + (1,) * (X.dim() - 2)), value)
 
@@ -112,12 +112,12 @@ def greedy_decode(net, src, src_valid_len, bos, eos, num_steps):
         enc_outputs = net.encoder(src, src_valid_len)
         state = net.decoder.init_state(enc_outputs, src_valid_len)
         context = enc_outputs[1][-1]
-        dec_X = from_numpy(np.full((src.shape[0], 1), bos, dtype=np.int64))
+        dec_X = from_numpy(np.full((src.shape[0], 1), bos, dtype=np.int64)).to(src.device)
         out = np.zeros((src.shape[0], num_steps), dtype=np.int64)
         for t in range(num_steps):
             Y, state = net.decoder(dec_X, state, context)
             dec_X = Y.argmax(dim=2)
-            out[:, t] = dec_X.numpy()[:, 0]
+            out[:, t] = dec_X.cpu().numpy()[:, 0]
     is_eos = out == eos
     lengths = np.where(is_eos.any(axis=1), is_eos.argmax(axis=1), num_steps)
     return out, lengths

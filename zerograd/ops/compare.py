@@ -4,7 +4,8 @@ Comparisons promote their operands like arithmetic does (an int tensor compared 
 compares as float); every result is a bool tensor.
 """
 from zerograd import dtypes
-from zerograd.backend import array_module
+from zerograd.backend import array_module, backend_of
+from zerograd.device import mixed_devices_error
 from zerograd.ops._promote import _arr, _broadcast_error, _module_of, _operands
 from zerograd.ops._util import const
 from zerograd.tensor import Tensor
@@ -20,15 +21,29 @@ def _promoted_arrays(input, other):
     return _arr(a), _arr(b)
 
 
+def _same_device(input, other, a, b):
+    """``a, b`` on one device, or torch's error for tensors on two. As in torch (and
+    ``Function.apply``), a 0-d CPU tensor joins a tensor of another device as a scalar."""
+    if not (isinstance(input, Tensor) and isinstance(other, Tensor)) or type(a) is type(b):
+        return a, b
+    if input.device == other.device:
+        return a, b
+    if input.is_cpu and a.ndim == 0:
+        return backend_of(b).from_host(a), b
+    if other.is_cpu and b.ndim == 0:
+        return a, backend_of(a).from_host(b)
+    raise mixed_devices_error([input.device, other.device])
+
+
 def _nograd_binary(ufunc, name, promote=True):
     """The op ``name`` computing ``xp.<ufunc>`` on the operands' device."""
     def op(input, other):
         if promote:  # both operands are arrays now, numbers as 0-d arrays of a's device
-            a, b = _promoted_arrays(input, other)
-            xp = array_module(a)
+            a, b = _same_device(input, other, *_promoted_arrays(input, other))
+            xp = array_module(b if isinstance(input, Tensor) and input.is_cpu else a)
         else:
-            a, b = _arr(input), _arr(other)
-            xp = _module_of(input, other)
+            a, b = _same_device(input, other, _arr(input), _arr(other))
+            xp = _module_of(input, other) if type(a) is type(b) else array_module(a, b)
         try:
             return const(xp.asarray(getattr(xp, ufunc)(a, b)))
         except ValueError:

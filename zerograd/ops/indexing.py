@@ -209,7 +209,7 @@ def _accumulate_rows(xp, out, axis, rows, values):
     n = out.shape[axis]
     row_size = values.size // max(values.shape[axis], 1)
     if rows.size < builtins.max(n, 1) or row_size < 16:
-        xp.add.at(out, (slice(None),) * axis + (rows,), values)
+        backend_of(out).scatter_add(out, (slice(None),) * axis + (rows,), values)
         return
     rows = xp.where(rows < 0, rows + n, rows)
     order = xp.argsort(rows, kind="stable")
@@ -232,7 +232,7 @@ def _add_into(xp, out, idx, values):
     if axis is not None and values.ndim == out.ndim:
         _accumulate_rows(xp, out, axis, idx[axis], values)
     else:
-        xp.add.at(out, idx, values)
+        backend_of(out).scatter_add(out, idx, values)
 
 
 class IndexAddInto(Function):
@@ -318,7 +318,7 @@ def setitem_(t, index, value):
     if _needs_graph(t, (value,)):
         rebase(t, IndexPut.apply(_snapshot(t), _as_value(value, t), idx, False))
         return
-    if not t._data.flags.writeable:
+    if not getattr(t._data.flags, "writeable", True):  # CuPy arrays have no read-only flag
         raise RuntimeError("unsupported operation: more than one element of the written-to "
                            "tensor refers to a single memory location (an expanded tensor). "
                            "Please clone() the tensor before performing the operation.")

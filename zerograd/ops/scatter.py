@@ -49,7 +49,9 @@ def _check_gather_shapes(name, idx, shape, dim, src_shape=None):
 
 def _axis_index(xp, index, dim):
     """Full index tuple addressing ``a[..., index, ...]`` along ``dim`` elementwise."""
-    grids = list(xp.indices(index.shape, sparse=True))
+    n = index.ndim  # open grids, as indices(sparse=True) makes them (CuPy lacks sparse=)
+    grids = [xp.arange(s).reshape((1,) * i + (s,) + (1,) * (n - i - 1))
+             for i, s in enumerate(index.shape)]
     grids[dim] = index
     return tuple(grids)
 
@@ -87,7 +89,8 @@ class ScatterAdd(Function):
     def forward(ctx, a, index, src, dim):
         ctx.dim, ctx.index, ctx.src_shape = dim, index, src.shape
         out = a.copy()
-        ctx.xp.add.at(out, _axis_index(ctx.xp, index, dim), _leading_part(src, index.shape))
+        ctx._backend.scatter_add(out, _axis_index(ctx.xp, index, dim),
+                                 _leading_part(src, index.shape))
         return out
 
     @staticmethod

@@ -248,11 +248,18 @@ class Optimizer:
         Large contiguous arrays go through in blocks of ``_BLOCK_BYTES``: the arrays of
         one block stay in cache across the kernel's ~10 passes, instead of each pass
         streaming the whole parameter through memory. (None entries are absent states.)
+        A backend with fused updates (``kernels.optim``: the GPU's) runs the whole update
+        as one kernel instead, where it covers the case.
         """
         first = arrays[0]
+        fused = getattr(backend_of(first).kernels, "optim", None)  # a GPU's one-kernel update
+        fused = fused and fused.FUSED.get(kernel.__name__)
+        if fused is not None and fused(*arrays, **kwargs):
+            return
         xp = array_module(first)
         n, block = first.size, _BLOCK_BYTES // first.itemsize
-        if n > block and all(a is None or a.flags.c_contiguous for a in arrays):
+        if n > block and backend_of(first).cache_blocking and all(
+                a is None or a.flags.c_contiguous for a in arrays):
             flat = [None if a is None else a.reshape(-1) for a in arrays]
             work = self._scratch(first, block, n_work)
             for start in range(0, n, block):
