@@ -10,23 +10,30 @@ def set_threads(n):
         os.environ[var] = str(n)
 
 
-def time_call(fn, repeat):
-    """Median wall time of ``fn()`` over ``repeat`` runs (after one warm-up call)."""
+# The clocks a benchmark may time with. "cpu" (the process's CPU time, all its threads)
+# is the steadier one for 1-thread figures when other jobs share the machine: time spent
+# waiting for a core does not count. Wall time is the truth for several threads.
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def time_call(fn, repeat, clock="wall"):
+    """Median time of ``fn()`` over ``repeat`` runs (after one warm-up call)."""
+    now = CLOCKS[clock]
     fn()
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = now()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(now() - start)
     return statistics.median(times)
 
 
-def compare(name, zg_fn, torch_fn, rounds=7, repeat=5):
+def compare(name, zg_fn, torch_fn, rounds=7, repeat=5, clock="wall"):
     """Alternate the two frameworks ``rounds`` times; return (zg median, torch median, ratio)."""
     zg_times, torch_times = [], []
     for _ in range(rounds):
-        zg_times.append(time_call(zg_fn, repeat))
-        torch_times.append(time_call(torch_fn, repeat))
+        zg_times.append(time_call(zg_fn, repeat, clock))
+        torch_times.append(time_call(torch_fn, repeat, clock))
     z, t = statistics.median(zg_times), statistics.median(torch_times)
     ratios = [a / b for a, b in zip(zg_times, torch_times)]
     ratio = statistics.median(ratios)

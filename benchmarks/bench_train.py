@@ -78,9 +78,9 @@ def worker(args):
     x, y = load_fashion_mnist(args.limit)
     if args.framework == "torch":
         import torch
-        torch.set_num_threads(args.threads)
     else:
         import zerograd as torch
+    torch.set_num_threads(args.threads)  # both frameworks own their threads
     torch.manual_seed(0)
     model = build_model(args.framework, args.model)
     data = torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y))

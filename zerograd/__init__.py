@@ -48,3 +48,4 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
 
 
 from zerograd.io.checkpoint import save, load  # noqa: E402,F401  (no pickle: safetensors + JSON)
+from zerograd.backend.cpu.threads import get_num_threads, set_num_threads  # noqa: E402,F401

@@ -54,6 +54,21 @@ class Convolution(Function):
                 ChannelSum.apply(grad_output) if need_b else None, None)
 
     @staticmethod
+    def backward_array(ctx, grad_output):
+        # loss.backward(): both gradients in one kernel call (one im2col of gy where the
+        # geometry allows), the bias gradient from the same gy
+        x, w = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        k, x, w, g = ctx.kernels.conv, x._data, w._data, ctx.geom
+        if hasattr(k, "conv_backward"):
+            gx, gw = k.conv_backward(x, w, grad_output, g, need_x, need_w)
+        else:  # kernels without a fused backward
+            gx = k.conv_transpose_forward(grad_output, w, None, g) if need_x else None
+            gw = k.conv_weight_forward(x, grad_output, g) if need_w else None
+        gb = _channel_sum(ctx.xp, grad_output) if need_b else None
+        return gx, gw, gb, None
+
+    @staticmethod
     def jvp(ctx, t_x, t_w, t_b, _):
         return _bilinear_jvp(Convolution, ctx, t_x, t_w, t_b)
 
@@ -103,6 +118,14 @@ class ConvolutionWeight(Function):
         return _bilinear_jvp(ConvolutionWeight, ctx, t_x, t_gy)
 
 
+def _channel_sum(xp, g):
+    N, C = g.shape[:2]
+    g3 = g.reshape(N, C, g.size // max(N * C, 1))
+    if g.dtype.kind != "f":
+        return g3.sum(axis=(0, 2))
+    return (g3 @ xp.ones(g3.shape[2], dtype=g.dtype)).sum(axis=0)
+
+
 class ChannelSum(Function):
     """(N, C, H, W) -> (C,): the bias gradient. A batched GEMV against ones reads the array
     once at BLAS speed; ``sum(axis=(0, 2, 3))`` is several times slower."""
@@ -112,11 +135,7 @@ class ChannelSum(Function):
     @staticmethod
     def forward(ctx, g):
         ctx.shape = g.shape
-        N, C = g.shape[:2]
-        g3 = g.reshape(N, C, g.size // max(N * C, 1))
-        if g.dtype.kind != "f":
-            return g3.sum(axis=(0, 2))
-        return (g3 @ ctx.xp.ones(g3.shape[2], dtype=g.dtype)).sum(axis=0)
+        return _channel_sum(ctx.xp, g)
 
     @staticmethod
     def backward(ctx, grad_output):

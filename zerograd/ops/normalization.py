@@ -17,23 +17,15 @@ Variance is computed two-pass (mean first, then squared deviations), as in torch
 from zerograd.autograd.function import Function
 from zerograd.autograd.grad_mode import no_grad
 from zerograd.backend import array_module
+from zerograd.ops._norm_passes import batch_norm_backward, batch_norm_forward
 
 __all__ = ["batch_norm", "layer_norm", "group_norm"]
 
 
-def _channel_sum(xp, a3):
-    """Sum of (N, C, L) over N and L: a batched GEMV, several times faster than a.sum((0, 2))."""
-    if a3.dtype.kind == "f":
-        return (a3 @ xp.ones(a3.shape[2], dtype=a3.dtype)).sum(axis=0)
-    return a3.sum(axis=(0, 2))
-
-
-def _channel_dot(xp, a3, b3):
-    return xp.einsum("ncl,ncl->c", a3, b3)
-
-
-def _as_channels(a, C):
-    return a.reshape(C, 1)
+def _splitter(ctx):
+    """The backend's batch-slice splitter (None: a backend without a thread pool)."""
+    threads = getattr(ctx.kernels, "threads", None)
+    return None if threads is None else threads.split
 
 
 class BatchNorm(Function):
@@ -41,27 +33,19 @@ class BatchNorm(Function):
 
     Returns ``(y, mean, var)``: the batch mean and biased variance (outputs without
     gradient) feed the running statistics. Nothing input-sized is kept for backward beyond
-    the input itself (the centred input is rebuilt there), and y is made in place in the
-    centred copy: memory traffic is what these ops cost.
+    the input itself; both directions walk cache-sized blocks (``_norm_passes``): memory
+    traffic is what these ops cost.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, eps):
-        xp = ctx.xp
         N, C = x.shape[:2]
-        x3 = x.reshape(N, C, -1)
-        M = N * x3.shape[2]
-        mean = _channel_sum(xp, x3) / M
-        y = x3 - _as_channels(mean, C)
-        var = _channel_dot(xp, y, y) / M
-        invstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
+        y3, mean, var, invstd = batch_norm_forward(ctx.xp, x.reshape(N, C, -1), weight, bias,
+                                                   eps, _splitter(ctx))
         ctx.mark_non_differentiable(mean, var)
         ctx.mean, ctx.invstd, ctx.eps = mean, invstd, eps
         ctx.save_for_backward(x, weight)
-        y *= _as_channels(invstd if weight is None else invstd * weight, C)
-        if bias is not None:
-            y += _as_channels(bias, C)
-        return y.reshape(x.shape), mean, var
+        return y3.reshape(x.shape), mean, var
 
     @staticmethod
     def backward(ctx, grad_output, grad_mean, grad_var):
@@ -75,26 +59,14 @@ class BatchNorm(Function):
 
     @staticmethod
     def backward_array(ctx, g, grad_mean, grad_var):
-        # dx = scale * (g - sum(g)/M) - xc * scale * invstd * sum(g * xhat) / M
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        xp = array_module(g)
         N, C = g.shape[:2]
-        g3 = g.reshape(N, C, -1)
-        M = N * g3.shape[2]
-        invstd = ctx.invstd
-        xc = x._data.reshape(N, C, -1) - _as_channels(ctx.mean, C)
-        gb = _channel_sum(xp, g3)
-        gw = _channel_dot(xp, g3, xc) * invstd
-        gx = None
-        if need_x:
-            scale = invstd if weight is None else invstd * weight._data
-            xc *= _as_channels(-scale * invstd * gw / M, C)
-            xc -= _as_channels(scale * gb / M, C)
-            gx = g3 * _as_channels(scale, C)
-            gx += xc
-            gx = gx.reshape(g.shape)
-        return gx, gw if need_w else None, gb if need_b else None, None
+        gx, gw, gb = batch_norm_backward(
+            array_module(g), g.reshape(N, C, -1), x._data.reshape(N, C, -1), ctx.mean,
+            ctx.invstd, None if weight is None else weight._data, need_x, _splitter(ctx))
+        return (None if gx is None else gx.reshape(g.shape), gw if need_w else None,
+                gb if need_b else None, None)
 
     @staticmethod
     def jvp(ctx, t_x, t_w, t_b, *_):

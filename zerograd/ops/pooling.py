@@ -29,6 +29,22 @@ __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg
            "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d"]
 
 
+def _per_batch(ctx, fn, x, *rest):
+    """fn(x, *rest) on batch slices, one per thread of the backend's pool when ``x`` is
+    large (``threads.split``; arrays in ``rest`` are sliced alike, so outputs passed there
+    are filled in place); returned arrays are joined in slice order."""
+    threads = getattr(ctx.kernels, "threads", None)
+    N = x.shape[0]
+    if threads is None or threads.threads_for(N, x.size) == 1:
+        return fn(x, *rest)
+    parts = threads.split(N, x.size, lambda s0, s1: fn(x[s0:s1], *[r[s0:s1] for r in rest]))
+    if parts[0] is None:
+        return None
+    if isinstance(parts[0], tuple):
+        return tuple(ctx.xp.concatenate(p) for p in zip(*parts))
+    return ctx.xp.concatenate(parts)
+
+
 # -- gradient routing through argmax indices -------------------------------------------------
 class IndexScatter(Function):
     """(N, C, *out) values -> (N, C, H, W) zeros with each value added at its flat index.
@@ -79,7 +95,7 @@ class MaxPool2DWithIndices(Function):
 
     @staticmethod
     def forward(ctx, x, plan):
-        y, arg = plan.max_with_arg(x)
+        y, arg = _per_batch(ctx, plan.max_with_arg, x)
         ctx.arg, ctx.plan = arg, plan
         return y, arg
 
@@ -105,14 +121,19 @@ class WindowScatter(Function):
     def forward(ctx, g, arg, plan):
         ctx.arg, ctx.plan = arg, plan
         xp, p = ctx.xp, plan
-        buf = xp.zeros(g.shape[:2] + (p.Hb, p.Wb), dtype=g.dtype)
-        hit, part = xp.empty(arg.shape, dtype=bool), xp.empty(g.shape, dtype=g.dtype)
-        for k, view in enumerate(p.offset_views(buf)):
-            xp.multiply(g, xp.equal(arg, k, out=hit), out=part)
-            if p.unique:
-                view[...] = part
-            else:
-                view += part
+        shape = g.shape[:2] + (p.Hb, p.Wb)
+        # windows that tile the plane write every element: no zero-fill needed
+        buf = xp.empty(shape, dtype=g.dtype) if p.tiles else xp.zeros(shape, dtype=g.dtype)
+
+        def scatter(g, arg, buf):
+            hit = xp.empty(arg.shape, dtype=bool)
+            part = None if p.unique else xp.empty(g.shape, dtype=g.dtype)
+            for k, view in enumerate(p.offset_views(buf)):
+                if p.unique:  # straight into the strided slice, no temporary
+                    xp.multiply(g, xp.equal(arg, k, out=hit), out=view)
+                else:
+                    view += xp.multiply(g, xp.equal(arg, k, out=hit), out=part)
+        _per_batch(ctx, scatter, g, arg, buf)
         return buf[:, :, p.ph:p.ph + p.H, p.pw:p.pw + p.W]
 
     @staticmethod
@@ -147,7 +168,7 @@ class AvgPool2D(Function):
     @staticmethod
     def forward(ctx, x, plan):
         ctx.plan = plan
-        return plan.average(x)
+        return _per_batch(ctx, plan.average, x)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -161,8 +182,14 @@ class AvgPool2DTranspose(Function):
 
     @staticmethod
     def forward(ctx, g, plan):
-        ctx.plan = plan
-        return ctx.xp.ascontiguousarray(plan.spread(plan.divided(g)))
+        ctx.plan = p = plan
+        threads = getattr(ctx.kernels, "threads", None)
+        if threads is None or threads.threads_for(g.shape[0], g.size * p.kh * p.kw) == 1:
+            return ctx.xp.ascontiguousarray(p.spread(p.divided(g)))
+        # several threads: each spreads its batch slice into its part of one buffer
+        buf = ctx.xp.empty(g.shape[:2] + (p.Hb, p.Wb), dtype=g.dtype)
+        _per_batch(ctx, lambda g, buf: p.spread(p.divided(g), buf), g, buf)
+        return ctx.xp.ascontiguousarray(buf[:, :, p.ph:p.ph + p.H, p.pw:p.pw + p.W])
 
     @staticmethod
     def backward(ctx, grad_output):

@@ -8,7 +8,7 @@ import types
 import numpy
 
 from zerograd.backend._registry import Backend
-from zerograd.backend.cpu import conv_kernels, pool_kernels
+from zerograd.backend.cpu import conv_kernels, pool_kernels, threads
 
 
 class CPUBackend(Backend):
@@ -16,7 +16,7 @@ class CPUBackend(Backend):
     xp = numpy
     array_type = numpy.ndarray
     array_types = (numpy.ndarray, numpy.generic)
-    kernels = types.SimpleNamespace(conv=conv_kernels, pool=pool_kernels)
+    kernels = types.SimpleNamespace(conv=conv_kernels, pool=pool_kernels, threads=threads)
 
     def from_host(self, array, index=None):
         return numpy.asarray(array)

@@ -22,6 +22,9 @@ class WindowPlan:
         self.Wb = max(W + 2 * self.pw, (self.Wo - 1) * self.sw + self.dw * (self.kw - 1) + 1)
         self.unique = (self.sh >= self.dh * (self.kh - 1) + 1
                        and self.sw >= self.dw * (self.kw - 1) + 1)
+        # every element of the padded plane lies in exactly one window
+        self.tiles = (self.dh == self.dw == 1 and (self.sh, self.sw) == (self.kh, self.kw)
+                      and self.Ho * self.sh == self.Hb and self.Wo * self.sw == self.Wb)
 
     def padded(self, x, fill):
         """(N, C, Hb, Wb): ``x`` surrounded by ``fill`` (``x`` itself when nothing is added)."""
@@ -105,10 +108,14 @@ class AvgPlan(WindowPlan):
             out += v
         return out
 
-    def spread(self, g):
-        """The adjoint of ``sum_windows``: every window's value added to its positions."""
+    def spread(self, g, buf=None):
+        """The adjoint of ``sum_windows``: every window's value added to its positions
+        (of ``buf``, an (N, C, Hb, Wb) array to fill, if given)."""
         N, C = g.shape[:2]
-        buf = np.zeros((N, C, self.Hb, self.Wb), dtype=g.dtype)
+        if buf is None:
+            buf = np.empty((N, C, self.Hb, self.Wb), dtype=g.dtype)
+        if not self.tiles:  # positions no window reaches stay 0
+            buf[...] = 0
         for view in self.offset_views(buf):
             if self.unique:  # windows do not overlap: plain strided assignment
                 view[...] = g
