@@ -47,7 +47,8 @@ def test_every_listing_is_there():
         "07_linear_regression_d2l.py", "08_logistic_and_softmax_regression.py",
         "09_mnist_style_training.py", "10_forward_vs_reverse.py",
         "11_rnn_scratch_and_concise.py", "12_gru_lstm_scratch_vs_module.py",
-        "13_tang_poems_char_lstm.py"]
+        "13_tang_poems_char_lstm.py", "14_attention_scoring.py",
+        "15_transformer_from_parts.py", "16_word2vec_skipgram.py"]
 
 
 def test_01_gradient_descent_log(quick, capsys):
@@ -250,6 +251,96 @@ def test_13_verse_shapes():
     assert ns["regular_lines"](poem) == (2, 3)
     seven = "朝辞白帝彩云间，千里江陵一日还。\n"
     assert ns["regular_lines"](seven) == (1, 1)
+
+
+def _torch_masked_softmax(X, valid_lens):
+    """d2l's masked_softmax in PyTorch itself: the oracle for example 14."""
+    import torch
+    shape = X.shape
+    lens = (torch.repeat_interleave(valid_lens, shape[1]) if valid_lens.dim() == 1
+            else valid_lens.reshape(-1))
+    X = X.reshape(-1, shape[-1]).clone()
+    X[~(torch.arange(shape[-1])[None, :] < lens[:, None])] = -1e6
+    return torch.softmax(X.reshape(shape), dim=-1)
+
+
+def test_14_attention_scoring(quick):
+    import torch
+    r = run_script("14_attention_scoring.py")
+    ms = r["masked_softmax"]
+    X = torch.from_numpy(ms["X"])
+    np.testing.assert_allclose(ms["by_example"],
+                               _torch_masked_softmax(X, torch.tensor([2, 3])), atol=1e-6)
+    np.testing.assert_allclose(ms["by_query"], _torch_masked_softmax(
+        X, torch.tensor([[1, 3], [2, 4]])), atol=1e-6)
+    dot = r["dot"]
+    q, k, v = (torch.from_numpy(dot[n]) for n in ("queries", "keys", "values"))
+    weights = _torch_masked_softmax(q @ k.mT / math.sqrt(2), torch.from_numpy(dot["valid_lens"]))
+    np.testing.assert_allclose(dot["weights"], weights, atol=1e-6)
+    np.testing.assert_allclose(dot["output"], weights @ v, atol=1e-6)
+    assert (dot["weights"][0, 0, 2:] == 0).all() and (dot["weights"][1, 0, 6:] == 0).all()
+    additive = r["additive"]
+    assert additive["output_shape"] == (2, 1, 4)
+    np.testing.assert_allclose(additive["weights"].sum(-1), 1, atol=1e-6)
+    assert (additive["weights"][0, 0, 2:] == 0).all()
+    for label, diffs in r["sdpa_diffs"].items():
+        assert set(diffs) == {"output", "grad q", "grad k", "grad v"}
+        assert max(diffs.values()) < 1e-5, label  # the library's SDPA is d2l's, masked
+    assert r["mha_padded_weight"] == 0.0
+    assert len(r["pictures"]) == 4
+    for picture in r["pictures"]:
+        assert Path(picture).parent == quick and Path(picture).stat().st_size > 0
+
+
+def test_15_transformer_from_parts(quick):
+    import torch
+    r = run_script("15_transformer_from_parts.py")
+    P = r["P"]
+    i, j = 7, 6  # P[i, 2j] = sin(i / 10000^(2j/d))
+    assert P[i, j] == pytest.approx(math.sin(i / 10000 ** (j / 32)), abs=1e-6)
+    assert P[i, j + 1] == pytest.approx(math.cos(i / 10000 ** (j / 32)), abs=1e-6)
+    for what, d in {**r["block_diffs"], **r["model_diffs"]}.items():
+        assert d < 1e-5, what  # the parts are nn.Transformer's layers, to float32 rounding
+    parts, modules = r["losses"].values()
+    np.testing.assert_allclose(parts, modules, rtol=1e-5)
+    assert r["loss_diff"] < 1e-5
+    # the module's logits against PyTorch's own nn.Transformer with its state_dict
+    o = r["oracle"]
+    d_model, nhead, blocks, ffn = o["sizes"]
+    model = torch.nn.Transformer(d_model, nhead, blocks, blocks, ffn, dropout=0.0,
+                                 batch_first=True)
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in o["transformer"].items()})
+    src, tgt = torch.from_numpy(o["embedded_src"]), torch.from_numpy(o["embedded_tgt"])
+    lens = torch.from_numpy(o["valid_lens"])
+    padding = torch.arange(src.shape[1])[None, :] >= lens[:, None]
+    with torch.no_grad():
+        Y = model(src, tgt, tgt_mask=torch.nn.Transformer.generate_square_subsequent_mask(
+            tgt.shape[1]), src_key_padding_mask=padding, memory_key_padding_mask=padding,
+            tgt_is_causal=True)
+        logits = Y @ torch.from_numpy(o["dense"][0]).T + torch.from_numpy(o["dense"][1])
+    np.testing.assert_allclose(o["logits"], logits.numpy(), rtol=1e-4, atol=1e-5)
+    assert Path(r["picture"]).stat().st_size > 0
+
+
+def test_16_word2vec_skipgram(quick):
+    r = run_script("16_word2vec_skipgram.py")
+    assert r["subsampled_tokens"] < r["tokens"] / 2
+    the_before, the_after = r["counts"]["the"]
+    assert the_after < the_before / 10  # frequent words are thinned out the most
+    loss = r["loss"]
+    assert all(math.isfinite(v) for v in loss) and loss[-1] < loss[0] < math.log(2) + 0.01
+    assert r["ranking_accuracy_before"] == pytest.approx(0.5, abs=0.05)
+    assert r["ranking_accuracy"] > 0.6  # contexts told from noise words well above chance
+    W, vocab = r["embedding"], r["vocab"]
+    unit = W / np.linalg.norm(W, axis=1, keepdims=True)
+    assert r["similar"]
+    for query, similar in r["similar"].items():
+        cos = unit @ unit[vocab[query]]
+        best = [vocab.to_tokens(int(i)) for i in np.argsort(-cos)[1:4]]
+        assert [word for word, _ in similar] == best, query
+        np.testing.assert_allclose([c for _, c in similar], np.sort(cos)[::-1][1:4],
+                                   atol=1e-4)
+    assert Path(r["picture"]).stat().st_size > 0
 
 
 def test_script_runs_from_the_command_line(tmp_path):

@@ -194,3 +194,78 @@ def test_on_the_device(device):
     both(sdpa(is_causal=True), *qkv(), device=device)
     both(sdpa(), *qkv(), bool_mask((B, 1, L, S)), device=device)
     both(sdpa(), *qkv(), randn(L, S), device=device)
+
+
+# -- the rest of the mask table ----------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(H, L, S), (B, 1, 1, S), (1, S)])
+def test_float_masks_three_dim_and_row_broadcast(shape):
+    mask = randn(*shape)
+    mask[..., 0] = -np.inf
+    both(sdpa(), *qkv(), mask)
+
+
+@pytest.mark.parametrize("kind", ["bool", "float"])
+def test_key_padding_combined_with_causal_and_a_fully_padded_entry(kind):
+    """SDPA takes one mask: padding (B, 1, 1, S) & causal (L, S) -> (B, 1, L, S); batch entry
+    1 has every key padded, so all its rows are fully masked (zeros, as torch)."""
+    q, k, v = qkv()
+    pad = np.zeros((B, 1, 1, S), bool)
+    pad[0, ..., -1] = True
+    pad[1] = True
+    allowed = ~pad & np.tril(np.ones((L, S), bool))
+    mask = allowed if kind == "bool" else np.where(allowed, 0.0, -np.inf).astype(np.float32)
+    zs, _ = both(sdpa(), q, k, v, mask, requires_grad=[True, True, True, False])
+    out = sdpa()(zg, *[zg.tensor(a) for a in (q, k, v, mask)]).numpy()
+    assert not np.any(out[1]) and np.isfinite(out).all()
+
+
+def test_mask_of_the_wrong_shape_names_both_shapes():
+    q, k, v = (zg.tensor(a) for a in qkv())
+    F = zg.nn.functional
+    for shape in [(L, 3), (B, 2, L, S), (7, B, H, L, S)]:
+        with pytest.raises(RuntimeError, match=rf"attn_mask of shape \({', '.join(map(str, shape))}"
+                                               rf"\) does not broadcast to the attention "
+                                               rf"weights' shape \(2, 3, 4, 5\)"):
+            F.scaled_dot_product_attention(q, k, v, attn_mask=zg.ones(*shape, dtype=zg.bool))
+    with pytest.raises(RuntimeError, match="attn_mask.dtype: double and  query.dtype: float"):
+        F.scaled_dot_product_attention(q, k, v, attn_mask=zg.zeros(L, S, dtype=zg.float64))
+
+
+@pytest.mark.parametrize("block_bytes", [1, 3 * L * S * 4])
+def test_blocked_passes_equal_torch(block_bytes, monkeypatch):
+    """The array passes work in blocks of the batch (one matrix, or 3 with a short last
+    block here): masks broadcast into every block, a float mask's gradient, need_weights."""
+    monkeypatch.setattr(attention, "_BLOCK_BYTES", block_bytes)
+    both(sdpa(), *qkv(), bool_mask((H, L, S)))
+    zs, _ = both(sdpa(), *qkv(), randn(B, 1, L, S))
+    assert zs[3].grad is not None
+    q, k, v = qkv()
+    both(sdpa(), q[0, 0], k[0, 0], v[0, 0], bool_mask((L, S)))  # plain matrices
+    keep = zg.tensor((RNG.random((B, H, L, S)) > 0.3) / 0.7)
+    allowed = zg.tensor(bool_mask((B, 1, L, S)))
+
+    def fn(q, k, v, b):  # both outputs, dropout and both mask kinds, in blocks
+        return attention.attention(q, k, v, b, allowed, keep, 0.4)
+
+    check_backward_array(fn, *qkv(np.float64), randn(H, L, S, dtype=np.float64))
+
+
+def test_blocks_shared_among_threads_equal_torch(monkeypatch):
+    """Two of zerograd's threads, one head per block: the values and gradients of torch,
+    and bit for bit those of one thread (each block is computed whole by one thread)."""
+    from zerograd.backend.cpu import threads
+    before = zg.get_num_threads()
+    monkeypatch.setattr(threads, "MIN_WORK", 1)
+    monkeypatch.setattr(attention, "_BLOCK_BYTES", 1)
+    arrays = qkv() + (randn(H, L, S),)
+    grads = {}
+    try:
+        for n in (2, 1):
+            zg.set_num_threads(n)
+            both(sdpa(), *qkv(), bool_mask((B, 1, L, S)))
+            zs, _ = both(sdpa(), *arrays)
+            grads[n] = [t.grad.numpy() for t in zs]
+    finally:
+        zg.set_num_threads(before)
+    for two, one in zip(grads[2], grads[1]):
+        np.testing.assert_array_equal(two, one)

@@ -198,3 +198,54 @@ def test_errors_name_the_shapes():
         m(x, kv, kv, key_padding_mask=zg.zeros(N, L, dtype=zg.bool))
     with pytest.raises(AssertionError, match="divisible"):
         zg.nn.MultiheadAttention(6, 4)
+
+
+# -- the mask table: every attn_mask kind with every key_padding_mask kind ------------------
+def _attn_mask(kind):
+    if kind is None:
+        return None
+    shape = (L, S) if kind.endswith("2d") else (N * HEADS, L, S)
+    m = RNG.random(shape) > 0.7
+    m[..., 0] = False
+    if kind.startswith("float"):
+        return np.where(m, -np.inf, RNG.standard_normal(shape)).astype(np.float32)
+    return m
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("kpm", [None, "bool", "float"])
+@pytest.mark.parametrize("attn", [None, "bool2d", "float2d", "bool3d", "float3d"])
+def test_mask_table(attn, kpm, need_weights):
+    """Each pair, with batch entry 2's keys all padded (fully masked rows: NaN through the
+    weights path, zeros through the fused one, as torch)."""
+    kw = {"need_weights": need_weights}
+    if attn is not None:
+        kw["attn_mask"] = _attn_mask(attn)
+    if kpm is not None:
+        pad = padding(kind="bool")
+        pad[2] = True
+        kw["key_padding_mask"] = pad if kpm == "bool" else np.where(pad, -np.inf, 0.0).astype(
+            np.float32)
+    z, _ = run(cross_attn(**kw), randn(L, N, E), randn(S, N, E), randn(S, N, E))
+    out = z[0].detach().numpy()
+    if kpm is not None:
+        assert np.isnan(out[:, 2]).all() == need_weights
+        if not need_weights:
+            assert np.isfinite(out).all()
+
+
+def test_mask_dtype_errors_name_both_dtypes():
+    m = zg.nn.MultiheadAttention(E, HEADS)
+    x = zg.tensor(randn(L, N, E))
+    with pytest.raises(AssertionError, match="only bool and floating types of attn_mask"):
+        m(x, x, x, attn_mask=zg.zeros(L, L, dtype=zg.int64))
+    with pytest.raises(RuntimeError, match=r"attn_mask.dtype: double and query.dtype: float"):
+        m(x, x, x, attn_mask=zg.zeros(L, L, dtype=zg.float64))
+    with pytest.raises(RuntimeError, match=r"key_padding_mask.dtype: double and query.dtype"):
+        m(x, x, x, key_padding_mask=zg.zeros(N, L, dtype=zg.float64))
+    with pytest.raises(RuntimeError, match=r"3D attn_mask is torch.Size\(\[2, 4, 4\]\), but "
+                                           r"should be \(6, 4, 4\)"):
+        m(x, x, x, attn_mask=zg.zeros(2, L, L, dtype=zg.bool))
+    with pytest.raises(AssertionError, match="`attn_mask` to be `None`, 2-D or 3-D but found "
+                                             "4-D"):
+        m(x, x, x, attn_mask=zg.zeros(1, 1, L, L, dtype=zg.bool))

@@ -19,25 +19,166 @@ The derivative, with ``dp = g_out v^T * keep + g_p``::
 
 ``backward`` computes it with zerograd ops (``_attention_grads``), so it is differentiable
 again; ``backward_array`` (the fast path of ``loss.backward()``) is the same formula on
-arrays, done in place on the one (L, S) temporary; tests/nn/test_attention.py checks the
-two agree. Broadcast batch dims of the gradients are summed away by the engine.
+arrays; tests/nn/test_attention.py checks the two agree. Broadcast batch dims of the
+gradients are summed away by the engine.
+
+The array passes (forward, ``backward_array``) hold the (L, S) matrices transposed, (S, L)
+in memory, since NumPy reduces down columns several times faster than along rows and the
+softmax and its derivative are row reductions; ``p`` is returned as the (L, S) view of
+that buffer. They run a block of heads at a time (``_BLOCK_BYTES``): the softmax's passes
+stay in cache, and backward needs one block-sized temporary, not a second (L, S) matrix.
 
 Softmax is stabilised by subtracting each row's maximum. A row with every key masked
 out has maximum -inf: with ``safe`` (``F.scaled_dot_product_attention``) it gets all-zero
 weights, hence a zero output and zero gradients, as torch; without it (the weights path
 of ``nn.MultiheadAttention``, a plain softmax in torch) the row is NaN.
 """
+import threading
+
 from zerograd.autograd.function import Function
 from zerograd.ops.creation import zeros_like
 
 __all__ = []
 
 
-def _dense(xp, a):
-    """``a`` itself, or a C-ordered copy when it has a broadcast (0-stride) dim: NumPy's
-    matmul falls back from BLAS to a loop many times slower on those (the gradient of a
-    ``.sum()`` is one)."""
-    return xp.ascontiguousarray(a) if 0 in a.strides else a
+def _matrices(a):
+    """``a`` with at least two dims (a mask may be a single row, (S,))."""
+    return a.reshape((1,) * (2 - a.ndim) + a.shape) if a.ndim < 2 else a
+
+
+# Blocks of about this many bytes of (S, L) matrices are processed at a time: the
+# softmax's passes over a block then hit the core's cache instead of memory, and the
+# backward pass needs one block-sized temporary instead of a whole (..., S, L) matrix.
+_BLOCK_BYTES = 512 * 1024
+
+
+def _blocks(batch, matrix_bytes):
+    """Index tuples covering the batch dims ``batch`` (at least one): the leading dims one
+    entry at a time, the last in slices of about ``_BLOCK_BYTES``."""
+    step = max(1, _BLOCK_BYTES // max(matrix_bytes, 1))
+    lead = [()]
+    for size in batch[:-1]:
+        lead = [idx + (i,) for idx in lead for i in range(size)]
+    return step, [idx + (slice(i, i + step),) for idx in lead
+                  for i in range(0, batch[-1], step)]
+
+
+def _spread(xp, a, batch):
+    """``a`` (a mask or operand, at least 2-D) as a broadcast view over ``batch``."""
+    if a is None:
+        return None
+    a = _matrices(a)
+    return xp.broadcast_to(a, batch + a.shape[-2:])
+
+
+def _batch_of(xp, *arrays):
+    """The broadcast batch dims of the operands (at least one dim: (1,) for matrices)."""
+    batch = xp.broadcast_shapes(*(_matrices(a).shape[:-2] for a in arrays if a is not None))
+    return batch if batch else (1,)
+
+
+def _each_block(ctx, index, work, body):
+    """``body(i)`` for every block index ``i``; on the CPU the blocks are shared among
+    zerograd's threads (``threads.split``: each runs single-threaded BLAS on its own
+    blocks, as torch splits batch x heads, instead of multithreading each small GEMM)."""
+    threads = getattr(ctx.kernels, "threads", None)
+    if threads is None:
+        for i in index:
+            body(i)
+        return
+    threads.split(len(index), work, lambda start, stop: [body(i) for i in index[start:stop]])
+
+
+def _softmax_forward(ctx, q, k, v, bias, allowed, keep, scale, safe):
+    """(out, pt): the attention output and the weights transposed, (..., S, L), block by
+    block (see ``_BLOCK_BYTES``); ``q``, ``k``, ``v`` C-ordered."""
+    xp = ctx.xp
+    batch = _batch_of(xp, q, k, v, bias, allowed, keep)
+    L, S = q.shape[-2], k.shape[-2]
+    q, k, v = (_spread(xp, a, batch) for a in (q, k, v))
+    bias, keep = _spread(xp, bias, batch), _spread(xp, keep, batch)
+    blocked = None if allowed is None else _spread(xp, xp.logical_not(allowed), batch)
+    pt = xp.empty(batch + (S, L), dtype=q.dtype)
+    out = xp.empty(batch + (L, v.shape[-1]), dtype=q.dtype)
+
+    def block(i):
+        st = pt[i]
+        xp.matmul(k[i], q[i].mT, out=st)
+        st *= scale  # after the product, as torch: the same rounding for large logits
+        if bias is not None:
+            st += bias[i].mT
+        if blocked is not None:
+            xp.copyto(st, -xp.inf, where=blocked[i].mT)
+        # the columns of st are the rows of the logits: NumPy reduces down columns about
+        # 3x faster than along rows
+        top = st.max(-2, keepdims=True)
+        if safe:  # a fully masked row: subtract 0, its exps are all 0 (not -inf - -inf)
+            top = xp.where(top == -xp.inf, 0, top)
+        with ctx._backend.errstate(invalid="ignore"):  # per thread: -inf - -inf is NaN
+            st -= top
+        xp.exp(st, out=st)
+        total = st.sum(-2, keepdims=True)
+        if safe:
+            total = xp.where(total == 0, 1, total)
+        st *= 1 / total
+        xp.matmul((st if keep is None else st * keep[i].mT).mT, v[i], out=out[i])
+
+    _, index = _blocks(batch, S * L * q.dtype.itemsize)
+    _each_block(ctx, index, pt.size, block)
+    return out, pt
+
+
+def _softmax_backward(ctx, grad_out, grad_p, q, k, v, pt, keep, scale, need):
+    """Gradients of (q, k, v, bias) on arrays, block by block, from the (S, L)-ordered
+    weights ``pt``; ``ds = p * (dp - rowsum(p * dp))`` formed in one block-sized buffer
+    (per thread)."""
+    xp = ctx.xp
+    batch = pt.shape[:-2]
+    L, S = q.shape[-2], k.shape[-2]
+    q, k, v = (_spread(xp, a, batch) for a in (q, k, v))
+    keep, grad_out = _spread(xp, keep, batch), _spread(xp, grad_out, batch)
+    grad_p = _spread(xp, grad_p, batch)
+    new = {"q": need[0], "k": need[1], "v": need[2] and grad_out is not None}
+    shapes = {"q": q.shape, "k": k.shape, "v": v.shape}
+    grads = {n: xp.empty(shapes[n], dtype=pt.dtype) if new[n] else None for n in new}
+    grad_st = xp.empty(pt.shape, dtype=pt.dtype) if need[3] else None
+    buffers = threading.local()  # one block-sized ds buffer per thread
+
+    def block(i):
+        p_i = pt[i]
+        if new["v"]:
+            xp.matmul(p_i if keep is None else p_i * keep[i].mT, grad_out[i],
+                      out=grads["v"][i])
+        if not (need[0] or need[1] or need[3]):
+            return
+        if grad_st is not None:
+            ds = grad_st[i]
+        else:
+            if getattr(buffers, "ds", None) is None:
+                buffers.ds = xp.empty((min(step, batch[-1]), S, L), dtype=pt.dtype)
+            ds = buffers.ds[:p_i.shape[0]]
+        if grad_out is not None:
+            xp.matmul(v[i], grad_out[i].mT, out=ds)
+            if keep is not None:
+                ds *= keep[i].mT
+            if grad_p is not None:
+                ds += grad_p[i].mT
+        else:
+            ds[...] = grad_p[i].mT
+        # einsum forms the row sums of p * dp without a block-sized temporary
+        ds -= xp.einsum("...sl,...sl->...l", p_i, ds)[..., None, :]
+        ds *= p_i
+        if need[0]:
+            xp.matmul(ds.mT, k[i], out=grads["q"][i])
+            grads["q"][i] *= scale
+        if need[1]:
+            xp.matmul(ds, q[i], out=grads["k"][i])
+            grads["k"][i] *= scale
+
+    step, index = _blocks(batch, S * L * pt.dtype.itemsize)
+    _each_block(ctx, index, pt.size, block)
+    return (grads["q"], grads["k"], grads["v"],
+            None if grad_st is None else grad_st.mT)
 
 
 def _attention_grads(grad_out, grad_p, q, k, v, p, keep, scale, need):
@@ -72,28 +213,14 @@ class ScaledDotProductAttention(Function):
         xp = ctx.xp
         ctx.set_materialize_grads(False)
         inputs = (q, k, v)  # saved as they came (to stay the graph's inputs)
-        q, k, v = _dense(xp, q), _dense(xp, k), _dense(xp, v)
-        s = q @ k.mT
-        s *= scale  # after the product, as torch: the same rounding for large logits
-        if bias is not None:
-            if xp.broadcast_shapes(s.shape, bias.shape) == s.shape:
-                s += bias
-            else:
-                s = s + bias
-        if allowed is not None:
-            s = xp.where(allowed, s, -xp.inf)
-        top = s.max(-1, keepdims=True)
-        if safe:  # a fully masked row: subtract 0, its exps are all 0 (not -inf - -inf)
-            top = xp.where(top == -xp.inf, 0, top)
-        with ctx._backend.errstate(invalid="ignore"):
-            s -= top
-        p = xp.exp(s, out=s)
-        total = p.sum(-1, keepdims=True)
-        if safe:
-            total = xp.where(total == 0, 1, total)
-        p *= 1 / total
-        out = (p if keep is None else p * keep) @ v
+        # C-ordered copies (heads split off a projection are strided views): the small
+        # per-head GEMMs run markedly faster on them, and they cost little next to (L, S)
+        q, k, v = (xp.ascontiguousarray(a) for a in (q, k, v))
+        out, pt = _softmax_forward(ctx, q, k, v, bias, allowed, keep, scale, safe)
+        if all(a.ndim <= 2 for a in (q, k, v, bias, allowed, keep) if a is not None):
+            out, pt = out[0], pt[0]  # plain matrices in, plain matrices out
         ctx.scale = scale
+        p = pt.mT  # (..., L, S), a view: the one probability matrix there is
         ctx.save_for_backward(*inputs, keep, p)
         return out, p
 
@@ -105,38 +232,19 @@ class ScaledDotProductAttention(Function):
 
     @staticmethod
     def backward_array(ctx, grad_out, grad_p):
-        # the same formula as _attention_grads, in place on the one (L, S) temporary
-        q, k, v, keep, p = (None if t is None else _dense(ctx.xp, t._data)
-                            for t in ctx.saved_tensors)
-        need = ctx.needs_input_grad
-        if grad_out is not None:
-            grad_out = _dense(ctx.xp, grad_out)
-        if grad_p is not None:
-            grad_p = _dense(ctx.xp, grad_p)
-        grad_v = (p if keep is None else p * keep).mT @ grad_out \
-            if need[2] and grad_out is not None else None
-        if not (need[0] or need[1] or need[3]):
-            return (None, None, grad_v) + (None,) * 5
-        if grad_out is not None:
-            ds = grad_out @ v.mT
-            if keep is not None:
-                ds *= keep
-            if grad_p is not None:
-                ds += grad_p
-        else:
-            ds = grad_p.copy()
-        total = p * ds
-        total = total.sum(-1, keepdims=True)
-        ds -= total
-        ds *= p
-        grad_q = grad_k = None
-        if need[0]:
-            grad_q = ds @ k
-            grad_q *= scale_of(ctx, grad_q)
-        if need[1]:
-            grad_k = ds.mT @ q
-            grad_k *= scale_of(ctx, grad_k)
-        return (grad_q, grad_k, grad_v, ds if need[3] else None) + (None,) * 4
+        xp = ctx.xp
+        q, k, v, keep, p = (None if t is None else t._data for t in ctx.saved_tensors)
+        q, k, v = (xp.ascontiguousarray(a) for a in (q, k, v))
+        if grad_out is not None:  # e.g. the gradient of .sum(): broadcast, not BLAS-able
+            grad_out = xp.ascontiguousarray(grad_out)
+        pt = p.mT
+        if pt.ndim == 2:
+            pt = pt[None]
+        grads = _softmax_backward(ctx, grad_out, grad_p, q, k, v, pt, keep,
+                                  q.dtype.type(ctx.scale), ctx.needs_input_grad)
+        if p.ndim == 2:  # back from the (1,) batch of plain matrices
+            grads = tuple(None if g is None else g[0] for g in grads)
+        return grads + (None,) * 4
 
     @staticmethod
     def jvp(ctx, t_q, t_k, t_v, t_bias, t_allowed, t_keep, t_scale, t_safe):
@@ -156,11 +264,6 @@ class ScaledDotProductAttention(Function):
         if t_v is not None:
             t_out = t_out + weights @ t_v
         return t_out, t_p
-
-
-def scale_of(ctx, like):
-    """The op's scale as a scalar of ``like``'s dtype (keeps float32 results float32)."""
-    return like.dtype.type(ctx.scale)
 
 
 def attention(query, key, value, bias=None, allowed=None, keep=None, scale=1.0, safe=True):

@@ -93,8 +93,24 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         xp = array_module(query._data)
         allowed = const(xp.tril(xp.ones((query.shape[-2], key.shape[-2]), dtype=bool)))
     shape = _logit_shape(query, key, value)
+    if attn_mask is not None:
+        _check_mask_shape(attn_mask, shape)
     keep = _dropout_keep(query, shape, dropout_p) if dropout_p > 0 else None
     return _attention.attention(query, key, value, bias, allowed, keep, scale)[0]
+
+
+def _check_mask_shape(mask, shape):
+    """``mask`` must broadcast to the weights' shape ``shape`` (..., L, S) without growing it."""
+    xp = array_module(mask._data)
+    try:
+        fits = xp.broadcast_shapes(tuple(mask.shape), shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise RuntimeError(f"scaled_dot_product_attention: attn_mask of shape "
+                           f"{tuple(mask.shape)} does not broadcast to the attention weights' "
+                           f"shape {shape} (batch dims..., L, S); give a mask of shape "
+                           f"(L, S) = {shape[-2:]} or one whose dims are 1 or equal to those")
 
 
 def _long_name(t):
@@ -115,6 +131,11 @@ def _canonical_mask(mask, name, like):
         return const(xp.where(mask._data, -xp.inf, 0.0).astype(like._data.dtype))
     if not mask.dtype.is_floating_point:
         raise AssertionError(f"only bool and floating types of {name} are supported")
+    if mask.dtype is not like.dtype:
+        raise RuntimeError(f"Expected {name} dtype to be bool or to match query dtype, but "
+                           f"got {name}.dtype: {_long_name(mask)} and query.dtype: "
+                           f"{_long_name(like)} instead; convert it with "
+                           f"{name}.to(query.dtype)")
     return mask
 
 
@@ -191,13 +212,50 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     Returns (output (L, N, E), weights (N, L, S) averaged over heads, (N, H, L, S) with
     ``average_attn_weights=False``, or None without ``need_weights``).
     """
+    return _multi_head_attention(
+        query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias,
+        bias_k, bias_v, add_zero_attn, dropout_p, out_proj_weight, out_proj_bias, training,
+        key_padding_mask, need_weights, attn_mask, use_separate_proj_weight, q_proj_weight,
+        k_proj_weight, v_proj_weight, static_k, static_v, average_attn_weights, is_causal)
+
+
+def _split_heads(x, num_heads, batch_first):
+    """(N, S, E) or (S, N, E) -> (N, H, S, head_dim), a view."""
+    if batch_first:
+        n, s, e = x.shape
+        return x.reshape(n, s, num_heads, e // num_heads).transpose(1, 2)
+    s, n, e = x.shape
+    return x.reshape(s, n, num_heads, e // num_heads).permute(1, 2, 0, 3)
+
+
+def _merge_heads(x, batch_first):
+    """(N, H, L, head_dim) -> (N, L, E) or (L, N, E)."""
+    n, h, l, d = x.shape
+    if batch_first:
+        return x.transpose(1, 2).reshape(n, l, h * d)
+    return x.permute(2, 0, 1, 3).reshape(l, n, h * d)
+
+
+def _multi_head_attention(query, key, value, embed_dim_to_check, num_heads, in_proj_weight,
+                          in_proj_bias, bias_k, bias_v, add_zero_attn, dropout_p,
+                          out_proj_weight, out_proj_bias, training=True,
+                          key_padding_mask=None, need_weights=True, attn_mask=None,
+                          use_separate_proj_weight=False, q_proj_weight=None,
+                          k_proj_weight=None, v_proj_weight=None, static_k=None,
+                          static_v=None, average_attn_weights=True, is_causal=False,
+                          batch_first=False):
+    """``multi_head_attention_forward``; with ``batch_first`` the batched inputs are
+    (N, L, E) and so is the output, with no transposed copies of the activations (heads
+    are split from, and merged into, the layout the inputs come in)."""
     batched = _check_mha_shapes(query, key, value, key_padding_mask, attn_mask, num_heads)
     if not batched:
+        batch_first = False
         query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
         if key_padding_mask is not None:
             key_padding_mask = key_padding_mask.unsqueeze(0)
-    tgt_len, bsz, embed_dim = query.shape
-    src_len = key.shape[0]
+    seq_dim = 1 if batch_first else 0
+    tgt_len, bsz, embed_dim = query.shape[seq_dim], query.shape[1 - seq_dim], query.shape[2]
+    src_len = key.shape[seq_dim]
     if embed_dim != embed_dim_to_check:
         raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but "
                              f"got {embed_dim}")
@@ -208,7 +266,8 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the "
                            "Transformer module method `generate_square_subsequent_mask` to "
                            "create this mask.")
-    key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", query)
+    if key_padding_mask is not None and key_padding_mask.dtype is not _bool:
+        key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", query)
     attn_mask = _canonical_mask(attn_mask, "attn_mask", query)
     q, k, v = _in_projection(query, key, value, embed_dim, in_proj_weight, in_proj_bias,
                              use_separate_proj_weight, q_proj_weight, k_proj_weight,
@@ -219,49 +278,52 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
                 raise RuntimeError(f"The shape of the 2D attn_mask is "
                                    f"torch.Size({list(attn_mask.shape)}), but should be "
                                    f"{(tgt_len, src_len)}.")
-            attn_mask = attn_mask.unsqueeze(0)
         elif tuple(attn_mask.shape) != (bsz * num_heads, tgt_len, src_len):
             raise RuntimeError(f"The shape of the 3D attn_mask is "
                                f"torch.Size({list(attn_mask.shape)}), but should be "
                                f"{(bsz * num_heads, tgt_len, src_len)}.")
+        else:  # (N*H, L, S) -> (N, H, L, S), the layout of the heads below
+            attn_mask = attn_mask.reshape(bsz, num_heads, tgt_len, src_len)
     if bias_k is not None and bias_v is not None:
-        k = cat([k, bias_k.expand(1, bsz, embed_dim)])
-        v = cat([v, bias_v.expand(1, bsz, embed_dim)])
+        shape = (bsz, 1, embed_dim) if batch_first else (1, bsz, embed_dim)
+        k = cat([k, bias_k.expand(*shape)], seq_dim)
+        v = cat([v, bias_v.expand(*shape)], seq_dim)
         attn_mask, key_padding_mask = _pad_last(attn_mask), _pad_last(key_padding_mask)
-    # (L, N, E) -> (N*H, L, head_dim): heads become batch entries
-    q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
-    k = (k.reshape(k.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
-         if static_k is None else static_k)
-    v = (v.reshape(v.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
-         if static_v is None else static_v)
+    # heads become a batch dim: (N, H, L, head_dim)
+    q = _split_heads(q, num_heads, batch_first)
+    k = (_split_heads(k, num_heads, batch_first) if static_k is None
+         else static_k.reshape(bsz, num_heads, static_k.shape[1], head_dim))
+    v = (_split_heads(v, num_heads, batch_first) if static_v is None
+         else static_v.reshape(bsz, num_heads, static_v.shape[1], head_dim))
     if add_zero_attn:
-        k = cat([k, zeros((bsz * num_heads, 1, head_dim), dtype=k.dtype, device=k.device)], 1)
-        v = cat([v, zeros((bsz * num_heads, 1, head_dim), dtype=v.dtype, device=v.device)], 1)
+        k = cat([k, zeros((bsz, num_heads, 1, head_dim), dtype=k.dtype, device=k.device)], 2)
+        v = cat([v, zeros((bsz, num_heads, 1, head_dim), dtype=v.dtype, device=v.device)], 2)
         attn_mask, key_padding_mask = _pad_last(attn_mask), _pad_last(key_padding_mask)
-    src_len = k.shape[1]
+    src_len = k.shape[2]
+    allowed = None
     if key_padding_mask is not None:
         if tuple(key_padding_mask.shape) != (bsz, src_len):
             raise AssertionError(f"expecting key_padding_mask shape of {(bsz, src_len)}, but "
                                  f"got torch.Size({list(key_padding_mask.shape)})")
-        kpm = key_padding_mask.reshape(bsz, 1, 1, src_len).expand(
-            bsz, num_heads, 1, src_len).reshape(bsz * num_heads, 1, src_len)
-        attn_mask = kpm if attn_mask is None else attn_mask + kpm
+        kpm = key_padding_mask.reshape(bsz, 1, 1, src_len)
+        if kpm.dtype is _bool:  # the op's `allowed`: broadcast there, never an (L, S) copy
+            allowed = const(array_module(kpm._data).logical_not(kpm._data))
+        else:
+            attn_mask = kpm if attn_mask is None else attn_mask + kpm
     keep = None
     if training and dropout_p > 0.0:
-        keep = _dropout_keep(q, (bsz * num_heads, tgt_len, src_len), dropout_p)
+        keep = _dropout_keep(q, (bsz, num_heads, tgt_len, src_len), dropout_p)
     # torch: the weights path is a plain softmax (NaN rows when all keys are masked), the
     # fused path gives those rows zeros
-    out, weights = _attention.attention(q, k, v, attn_mask, None, keep,
+    out, weights = _attention.attention(q, k, v, attn_mask, allowed, keep,
                                         1.0 / math.sqrt(head_dim), safe=not need_weights)
-    out = out.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
-    out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
+    out = linear(_merge_heads(out, batch_first), out_proj_weight, out_proj_bias)
+    if not batched:
+        out = out.squeeze(1)
     if not need_weights:
-        return (out if batched else out.squeeze(1)), None
+        return out, None
     if keep is not None:
         weights = weights * keep
-    weights = weights.reshape(bsz, num_heads, tgt_len, src_len)
     if average_attn_weights:
         weights = weights.mean(1)
-    if not batched:
-        return out.squeeze(1), weights.squeeze(0)
-    return out, weights
+    return out, (weights if batched else weights.squeeze(0))

@@ -1,11 +1,11 @@
 """``nn.MultiheadAttention``, as torch's: same parameters (names, order, shapes, init), so a
 state_dict moves between the two unchanged.
 
-The math is ``F.multi_head_attention_forward``; this class holds the weights and swaps the
-batch and sequence dims for ``batch_first``.
+The math is ``F.multi_head_attention_forward``; this class holds the weights. With
+``batch_first`` the math runs on the (N, L, E) layout itself (no transposed copies).
 """
-from zerograd.nn import functional as F
 from zerograd.nn import init
+from zerograd.nn.functional.attention import _multi_head_attention
 from zerograd.nn.modules.linear import Linear
 from zerograd.nn.modules.module import Module
 from zerograd.nn.parameter import Parameter
@@ -88,18 +88,7 @@ class MultiheadAttention(Module):
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
                 attn_mask=None, average_attn_weights=True, is_causal=False):
         """(attn_output, attn_weights or None); see ``F.multi_head_attention_forward``."""
-        batched = query.ndim == 3
-        if self.batch_first and batched:
-            # keep `query is key` (self-attention: one input GEMM) through the transpose
-            if key is value:
-                if query is key:
-                    query = key = value = query.transpose(1, 0)
-                else:
-                    query, key = query.transpose(1, 0), key.transpose(1, 0)
-                    value = key
-            else:
-                query, key, value = (x.transpose(1, 0) for x in (query, key, value))
-        out, weights = F.multi_head_attention_forward(
+        return _multi_head_attention(
             query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight,
             self.in_proj_bias, self.bias_k, self.bias_v, self.add_zero_attn, self.dropout,
             self.out_proj.weight, self.out_proj.bias, training=self.training,
@@ -107,7 +96,4 @@ class MultiheadAttention(Module):
             attn_mask=attn_mask, use_separate_proj_weight=not self._qkv_same_embed_dim,
             q_proj_weight=self.q_proj_weight, k_proj_weight=self.k_proj_weight,
             v_proj_weight=self.v_proj_weight, average_attn_weights=average_attn_weights,
-            is_causal=is_causal)
-        if self.batch_first and batched:
-            return out.transpose(1, 0), weights
-        return out, weights
+            is_causal=is_causal, batch_first=self.batch_first)
