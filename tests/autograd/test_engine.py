@@ -372,3 +372,22 @@ def test_implicit_root_gradient_may_be_changed_by_a_hook():
     y2 = (x * 2).sum()
     y2.backward()
     assert x.grad.tolist() == [8.0, 8.0, 8.0]
+
+
+def test_relu_writes_its_mask_into_an_owned_gradient_only():
+    x = zg.tensor([[-1.0, 2.0], [3.0, -4.0]], requires_grad=True)
+    g = zg.ones(2, 2)
+    x.relu().backward(g)  # the caller's gradient: never written into
+    assert g.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    assert x.grad.tolist() == [[0.0, 1.0], [1.0, 0.0]]
+    seen = []
+    x.grad = None
+    y = (x * 3).relu()
+    y.register_hook(lambda grad: seen.append((grad.clone(), grad)))  # a hook sees it
+    (y * 2).sum().backward()
+    copy, shown = seen[0]
+    assert np.array_equal(copy.numpy(), shown.numpy())
+    assert x.grad.tolist() == [[0.0, 6.0], [6.0, 0.0]]
+    x.grad = None
+    (x * 3).relu().mul(2).sum().backward()  # owned: in place, same result
+    assert x.grad.tolist() == [[0.0, 6.0], [6.0, 0.0]]

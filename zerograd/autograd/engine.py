@@ -235,6 +235,8 @@ def _execute(task):
             if node._plain:
                 in_grads = None if grad is None else type(node).backward(node, grad)
             elif node._array_ready and not create_graph:  # no graph of the derivative
+                # backward_array may write into a gradient nobody else sees (ReLU's mask)
+                node.grad_owned = owned.get(node, False)
                 in_grads = None if grad is None else _call_backward_array(
                     node, node.backward_array, (grad,))
             else:  # hooks, several outputs, or a backward_array while recording
@@ -267,6 +269,7 @@ def _run_node(task, node, grad):
     """A node with hooks, several outputs or a ``backward_array``: the gradients it sends
     to its inputs."""
     hooks = node._hooks
+    node.grad_owned = False  # hooks have seen the gradient
     if hooks is not None:
         grad = call_tensor_hooks(node, hooks, grad)
         if hooks.pre:
@@ -339,9 +342,11 @@ def _deliver(node, in_grads, grad, pending, owned, needed, deps, ready):
                 # A gradient is "owned" when nothing else can see its memory: not the
                 # incoming gradient passed through (or rewrapped), not a view, not sent twice,
                 # not shown to a post hook (which may keep it).
+                # An owned incoming gradient written in place and passed on stays owned.
                 owned[nxt] = (not shared and g is not grad and g._data.base is None
                               and node._hooks is None
-                              and (type(grad) is not Tensor or g._data is not grad._data))
+                              and (type(grad) is not Tensor or g._data is not grad._data
+                                   or node.grad_owned))
         deps[nxt] -= 1
         if deps[nxt] == 0:
             if type(nxt) is AccumulateGrad:

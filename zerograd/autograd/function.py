@@ -81,6 +81,9 @@ class Function(Node):
     backward_array = None
     # An op whose output lives on another device than its input (``Tensor.to(device)``).
     changes_device = False
+    # Set by the engine before ``backward_array``: True when nothing else can see the
+    # incoming gradient's memory, so the op may compute its result into it and return it.
+    grad_owned = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

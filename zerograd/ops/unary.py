@@ -36,12 +36,14 @@ class _Pointwise(Function):
         return tangent * cls.derivative(ctx.fw_inputs[0], ctx.fw_output)
 
 
-def _in_slices(ctx, run, first, *others):
-    """A new array shaped like ``first`` filled by ``run(out, first, *others)``, called on
-    flat slices of equally shaped arrays: one slice per thread of the backend's pool for
-    large arrays (``threads.split``), the whole array otherwise."""
+def _in_slices(ctx, run, first, *others, out=None):
+    """A new array shaped like ``first`` (or ``out``, C-contiguous) filled by
+    ``run(out, first, *others)``, called on flat slices of equally shaped arrays: one slice
+    per thread of the backend's pool for large arrays (``threads.split``), the whole array
+    otherwise."""
     xp = ctx.xp
-    out = xp.empty(first.shape, dtype=first.dtype)  # C order, an array even when 0-d
+    if out is None:
+        out = xp.empty(first.shape, dtype=first.dtype)  # C order, an array even when 0-d
     threads = getattr(ctx.kernels, "threads", None)
     n = out.size
     if threads is None or threads.threads_for(n, n) == 1 or \
@@ -269,7 +271,10 @@ class Relu(_Pointwise):
 
         def run(d, out, g):
             xp.multiply(g, out > 0, out=d)
-        return _in_slices(ctx, run, ctx.saved_tensors[1]._data, grad_output)
+        # the mask applied in place when the engine says the gradient is ours alone: one
+        # activation-sized array less per ReLU layer
+        into = grad_output if ctx.grad_owned and grad_output.flags.c_contiguous else None
+        return _in_slices(ctx, run, ctx.saved_tensors[1]._data, grad_output, out=into)
 
     @staticmethod
     def jvp(ctx, tangent, *_):
