@@ -1,6 +1,6 @@
 """Per-op overhead of zerograd vs PyTorch, measured in the same run.
 
-    python benchmarks/bench_core.py [--threads N]
+    python benchmarks/bench_core.py [--threads N] [--clock wall|cpu]
 
 (a) forward+backward of ((a*b).sum()) on 10-element tensors: pure framework overhead.
 (b) forward+backward of (x @ W).relu().sum() with x 256x784, W 784x256: BLAS does the work.
@@ -16,6 +16,8 @@ from _timing import compare, set_threads  # noqa: E402
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="cpu: process CPU time, steadier at 1 thread on a shared machine")
     args = parser.parse_args()
     set_threads(args.threads)
     import numpy as np
@@ -36,7 +38,8 @@ def main():
             (lib_a * lib_b).sum().backward()
         return run
 
-    compare("small: (a*b).sum() fwd+bwd, n=10", small(za, zb), small(ta, tb), repeat=200)
+    compare("small: (a*b).sum() fwd+bwd, n=10", small(za, zb), small(ta, tb), repeat=200,
+            clock=args.clock)
 
     x_np = rng.standard_normal((256, 784)).astype(np.float32)
     w_np = (rng.standard_normal((784, 256)) * 0.05).astype(np.float32)
@@ -49,7 +52,8 @@ def main():
             (x @ w).relu().sum().backward()
         return run
 
-    compare("matmul 256x784 @ 784x256 + relu + sum", mm(zx, zw), mm(tx, tw), repeat=20)
+    compare("matmul 256x784 @ 784x256 + relu + sum", mm(zx, zw), mm(tx, tw), repeat=20,
+            clock=args.clock)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import torch
 import zerograd as zg
 from zerograd import nn
 from zerograd.autograd import grad, gradcheck, gradgradcheck
-from zerograd.ops import recurrent
+from zerograd.ops import recurrent, recurrent_layers
 from tests.oracle import both, check_jvp, check_module
 
 RNG = np.random.default_rng(1)
@@ -198,8 +198,86 @@ def test_cell_functions_forward_mode_matches_torch(kind):
 
 def test_split_rows_gradcheck_and_one_node():
     a = zg.randn(6, 3, dtype=zg.float64, requires_grad=True)
-    assert gradcheck(lambda a: recurrent.SplitRows.apply(a, (3, 2, 1)), (a,))
-    assert gradgradcheck(lambda a: recurrent.SplitRows.apply(a, (3, 2, 1)), (a,))
-    pieces = recurrent.SplitRows.apply(a, (3, 2, 1))
+    assert gradcheck(lambda a: recurrent_layers.SplitRows.apply(a, (3, 2, 1)), (a,))
+    assert gradgradcheck(lambda a: recurrent_layers.SplitRows.apply(a, (3, 2, 1)), (a,))
+    pieces = recurrent_layers.SplitRows.apply(a, (3, 2, 1))
     assert len({id(p.grad_fn) for p in pieces}) == 1
     assert [tuple(p.shape) for p in pieces] == [(3, 3), (2, 3), (1, 3)]
+
+
+# -- the whole-layer ops of equal-length sequences (ops.recurrent_layers) -------------------------
+STEPS = 3
+
+
+def layer_case(kind, bias=True, proj=False, reverse=False, steps=STEPS):
+    """(op, float64 inputs, kwargs) of a layer op over ``steps`` steps: the cell's inputs
+    with gi holding every step's rows."""
+    cell_args = fused_inputs(kind, bias, proj)
+    gi = zg.tensor(randn(steps * BATCH, cell_args[0].shape[1]), requires_grad=True)
+    op = {"rnn_tanh": recurrent_layers.RNNLayer, "rnn_relu": recurrent_layers.RNNLayer,
+          "gru": recurrent_layers.GRULayer, "lstm": recurrent_layers.LSTMLayer}[kind]
+    kwargs = {"reverse": reverse}
+    if kind == "rnn_relu":
+        kwargs["relu"] = True
+    return op, [gi] + cell_args[1:], kwargs
+
+
+@pytest.mark.parametrize("kind,proj", [(k, p) for k, _, p in FUSED])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_layer_op_gradcheck_and_gradgradcheck(kind, proj, reverse):
+    op, inputs, kwargs = layer_case(kind, True, proj, reverse)
+    assert gradcheck(lambda *a: op.apply(*a, **kwargs), inputs)
+    # the second derivative is the cells' own (their gradgradcheck is above): two steps
+    # check that it is connected through the recurrence, in one direction only (time)
+    if not reverse:
+        op, inputs, kwargs = layer_case(kind, True, proj, reverse, steps=2)
+        assert gradgradcheck(lambda *a: op.apply(*a, **kwargs), inputs)
+
+
+@pytest.mark.parametrize("kind,proj", [(k, p) for k, _, p in FUSED])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("used", ["all", "output", "state"])
+def test_layer_op_array_backward_equals_differentiable_backward(kind, proj, reverse, used):
+    # one GEMM per weight after BPTT (backward_array) vs the cells' rules step by step
+    # (backward); "output"/"state": the other outputs get no gradient (None, not zeros)
+    op, args, kwargs = layer_case(kind, kind != "rnn_relu", proj, reverse)
+    inputs = [t for t in args if t is not None]
+    outs = op.apply(*args, **kwargs)
+    outs = {"all": outs, "output": outs[:1], "state": outs[1:]}[used]
+    ups = [zg.randn(*o.shape, dtype=zg.float64) for o in outs]
+    fast = grad(outs, inputs, ups, retain_graph=True)
+    slow = grad(outs, inputs, ups, create_graph=True)
+    assert any(g.requires_grad for g in slow)
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("kind", ["rnn_tanh", "gru", "lstm"])
+def test_layer_op_equals_the_cells_step_by_step(kind):
+    op, args, kwargs = layer_case(kind)
+    cell = {"rnn_tanh": recurrent.RNNTanhCell, "gru": recurrent.GRUCell,
+            "lstm": recurrent.LSTMCell}[kind]
+    n_state = 2 if kind == "lstm" else 1
+    gi, state, weights = args[0], tuple(args[1:1 + n_state]), args[1 + n_state:]
+    outs = []
+    for t in range(STEPS):
+        new = cell.apply(gi[t * BATCH:(t + 1) * BATCH], *state, *weights)
+        state = new if n_state == 2 else (new,)
+        outs.append(state[0])
+    expected = (zg.cat(outs, 0),) + state
+    for a, b in zip(op.apply(*args, **kwargs), expected):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind,proj", [("rnn_relu", False), ("gru", False), ("lstm", True)])
+def test_layer_op_forward_mode_agrees_with_reverse_mode(kind, proj):
+    # <u, J t> from the layer's jvp equals <J^T u, t> from its backward
+    op, inputs, kwargs = layer_case(kind, True, proj, reverse=True)
+    tangents = tuple(zg.randn(*t.shape, dtype=zg.float64) for t in inputs)
+    outs, t_outs = zg.func.jvp(lambda *a: op.apply(*a, **kwargs),
+                               tuple(t.detach() for t in inputs), tangents)
+    ups = [zg.randn(*o.shape, dtype=zg.float64) for o in outs]
+    grads = grad(op.apply(*inputs, **kwargs), inputs, ups)
+    forward = sum(float((u * t).sum()) for u, t in zip(ups, t_outs))
+    reverse = sum(float((g * t).sum()) for g, t in zip(grads, tangents))
+    assert forward == pytest.approx(reverse, rel=1e-10)

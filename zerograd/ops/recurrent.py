@@ -1,8 +1,10 @@
-"""Recurrent cells as fused ops: one node per time step of a recurrent layer.
+"""Recurrent cells as fused ops: one node per step of a cell or of a packed layer.
 
 A recurrent layer computes the input half of every gate for all time steps at once (one
-GEMM, ``x @ W_ih^T + b_ih`` over the whole sequence, see ``nn.modules.rnn``); each step
-then runs one cell op on its slice ``gi`` of that projection and the previous state::
+GEMM, ``x @ W_ih^T + b_ih`` over the whole sequence, see ``ops.recurrent_layers``); each
+step of a packed batch, and each call of an ``nn.*Cell``, then runs one cell op on its
+slice ``gi`` of that projection and the previous state (``ops.recurrent_layers`` runs the
+steps of equal-length sequences as one op with the same rules)::
 
     RNN   h' = tanh(gi + h W_hh^T + b_hh)            (or relu)
     GRU   r, z = sigmoid(gi_rz + gh_rz)   with gh = h W_hh^T + b_hh, gates ordered (r, z, n)
@@ -307,81 +309,6 @@ class LSTMCell(Function):
         t_h_new = t_h_pre if w_hr is None else _sum_tangents(
             _matmul_t(t_h_pre, w_hr), None if t_whr is None else _matmul_t(h_pre, t_whr))
         return t_h_new, t_c_new
-
-
-# -- the time steps of one layer ------------------------------------------------------------------
-class SplitRows(Function):
-    """Consecutive row blocks of a matrix as views, all in one node: the per-step slices of
-    a layer's input projection. Backward joins the blocks' gradients with one concatenate,
-    where a ``narrow`` node per step would build a full-size gradient per step (quadratic
-    in the sequence length)."""
-
-    is_view = True
-    jvp_linear = True
-
-    @staticmethod
-    def forward(ctx, a, sizes):
-        blocks, start = [], 0
-        for size in sizes:
-            blocks.append(a[start:start + size])
-            start += size
-        return tuple(blocks)
-
-    @staticmethod
-    def backward(ctx, *grads):
-        return cat(grads, 0)
-
-
-_CELLS = {"RNN_TANH": RNNTanhCell, "RNN_RELU": RNNReluCell, "GRU": GRUCell, "LSTM": LSTMCell}
-
-
-def _stepper(mode, w_hh, b_hh, w_hr):
-    """``step(gi, state) -> state`` for one cell kind; a state is a tuple (h,) or (h, c)."""
-    cell = _CELLS[mode]
-    if mode == "LSTM":
-        return lambda gi, state: cell.apply(gi, state[0], state[1], w_hh, b_hh, w_hr)
-    return lambda gi, state: (cell.apply(gi, state[0], w_hh, b_hh),)
-
-
-def scan_layer(mode, data, batch_sizes, hx, weights, reverse=False):
-    """One direction of one recurrent layer over a time-major sequence.
-
-    ``data`` (N, input_size) holds the rows of every step, ``batch_sizes[t]`` of them for
-    step t (non-increasing, the layout of a packed sequence; an unpacked batch has the same
-    size at every step). ``hx`` is the initial state, (h0,) or (h0, c0), each with
-    ``batch_sizes[0]`` rows; ``weights`` is (w_ih, w_hh, b_ih, b_hh, w_hr), None where
-    absent. Returns the outputs (N, hidden) in ``data``'s layout and the final state: each
-    sequence's state after its own last step (its first, when ``reverse``).
-    """
-    w_ih, w_hh, b_ih, b_hh, w_hr = weights
-    step = _stepper(mode, w_hh, b_hh, w_hr)
-    inputs = SplitRows.apply(linear(data, w_ih, b_ih), tuple(batch_sizes))  # one GEMM
-    outputs = []
-    if not reverse:
-        finished = []  # states of sequences that ended, the shortest first
-        state = hx
-        for t, size in enumerate(batch_sizes):
-            if size < state[0].shape[0]:  # the last `rows - size` sequences have ended
-                finished.append(tuple(s[size:] for s in state))
-                state = tuple(s[:size] for s in state)
-            state = step(inputs[t], state)
-            outputs.append(state[0])
-        if finished:
-            finished.append(state)
-            state = tuple(cat([f[k] for f in reversed(finished)], 0)
-                          for k in range(len(state)))
-    else:
-        # backwards in time the batch grows: sequences join at their own last step
-        last = batch_sizes[-1]
-        state = hx if last == hx[0].shape[0] else tuple(s[:last] for s in hx)
-        for t in range(len(batch_sizes) - 1, -1, -1):
-            size, rows = batch_sizes[t], state[0].shape[0]
-            if size > rows:
-                state = tuple(cat([s, s0[rows:size]], 0) for s, s0 in zip(state, hx))
-            state = step(inputs[t], state)
-            outputs.append(state[0])
-        outputs.reverse()
-    return (cat(outputs, 0) if len(outputs) > 1 else outputs[0]), state
 
 
 # -- torch's cell functions ------------------------------------------------------------------------

@@ -7,8 +7,9 @@ order, shapes and init (U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) for all), s
 torch ``state_dict`` loads as is. Inputs are (T, B, input_size) (``batch_first``:
 (B, T, input_size)), unbatched (T, input_size), or a ``PackedSequence``.
 
-The work of one direction of one layer is ``zerograd.ops.recurrent.scan_layer``: one GEMM
-projects the inputs of all steps, then one fused cell op runs per time step. The one-step
+The work of one direction of one layer is ``zerograd.ops.recurrent_layers.scan_layer``:
+one GEMM projects the inputs of all steps, then one layer op runs the steps (a packed
+batch: one fused cell op per time step). The one-step
 cells (``RNNCell``, ``GRUCell``, ``LSTMCell``) live in ``rnn_cell`` and are re-exported
 here, where torch has them.
 """
@@ -23,7 +24,7 @@ from zerograd.nn.modules.module import Module
 from zerograd.nn.modules.rnn_cell import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from zerograd.nn.parameter import Parameter
 from zerograd.nn.utils.rnn import PackedSequence
-from zerograd.ops import recurrent
+from zerograd.ops import recurrent_layers
 from zerograd.ops.creation import empty, zeros
 from zerograd.ops.join import cat, stack
 
@@ -193,7 +194,7 @@ class RNNBase(Module):
             outputs = []
             for direction in range(num_directions):
                 k = layer * num_directions + direction
-                out, final = recurrent.scan_layer(
+                out, final = recurrent_layers.scan_layer(
                     self.mode, data, sizes, tuple(s[k] for s in starts),
                     self._layer_weights(k), reverse=direction == 1)
                 outputs.append(out)
