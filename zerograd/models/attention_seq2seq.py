@@ -8,7 +8,7 @@ of ``seq2seq-gru``. ``decode_step`` is the one-token-at-a-time interface that
 for the heat maps).
 """
 from zerograd import nn
-from zerograd.models.seq2seq import DEFAULT_SEQ2SEQ_SIZES, EncoderDecoder, Seq2SeqEncoder
+from zerograd.models.seq2seq import build_seq2seq
 from zerograd.ops import arange, bmm, cat, softmax
 
 __all__ = ["masked_softmax", "AdditiveAttention", "Seq2SeqAttentionDecoder",
@@ -90,12 +90,6 @@ class Seq2SeqAttentionDecoder(nn.Module):
 
 def build_seq2seq_attn(src_vocab_size, tgt_vocab_size, embed_size=None, hidden_size=None,
                        num_layers=None, dropout=0.0):
-    sizes = dict(DEFAULT_SEQ2SEQ_SIZES)
-    for key, value in (("embed_size", embed_size), ("hidden_size", hidden_size),
-                       ("num_layers", num_layers)):
-        if value is not None:
-            sizes[key] = value
-    e, h, n = sizes["embed_size"], sizes["hidden_size"], sizes["num_layers"]
-    return EncoderDecoder(Seq2SeqEncoder(src_vocab_size, e, h, n, dropout),
-                          Seq2SeqAttentionDecoder(tgt_vocab_size, e, h, n, dropout))
+    return build_seq2seq(src_vocab_size, tgt_vocab_size, embed_size, hidden_size, num_layers,
+                         dropout, decoder=Seq2SeqAttentionDecoder)
 

@@ -91,7 +91,9 @@ class MaskedSoftmaxCELoss(nn.CrossEntropyLoss):
 
 
 def build_seq2seq(src_vocab_size, tgt_vocab_size, embed_size=None, hidden_size=None,
-                  num_layers=None, dropout=0.0):
+                  num_layers=None, dropout=0.0, decoder=None):
+    """d2l's GRU encoder-decoder; ``decoder`` another decoder class taking the same sizes
+    (the Bahdanau-attention one). Sizes left None take ``DEFAULT_SEQ2SEQ_SIZES``."""
     sizes = dict(DEFAULT_SEQ2SEQ_SIZES)
     for key, value in (("embed_size", embed_size), ("hidden_size", hidden_size),
                        ("num_layers", num_layers)):
@@ -99,7 +101,7 @@ def build_seq2seq(src_vocab_size, tgt_vocab_size, embed_size=None, hidden_size=N
             sizes[key] = value
     e, h, n = sizes["embed_size"], sizes["hidden_size"], sizes["num_layers"]
     return EncoderDecoder(Seq2SeqEncoder(src_vocab_size, e, h, n, dropout),
-                          Seq2SeqDecoder(tgt_vocab_size, e, h, n, dropout))
+                          (decoder or Seq2SeqDecoder)(tgt_vocab_size, e, h, n, dropout))
 
 
 def greedy_decode(net, src, src_valid_len, bos, eos, num_steps):

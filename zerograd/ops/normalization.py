@@ -213,11 +213,17 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise ValueError(f"Expected more than 1 value per channel when training, got input "
                          f"size {input.shape}")
     out, mean, var = BatchNorm.apply(input, weight, bias, eps)
+    update_running_stats(running_mean, running_var, mean._data, var._data, count, momentum)
+    return out
+
+
+def update_running_stats(running_mean, running_var, mean, var, count, momentum):
+    """torch's running statistics: blend in the batch mean and the unbiased variance of
+    ``count`` values per channel (arrays ``mean``, ``var``); nothing without buffers."""
     if running_mean is not None and running_var is not None:
         with no_grad():
-            _blend(running_mean, mean._data, momentum)
-            _blend(running_var, var._data * (count / (count - 1)), momentum)
-    return out
+            _blend(running_mean, mean, momentum)
+            _blend(running_var, var * (count / (count - 1)), momentum)
 
 
 def _blend(buffer, value, momentum):

@@ -20,9 +20,9 @@ zerograd ops and the differentiable ``AllReduceSum`` (its adjoint is itself), so
 derivatives include the other ranks' terms.
 """
 from zerograd.autograd.function import Function
-from zerograd.autograd.grad_mode import no_grad
 from zerograd.backend import array_module
 from zerograd.dtypes import float64 as _float64
+from zerograd.ops.normalization import update_running_stats
 from zerograd.tensor import Tensor
 
 __all__ = ["sync_batch_norm", "all_reduce_sum"]
@@ -199,15 +199,5 @@ def sync_batch_norm(input, running_mean, running_var, weight=None, bias=None, mo
     if total <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input "
                          f"size {input.shape} on each rank ({total:.0f} in all)")
-    if running_mean is not None and running_var is not None:
-        with no_grad():
-            _blend(running_mean, mean._data, momentum)
-            _blend(running_var, var._data * (total / (total - 1)), momentum)
+    update_running_stats(running_mean, running_var, mean._data, var._data, total, momentum)
     return out
-
-
-def _blend(buffer, value, momentum):
-    data = buffer._data
-    data *= 1 - momentum
-    data += (momentum * value).astype(data.dtype, copy=False)
-    buffer._bump_version()
