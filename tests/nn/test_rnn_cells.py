@@ -281,3 +281,46 @@ def test_layer_op_forward_mode_agrees_with_reverse_mode(kind, proj):
     forward = sum(float((u * t).sum()) for u, t in zip(ups, t_outs))
     reverse = sum(float((g * t).sum()) for g, t in zip(grads, tangents))
     assert forward == pytest.approx(reverse, rel=1e-10)
+
+
+# -- layers at 2 threads --------------------------------------------------------------------
+@pytest.fixture
+def two_threads():
+    before = zg.get_num_threads()
+    zg.set_num_threads(2)
+    yield
+    zg.set_num_threads(before)
+
+
+def run_layer_twice(kind, x, state, t_layer):
+    """Outputs and every gradient of a zerograd layer with torch's weights, as arrays."""
+    z_layer = getattr(nn, kind)(8, 16, num_layers=2, bidirectional=True)
+    z_layer.load_state_dict({k: zg.tensor(v.detach().numpy().copy())
+                             for k, v in t_layer.state_dict().items()})
+    inputs = [zg.tensor(a, requires_grad=True) for a in (x,) + state]
+    out, final = z_layer(inputs[0], tuple(inputs[1:]) if kind == "LSTM" else inputs[1])
+    final = final if kind == "LSTM" else (final,)
+    (out.square().sum() + sum(s.sum() for s in final)).backward()
+    return [a.detach().numpy().copy() for a in
+            [out, *final, *(i.grad for i in inputs), *(p.grad for p in z_layer.parameters())]]
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_layer_at_two_threads_matches_torch_and_repeats_bit_for_bit(kind, two_threads):
+    # batch 32: the benchmark's batch, large enough for any batch split of the layer ops
+    x = randn(5, 32, 8, dtype=np.float32)
+    state = tuple(randn(4, 32, 16, dtype=np.float32) for _ in range(2 if kind == "LSTM" else 1))
+    torch.manual_seed(0)
+    t_layer = getattr(torch.nn, kind)(8, 16, num_layers=2, bidirectional=True)
+    t_inputs = [torch.tensor(a, requires_grad=True) for a in (x,) + state]
+    out, final = t_layer(t_inputs[0], tuple(t_inputs[1:]) if kind == "LSTM" else t_inputs[1])
+    final = final if kind == "LSTM" else (final,)
+    (out.square().sum() + sum(s.sum() for s in final)).backward()
+    expected = [a.detach().numpy() for a in
+                [out, *final, *(i.grad for i in t_inputs), *(p.grad for p in t_layer.parameters())]]
+    first = run_layer_twice(kind, x, state, t_layer)
+    again = run_layer_twice(kind, x, state, t_layer)
+    assert len(first) == len(expected)
+    for k, (z, t, z2) in enumerate(zip(first, expected, again)):
+        np.testing.assert_allclose(z, t, rtol=1e-4, atol=1e-5, err_msg=f"result {k}")
+        assert np.array_equal(z, z2), f"result {k} differs between two 2-thread runs"
