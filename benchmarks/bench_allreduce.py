@@ -5,7 +5,7 @@
 
 zerograd's ``dist.all_reduce`` adds a shape/dtype agreement check (one tiny all-gather) and
 Python dispatch to MPI_Allreduce on the tensor's own memory; the overhead column is that
-cost relative to raw ``comm.Allreduce`` on a NumPy array of the same size. The two are
+cost relative to raw ``comm.Allreduce`` on the same memory (the tensor's NumPy view). The two are
 interleaved call by call (each after a barrier) and the medians compared, so a burst of
 load from other jobs hits both alike; the "check us" column times the agreement check
 alone, and "+barrier us" is raw mpi4py after one more MPI_Barrier: a control that shows
@@ -16,7 +16,6 @@ import statistics
 import sys
 import time
 
-import numpy as np
 from mpi4py import MPI
 
 import zerograd as torch
@@ -25,14 +24,18 @@ from zerograd.distributed import _buffers
 
 
 def interleaved(fns, repeats):
-    """Median seconds of each of ``fns``, called in turn ``repeats`` times after barriers."""
+    """Median seconds of each of ``fns``, called in turn ``repeats`` times after barriers.
+
+    The order rotates every round: the first collective after the others' runs is slower
+    (measured: ~20% at 16 MB), and a fixed order would charge that to one column."""
     times = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, store in zip(fns, times):
+    for r in range(repeats):
+        for i in range(len(fns)):
+            k = (i + r) % len(fns)
             MPI.COMM_WORLD.Barrier()
             start = time.perf_counter()
-            fn()
-            store.append(time.perf_counter() - start)
+            fns[k]()
+            times[k].append(time.perf_counter() - start)
     # every rank reports rank 0's view; the slowest rank decides a collective's time
     return [MPI.COMM_WORLD.allreduce(statistics.median(t), op=MPI.MAX) for t in times]
 
@@ -50,8 +53,11 @@ def main():
     size = 1024
     while size <= top:
         t = torch.ones(size // 4)
-        raw = np.ones(size // 4, dtype=np.float32)
-        repeats = max(7, min(300, (16 * 2**20) // size))
+        # raw mpi4py on the tensor's own memory: where a buffer lies decides a large
+        # all-reduce's time by up to ~60% (two arrays of 16 MB, measured), so separate
+        # buffers would measure their placement, not zerograd's overhead
+        raw = t.numpy()
+        repeats = max(20, min(300, (16 * 2**20) // size))
         t_raw, t_zg, t_check, t_barrier = interleaved(
             [lambda: comm.Allreduce(MPI.IN_PLACE, raw, MPI.SUM),
              lambda: dist.all_reduce(t),
