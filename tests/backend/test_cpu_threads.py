@@ -35,6 +35,20 @@ def test_split_returns_slices_in_order(restore_threads, monkeypatch):
     assert threads.split(10, 10, lambda a, b: (a, b)) == [(0, 5), (5, 10)]
 
 
+def test_blas_works_at_two_threads_after_the_pool_parked_its_threads(restore_threads,
+                                                                     monkeypatch):
+    """``split`` stops OpenBLAS's spinning workers; its next multithreaded product starts
+    them again and is still right."""
+    zg.set_num_threads(2)
+    monkeypatch.setattr(threads, "MIN_WORK", 1)
+    a = np.random.default_rng(0).standard_normal((256, 256))
+    expected = a @ a.T
+    for _ in range(3):
+        assert threads.split(2, 2, lambda i, j: (a[128 * i:128 * j] @ a.T).shape) == \
+            [(128, 256)] * 2
+        np.testing.assert_allclose(a @ a.T, expected, rtol=1e-12, atol=1e-9)
+
+
 def test_small_work_runs_inline(restore_threads):
     zg.set_num_threads(2)
     assert threads.split(10, threads.MIN_WORK - 1, lambda a, b: (a, b)) == [(0, 10)]

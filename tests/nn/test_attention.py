@@ -250,6 +250,37 @@ def test_blocked_passes_equal_torch(block_bytes, monkeypatch):
     check_backward_array(fn, *qkv(np.float64), randn(H, L, S, dtype=np.float64))
 
 
+def test_strided_and_broadcast_operands_equal_torch():
+    """Operands the array passes read in place (heads split off one packed projection,
+    rows strided) or copy first (a key with negative strides, a value broadcast over the
+    batch): the values and gradients of torch."""
+    def fn(lib, packed, v_one):
+        F = zg.nn.functional if lib is zg else torch.nn.functional
+        q, k, _ = (t.reshape(B, L, H, E).transpose(1, 2) for t in packed.chunk(3, -1))
+        return F.scaled_dot_product_attention(q, k.flip(-2), v_one.expand(B, H, L, EV))
+
+    both(fn, randn(B, L, 3 * H * E), randn(1, H, L, EV))
+
+
+def test_output_and_gradients_merge_and_split_heads_without_copies():
+    """out (N, H, L, D) is laid out as (N, L, H, D), and so are the gradients of q, k, v:
+    merging the heads (MHA's output projection) and the backward of splitting them off a
+    projection are views, not copies."""
+    q, k, v = (zg.tensor(randn(B, H, n, E), requires_grad=True) for n in (L, S, S))
+    out = attention.attention(q, k, v, scale=0.5)[0].detach()
+    merged = out.transpose(1, 2).reshape(B, L, H * E)
+    assert np.shares_memory(merged.numpy(), out.numpy())
+    seen = []  # the gradients as the op hands them on (a leaf's .grad may be a copy)
+    for t in (q, k, v):
+        t.register_hook(seen.append)
+    out, _ = attention.attention(q, k, v, scale=0.5)
+    out.backward(zg.tensor(randn(*out.shape)))
+    assert len(seen) == 3
+    for g in seen:
+        split = g.transpose(1, 2).reshape(B, g.shape[2], H * E)
+        assert np.shares_memory(split.numpy(), g.numpy())
+
+
 def test_blocks_shared_among_threads_equal_torch(monkeypatch):
     """Two of zerograd's threads, one head per block: the values and gradients of torch,
     and bit for bit those of one thread (each block is computed whole by one thread)."""

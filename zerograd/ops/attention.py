@@ -77,6 +77,28 @@ def _batch_of(xp, *arrays):
     return batch if batch else (1,)
 
 
+def _blasable(xp, a):
+    """``a`` itself when BLAS can read each of its matrices in place (unit column stride,
+    row stride at least a row, no broadcast dims: e.g. heads split off a projection),
+    else a C-ordered copy (e.g. the broadcast gradient of ``.sum()``)."""
+    item = a.dtype.itemsize
+    if a.ndim >= 2 and a.strides[-1] == item and a.strides[-2] >= a.shape[-1] * item \
+            and all(s > 0 for s in a.strides):
+        return a
+    return xp.ascontiguousarray(a)
+
+
+def _heads_inside(xp, shape, dtype):
+    """An empty array of ``shape`` (..., H, L, D) laid out as (..., L, H, D): the heads'
+    results written into it merge into (..., L, H*D) -- ``nn.MultiheadAttention``'s
+    layout -- as a view, and the gradients of heads split from (..., L, H*D) flow back
+    through that view without a copy."""
+    if len(shape) < 3:
+        return xp.empty(shape, dtype=dtype)
+    heads_inside = shape[:-3] + (shape[-2], shape[-3], shape[-1])
+    return xp.empty(heads_inside, dtype=dtype).swapaxes(-2, -3)
+
+
 def _each_block(ctx, index, work, body):
     """``body(i)`` for every block index ``i``; on the CPU the blocks are shared among
     zerograd's threads (``threads.split``: each runs single-threaded BLAS on its own
@@ -99,7 +121,7 @@ def _softmax_forward(ctx, q, k, v, bias, allowed, keep, scale, safe):
     bias, keep = _spread(xp, bias, batch), _spread(xp, keep, batch)
     blocked = None if allowed is None else _spread(xp, xp.logical_not(allowed), batch)
     pt = xp.empty(batch + (S, L), dtype=q.dtype)
-    out = xp.empty(batch + (L, v.shape[-1]), dtype=q.dtype)
+    out = _heads_inside(xp, batch + (L, v.shape[-1]), q.dtype)
 
     def block(i):
         st = pt[i]
@@ -140,7 +162,7 @@ def _softmax_backward(ctx, grad_out, grad_p, q, k, v, pt, keep, scale, need):
     grad_p = _spread(xp, grad_p, batch)
     new = {"q": need[0], "k": need[1], "v": need[2] and grad_out is not None}
     shapes = {"q": q.shape, "k": k.shape, "v": v.shape}
-    grads = {n: xp.empty(shapes[n], dtype=pt.dtype) if new[n] else None for n in new}
+    grads = {n: _heads_inside(xp, shapes[n], pt.dtype) if new[n] else None for n in new}
     grad_st = xp.empty(pt.shape, dtype=pt.dtype) if need[3] else None
     buffers = threading.local()  # one block-sized ds buffer per thread
 
@@ -213,9 +235,9 @@ class ScaledDotProductAttention(Function):
         xp = ctx.xp
         ctx.set_materialize_grads(False)
         inputs = (q, k, v)  # saved as they came (to stay the graph's inputs)
-        # C-ordered copies (heads split off a projection are strided views): the small
-        # per-head GEMMs run markedly faster on them, and they cost little next to (L, S)
-        q, k, v = (xp.ascontiguousarray(a) for a in (q, k, v))
+        # heads split off a projection are strided views; BLAS reads them as they are
+        # (row stride > row length), so no copies (see ``_blasable``)
+        q, k, v = (_blasable(xp, a) for a in (q, k, v))
         out, pt = _softmax_forward(ctx, q, k, v, bias, allowed, keep, scale, safe)
         if all(a.ndim <= 2 for a in (q, k, v, bias, allowed, keep) if a is not None):
             out, pt = out[0], pt[0]  # plain matrices in, plain matrices out
@@ -234,9 +256,9 @@ class ScaledDotProductAttention(Function):
     def backward_array(ctx, grad_out, grad_p):
         xp = ctx.xp
         q, k, v, keep, p = (None if t is None else t._data for t in ctx.saved_tensors)
-        q, k, v = (xp.ascontiguousarray(a) for a in (q, k, v))
+        q, k, v = (_blasable(xp, a) for a in (q, k, v))
         if grad_out is not None:  # e.g. the gradient of .sum(): broadcast, not BLAS-able
-            grad_out = xp.ascontiguousarray(grad_out)
+            grad_out = _blasable(xp, grad_out)
         pt = p.mT
         if pt.ndim == 2:
             pt = pt[None]

@@ -11,7 +11,8 @@ this module through their backend (``ctx.kernels.threads``), never globally.
   ``set_num_threads`` also sets the BLAS library's thread count (through threadpoolctl,
   when installed), as torch's sets its BLAS's; nothing else changes the BLAS setting,
   except that inside ``split`` each worker's BLAS calls run single-threaded (the
-  workers already occupy the cores) and the setting is restored afterwards.
+  workers already occupy the cores) and the setting is restored afterwards; OpenBLAS's
+  own workers, which spin for a while after each call, are stopped first.
 * ``split(n, work, fn)``: calls ``fn(start, stop)`` on contiguous slices of ``range(n)``,
   one per thread, and returns the results **in slice order**, so callers that add partial
   results do it in a fixed order: the same thread count gives bit-identical results.
@@ -102,6 +103,23 @@ def threads_for(n, work):
     return max(1, min(get_num_threads(), n, work // MIN_WORK))
 
 
+def _park_spinning_blas_threads(blas, counts):
+    """Stop OpenBLAS's own worker threads before the pool's threads start.
+
+    After each multithreaded call OpenBLAS's workers busy-wait for new work for about
+    0.1 s (its THREAD_TIMEOUT); meanwhile they take a core from the pool's threads (the
+    attention blocks that follow a 2-thread projection GEMM ran about 1.9x slower, and
+    setting the thread count to 1 does not stop them). ``blas_thread_shutdown_`` (what
+    OpenBLAS itself calls before a fork) ends them; its next multithreaded call starts
+    them again, which costs about 0.1 ms.
+    """
+    for c, count in zip(blas, counts):
+        if count > 1 and c.internal_api == "openblas":
+            shutdown = getattr(getattr(c, "dynlib", None), "blas_thread_shutdown_", None)
+            if shutdown is not None:
+                shutdown()
+
+
 def split(n, work, fn):
     """[fn(start, stop) for each slice of range(n)], the slices run on the pool's threads.
 
@@ -116,6 +134,7 @@ def split(n, work, fn):
     saved = [c.num_threads for c in blas]
     for c in blas:
         c.set_num_threads(1)
+    _park_spinning_blas_threads(blas, saved)
     try:
         futures = [pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, k)]
         first = fn(bounds[0], bounds[1])
