@@ -13,7 +13,7 @@ import numpy as np
 from zerograd.backend import backend_of
 from zerograd.distributed.process_group import ReduceOp, _mpi
 
-_NATIVE = {np.dtype(t) for t in (np.float32, np.float64, np.int8, np.int16, np.int32,
+NATIVE_DTYPES = _NATIVE = {np.dtype(t) for t in (np.float32, np.float64, np.int8, np.int16, np.int32,
                                  np.int64, np.uint8, np.complex64, np.complex128)}
 _MPI_OPS = {ReduceOp.SUM: "SUM", ReduceOp.AVG: "SUM", ReduceOp.PRODUCT: "PROD",
             ReduceOp.MIN: "MIN", ReduceOp.MAX: "MAX", ReduceOp.BAND: "BAND",
@@ -84,18 +84,36 @@ def check_same(comm, tensors, what, shapes=True):
     """Raise on every rank (not hang on some) when the ranks' tensors differ in dtype or
     shape: one small all-gather of (dtype, ndim, shape...) per call."""
     # Plain Python arrays and one bytes comparison: this check runs before every collective,
-    # and for ten numbers NumPy's array set-up costs more than the exchange itself.
-    meta = array.array("q", [n for t in tensors for n in _signature(t, shapes)])
+    # and for ten numbers NumPy's array set-up costs more than the exchange itself. The
+    # buffers of a one-tensor check are made once per (shape, dtype, world size).
     size = comm.Get_size()
-    gathered = array.array("q", bytes(meta.itemsize * len(meta) * size))
+    if len(tensors) == 1:
+        data = tensors[0]._data
+        key = (data.shape, data.dtype, shapes, size)
+        made = _CHECK_BUFFERS.get(key)
+        if made is None:
+            made = _CHECK_BUFFERS[key] = _check_buffers(tensors, shapes, size)
+        meta, gathered, expected = made
+    else:
+        meta, gathered, expected = _check_buffers(tensors, shapes, size)
     comm.Allgather(meta, gathered)
-    if gathered.tobytes() == meta.tobytes() * size:
+    if gathered.tobytes() == expected:
         return
     everyone = np.frombuffer(gathered, dtype=np.int64).reshape(size, len(tensors), 10)
     diff = "; ".join(f"rank {r} has " + ", ".join(_describe(row) for row in rank_meta)
                      for r, rank_meta in enumerate(everyone))
     raise RuntimeError(f"{what}: the tensors differ across ranks ({diff}); every rank must pass "
                        "tensors of the same shape and dtype")
+
+
+_CHECK_BUFFERS = {}
+
+
+def _check_buffers(tensors, shapes, size):
+    """(this rank's signature, a receive buffer for every rank's, what agreement looks like)."""
+    meta = array.array("q", [n for t in tensors for n in _signature(t, shapes)])
+    gathered = array.array("q", bytes(meta.itemsize * len(meta) * size))
+    return meta, gathered, meta.tobytes() * size
 
 
 def _signature(tensor, shapes):

@@ -155,11 +155,17 @@ def is_torchelastic_launched():
     return "TORCHELASTIC_RUN_ID" in os.environ
 
 
+_MPI = []  # the mpi4py.MPI module once imported: every collective asks for it
+
+
 def _mpi():
+    if _MPI:
+        return _MPI[0]
     if not is_available():
         raise RuntimeError("zerograd.distributed needs mpi4py and an MPI library: "
                            "pip install 'zerograd[distributed]'")
     from mpi4py import MPI
+    _MPI.append(MPI)
     return MPI
 
 
