@@ -166,16 +166,18 @@ def _gemm_nchw(wmat, cols, m, rows, cols_w, width):
     return out.transpose(1, 0, 2, 3)
 
 
-def _flipped_geometry(g):
+def flipped_geometry(g, geometry=None):
     """For stride 1, the adjoint of a conv is a conv of gy with the flipped kernel ("full"
-    correlation): the geometry of that conv, or None when it would need negative padding."""
+    correlation): the geometry of that conv (of class ``geometry``, a backend's own subclass),
+    or None when it would need negative padding."""
     extra_h = g.Hp - (g.Ho + g.dh * (g.kh - 1))  # rows no window reaches (output_padding)
     extra_w = g.Wp - (g.Wo + g.dw * (g.kw - 1))
     pads = (g.dh * (g.kh - 1) - g.pt, g.dh * (g.kh - 1) - g.pb + extra_h,
             g.dw * (g.kw - 1) - g.pl, g.dw * (g.kw - 1) - g.pr + extra_w)
     if min(pads) < 0:
         return None
-    return ConvGeometry(g.Ho, g.Wo, g.kh, g.kw, (1, 1), (g.dh, g.dw), pads, g.groups)
+    return (geometry or ConvGeometry)(g.Ho, g.Wo, g.kh, g.kw, (1, 1), (g.dh, g.dw), pads,
+                                      g.groups)
 
 
 def conv_transpose_forward(gy, w, b, g):
@@ -186,7 +188,7 @@ def conv_transpose_forward(gy, w, b, g):
     use col2im.
     """
     # Few output channels make the flipped GEMM thin (M = C/groups): col2im wins there.
-    g2 = _flipped_geometry(g) if g.wide and w.shape[1] >= 16 else None
+    g2 = flipped_geometry(g) if g.wide and w.shape[1] >= 16 else None
     if g2 is not None:
         G, O = g.groups, w.shape[0]
         Og, Cg = O // G, w.shape[1]
@@ -272,7 +274,7 @@ def conv_backward(x, w, gy, g, need_x, need_w):
     (``_fused_backward``); otherwise gx is the transposed conv and gw a second im2col of x.
     (Keeping the forward's columns instead was measured 2x slower on LeNet: they leave the
     cache and their fresh memory page-faults, while im2col of a block stays in cache.)"""
-    g2 = _flipped_geometry(g) if g.wide and w.shape[1] >= 16 else None
+    g2 = flipped_geometry(g) if g.wide and w.shape[1] >= 16 else None
     if need_x and need_w and g2 is not None:
         return _fused_backward(x, w, gy, g, g2)
     gx = conv_transpose_forward(gy, w, None, g) if need_x else None

@@ -15,7 +15,7 @@ The same three array functions as ``zerograd.backend.cpu.conv_kernels`` (the ops
 The functions take the array module from their inputs, so the same code runs on NumPy
 arrays: the CPU tests compare it there with the CPU kernels (``tests/cuda``).
 """
-from zerograd.backend.cpu.conv_kernels import ConvGeometry as _CPUGeometry
+from zerograd.backend.cpu.conv_kernels import ConvGeometry as _CPUGeometry, flipped_geometry
 from zerograd.backend.cuda._xp import module_of
 
 _COLUMN_BYTES = 512 << 20  # largest column matrix built at once; bigger batches are split
@@ -91,15 +91,7 @@ def conv_forward(x, w, b, g):
 def _flipped_geometry(g):
     """Stride 1: the adjoint of a conv is a conv of gy with the flipped kernel ("full"
     correlation). Its geometry, or None when that would need negative padding."""
-    if not g.wide:
-        return None
-    extra_h = g.Hp - (g.Ho + g.dh * (g.kh - 1))  # rows no window reaches (output_padding)
-    extra_w = g.Wp - (g.Wo + g.dw * (g.kw - 1))
-    pads = (g.dh * (g.kh - 1) - g.pt, g.dh * (g.kh - 1) - g.pb + extra_h,
-            g.dw * (g.kw - 1) - g.pl, g.dw * (g.kw - 1) - g.pr + extra_w)
-    if min(pads) < 0:
-        return None
-    return ConvGeometry(g.Ho, g.Wo, g.kh, g.kw, (1, 1), (g.dh, g.dw), pads, g.groups)
+    return flipped_geometry(g, ConvGeometry) if g.wide else None
 
 
 def conv_transpose_forward(gy, w, b, g):
