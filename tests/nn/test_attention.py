@@ -300,3 +300,16 @@ def test_blocks_shared_among_threads_equal_torch(monkeypatch):
         zg.set_num_threads(before)
     for two, one in zip(grads[2], grads[1]):
         np.testing.assert_array_equal(two, one)
+
+
+def test_whole_batch_blocks_where_the_backend_does_not_block_for_caches(monkeypatch):
+    """A GPU backend (``cache_blocking = False``) runs the passes over the whole last batch
+    dim at once (fewer kernel launches); the stand-in device plays it here."""
+    from zerograd.backend import get as get_backend
+    standin = get_backend("standin")
+    monkeypatch.setattr(type(standin), "cache_blocking", False)
+    monkeypatch.setattr(attention, "_BLOCK_BYTES", 1)  # would otherwise split every matrix
+    assert attention._blocks((B, H), 4, False) == (H, [(0, slice(0, H)), (1, slice(0, H))])
+    both(sdpa(), *qkv(), bool_mask((H, L, S)), device="standin")
+    zs, _ = both(sdpa(), *qkv(), randn(B, 1, L, S), device="standin")
+    assert zs[3].grad is not None

@@ -52,10 +52,11 @@ def _matrices(a):
 _BLOCK_BYTES = 512 * 1024
 
 
-def _blocks(batch, matrix_bytes):
+def _blocks(batch, matrix_bytes, cache_blocking=True):
     """Index tuples covering the batch dims ``batch`` (at least one): the leading dims one
-    entry at a time, the last in slices of about ``_BLOCK_BYTES``."""
-    step = max(1, _BLOCK_BYTES // max(matrix_bytes, 1))
+    entry at a time, the last in slices of about ``_BLOCK_BYTES`` -- or whole where the
+    backend does not block for caches (a GPU: fewer, larger kernel launches)."""
+    step = max(1, _BLOCK_BYTES // max(matrix_bytes, 1)) if cache_blocking else batch[-1]
     lead = [()]
     for size in batch[:-1]:
         lead = [idx + (i,) for idx in lead for i in range(size)]
@@ -145,7 +146,7 @@ def _softmax_forward(ctx, q, k, v, bias, allowed, keep, scale, safe):
         st *= 1 / total
         xp.matmul((st if keep is None else st * keep[i].mT).mT, v[i], out=out[i])
 
-    _, index = _blocks(batch, S * L * q.dtype.itemsize)
+    _, index = _blocks(batch, S * L * q.dtype.itemsize, ctx._backend.cache_blocking)
     _each_block(ctx, index, pt.size, block)
     return out, pt
 
@@ -197,7 +198,7 @@ def _softmax_backward(ctx, grad_out, grad_p, q, k, v, pt, keep, scale, need):
             xp.matmul(ds, q[i], out=grads["k"][i])
             grads["k"][i] *= scale
 
-    step, index = _blocks(batch, S * L * pt.dtype.itemsize)
+    step, index = _blocks(batch, S * L * pt.dtype.itemsize, ctx._backend.cache_blocking)
     _each_block(ctx, index, pt.size, block)
     return (grads["q"], grads["k"], grads["v"],
             None if grad_st is None else grad_st.mT)
