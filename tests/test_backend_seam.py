@@ -65,20 +65,7 @@ def test_nobody_imports_a_global_array_module_from_the_backend():
 
 def test_every_function_lives_under_ops():
     """One home for differentiable ops: a Function subclass outside zerograd/ops is misplaced."""
-    import importlib
-    import pkgutil
-
-    from zerograd.autograd.function import Function
-    for info in pkgutil.walk_packages(zerograd.__path__, "zerograd."):
-        if not info.name.endswith("__main__"):  # (that one runs the CLI)
-            importlib.import_module(info.name)
-    found, stack = set(), [Function]
-    while stack:
-        for sub in stack.pop().__subclasses__():
-            if sub not in found:
-                found.add(sub)
-                stack.append(sub)
-    outside = sorted(f"{c.__module__}.{c.__name__}" for c in found
-                     if c.__module__.startswith("zerograd.")
-                     and not c.__module__.startswith("zerograd.ops."))
+    from tests.test_op_coverage import function_classes
+    outside = sorted(f"{c.__module__}.{c.__name__}" for c in function_classes().values()
+                     if not c.__module__.startswith("zerograd.ops."))
     assert not outside, f"Functions outside zerograd/ops: {outside}"

@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 
+import zerograd
 from zerograd.autograd.function import Function
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -36,11 +37,9 @@ _HELPERS = re.compile(r"\b(check|both|check_jvp|both_jvp|check_module|check_like
 
 
 def function_classes():
-    """Every Function subclass defined in zerograd, found after importing its packages."""
-    for pkg_name in ("zerograd.ops", "zerograd.nn", "zerograd.autograd", "zerograd.func",
-                     "zerograd.optim"):
-        pkg = importlib.import_module(pkg_name)
-        for info in pkgutil.walk_packages(pkg.__path__, pkg_name + "."):
+    """Every Function subclass defined in zerograd, found after importing all its modules."""
+    for info in pkgutil.walk_packages(zerograd.__path__, "zerograd."):
+        if not info.name.endswith("__main__"):  # (that one runs the CLI)
             importlib.import_module(info.name)
     found, stack = set(), [Function]
     while stack:

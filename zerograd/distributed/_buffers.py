@@ -13,8 +13,8 @@ import numpy as np
 from zerograd.backend import backend_of
 from zerograd.distributed.process_group import ReduceOp, _mpi
 
-NATIVE_DTYPES = _NATIVE = {np.dtype(t) for t in (np.float32, np.float64, np.int8, np.int16, np.int32,
-                                 np.int64, np.uint8, np.complex64, np.complex128)}
+_NATIVE = {np.dtype(t) for t in (np.float32, np.float64, np.int8, np.int16, np.int32,
+                 np.int64, np.uint8, np.complex64, np.complex128)}
 _MPI_OPS = {ReduceOp.SUM: "SUM", ReduceOp.AVG: "SUM", ReduceOp.PRODUCT: "PROD",
             ReduceOp.MIN: "MIN", ReduceOp.MAX: "MAX", ReduceOp.BAND: "BAND",
             ReduceOp.BOR: "BOR", ReduceOp.BXOR: "BXOR"}
@@ -24,7 +24,7 @@ def host_buffer(tensor):
     """``(array, write_back)``: a C-contiguous NumPy array holding ``tensor``'s values (its
     own memory when possible) and a function that copies the array back (None if shared)."""
     data = tensor._data
-    if type(data) is np.ndarray and data.flags["C_CONTIGUOUS"]:
+    if type(data) is np.ndarray and data.flags.c_contiguous:
         return data, None
     if type(data) is np.ndarray:
         host = np.ascontiguousarray(data)

@@ -44,7 +44,9 @@ def _launch(comm, name, args, async_op, finish=None):
 
 def _then(*steps):
     steps = [s for s in steps if s is not None]
-    return (lambda: [s() for s in steps]) if steps else None
+    if len(steps) < 2:
+        return steps[0] if steps else None
+    return lambda: [s() for s in steps]
 
 
 def _done(async_op, finish=None):
@@ -59,14 +61,6 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     if pg is None:
         return None
     B.check_same(pg.comm, [tensor], "all_reduce")
-    data = tensor._data
-    if (op is ReduceOp.SUM and not async_op and type(data) is np.ndarray
-            and data.flags.c_contiguous and data.dtype in B.NATIVE_DTYPES):
-        # the common case (DDP's buckets, loss averaging) in as few steps as possible: it
-        # runs right after large transfers, with the interpreter's caches cold
-        MPI = _mpi()
-        pg.comm.Allreduce(MPI.IN_PLACE, data, MPI.SUM)
-        return None
     buf, write_back = B.host_buffer(tensor)
     mpi_op = B.mpi_op(op, buf.dtype)
     if mpi_op is None:
