@@ -8,7 +8,7 @@ import types
 import numpy
 
 from zerograd.backend._registry import Backend
-from zerograd.backend.cpu import conv_kernels, memory, pool_kernels, threads
+from zerograd.backend.cpu import conv_kernels, gemm, memory, pool_kernels, rows, threads
 
 memory.keep_freed_blocks()  # fewer page faults per training step (see memory.py)
 
@@ -18,7 +18,8 @@ class CPUBackend(Backend):
     xp = numpy
     array_type = numpy.ndarray
     array_types = (numpy.ndarray, numpy.generic)
-    kernels = types.SimpleNamespace(conv=conv_kernels, pool=pool_kernels, threads=threads)
+    kernels = types.SimpleNamespace(conv=conv_kernels, pool=pool_kernels, threads=threads,
+                                    gemm=gemm, rows=rows)
 
     def from_host(self, array, index=None):
         return numpy.asarray(array)

@@ -30,10 +30,11 @@ Why the code looks the way it does:
 """
 import numpy as np
 
-from zerograd.backend.cpu import threads
+from zerograd.backend.cpu import gemm, threads
 
 _as_strided = np.lib.stride_tricks.as_strided
 _BLOCK_BYTES = 4 << 20  # column-matrix bytes per block of samples: fits in L2/L3
+_FLIP_MIN_CHANNELS = 16  # fewer input channels make the flipped GEMM thin: col2im wins
 
 
 class ConvGeometry:
@@ -155,6 +156,14 @@ def conv_forward(x, w, b, g):
     return y
 
 
+def _matmul(a, b):
+    """Batched (G, m, k) @ (G, k, n): one group (the common case) through ``gemm``, which
+    cuts skinny products into the pieces OpenBLAS runs fastest (LeNet's 6-channel layers)."""
+    if a.shape[0] == 1:
+        return gemm.matmul(a[0], b[0])[None]
+    return np.matmul(a, b)
+
+
 def _gemm_nchw(wmat, cols, m, rows, cols_w, width):
     """wmat (G, Og, K) @ cols (G, K, m*rows*cols_w) as an (m, G*Og, rows, width) view.
 
@@ -162,7 +171,7 @@ def _gemm_nchw(wmat, cols, m, rows, cols_w, width):
     channels-last result, measured -13% to +11% per layer on LeNet's and the conv
     stack's shapes, within this machine's noise: not kept.)"""
     G, Og = wmat.shape[:2]
-    out = np.matmul(wmat, cols).reshape(G * Og, m, rows, cols_w)[:, :, :, :width]
+    out = _matmul(wmat, cols).reshape(G * Og, m, rows, cols_w)[:, :, :, :width]
     return out.transpose(1, 0, 2, 3)
 
 
@@ -188,7 +197,7 @@ def conv_transpose_forward(gy, w, b, g):
     use col2im.
     """
     # Few output channels make the flipped GEMM thin (M = C/groups): col2im wins there.
-    g2 = flipped_geometry(g) if g.wide and w.shape[1] >= 16 else None
+    g2 = flipped_geometry(g) if g.wide and w.shape[1] >= _FLIP_MIN_CHANNELS else None
     if g2 is not None:
         G, O = g.groups, w.shape[0]
         Og, Cg = O // G, w.shape[1]
@@ -215,7 +224,7 @@ def _col2im_transpose(gy, w, b, g):
         for n0, n1 in _blocks(s1, nb, s0):
             m = n1 - n0
             gbuf = _gy_block(gy, n0, n1, g, gbuf)
-            dcols = np.matmul(wmat_t, gbuf.reshape(G, O // G, -1))
+            dcols = _matmul(wmat_t, gbuf.reshape(G, O // G, -1))
             dcols = dcols.reshape(C, g.kh, g.kw, m, g.Ho, g._cols_w)
             if g.wide:
                 acc = np.zeros((C, m, plane + g._tail), dtype=gy.dtype)
@@ -262,7 +271,7 @@ def conv_weight_forward(x, gy, g):
             _im2col(flat, m, C, g, cols)
             gbuf = _gy_block(gy, n0, n1, g, gbuf)
             # (K, cols) @ (cols, O/G) runs faster in OpenBLAS than the transposed product
-            gw += np.matmul(cols, gbuf.reshape(G, O // G, -1).transpose(0, 2, 1))
+            gw += _matmul(cols, gbuf.reshape(G, O // G, -1).transpose(0, 2, 1))
         return gw
     gw = _sum_in_order(_by_slices(N, x.size * g.kh * g.kw, run))
     return gw.transpose(0, 2, 1).reshape(O, C // G, g.kh, g.kw)
@@ -274,7 +283,7 @@ def conv_backward(x, w, gy, g, need_x, need_w):
     (``_fused_backward``); otherwise gx is the transposed conv and gw a second im2col of x.
     (Keeping the forward's columns instead was measured 2x slower on LeNet: they leave the
     cache and their fresh memory page-faults, while im2col of a block stays in cache.)"""
-    g2 = flipped_geometry(g) if g.wide and w.shape[1] >= 16 else None
+    g2 = flipped_geometry(g) if g.wide and w.shape[1] >= _FLIP_MIN_CHANNELS else None
     if need_x and need_w and g2 is not None:
         return _fused_backward(x, w, gy, g, g2)
     gx = conv_transpose_forward(gy, w, None, g) if need_x else None
@@ -316,7 +325,7 @@ def _fused_backward(x, w, gy, g, g2):
             _im2col(flat, m, O, g2, cols)
             gx[n0:n1] = _gemm_nchw(w2mat, cols, m, g.H, wide, g.W)
             xw[:, :, :, :g.W] = x[n0:n1].transpose(1, 0, 2, 3)
-            gwf += np.matmul(cols, xw.reshape(G, Cg, -1).transpose(0, 2, 1))
+            gwf += _matmul(cols, xw.reshape(G, Cg, -1).transpose(0, 2, 1))
         return gwf
     gwf = _sum_in_order(_by_slices(N, gy.size * kk, run))
     gw = gwf.reshape(G, Og, g.kh, g.kw, Cg)[:, :, ::-1, ::-1].transpose(0, 1, 4, 2, 3)

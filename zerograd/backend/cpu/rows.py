@@ -1,0 +1,37 @@
+"""Reductions over the last axis of a (rows, k) array, for short rows of class scores.
+
+NumPy reduces along a short contiguous axis one row at a time: ``x.max(axis=1)`` of a
+256x10 array of logits takes ~16 us, ~5x an elementwise pass over the same array. A
+running maximum over the k columns (k vectorized passes down the rows) takes ~5 us, and
+a row sum as a matrix-vector product with ones (BLAS) ~1.5 us (1 thread, AVX-512 Xeon;
+``x.sum(axis=1)`` ~5 us). Cross-entropy over a handful of classes does both every step.
+"""
+import numpy as np
+
+_COLUMN_PASSES = 32  # up to this many columns, k passes beat NumPy's per-row reduce
+_ONES = {}  # (k, dtype) -> a read-only vector of ones
+
+
+def row_max(x):
+    """``x.max(axis=1, keepdims=True)`` for a 2-D array."""
+    rows, k = x.shape
+    if k > _COLUMN_PASSES or k < 2 or rows < 4 * k:
+        return x.max(axis=1, keepdims=True)
+    m = x[:, :1].copy()
+    column = m[:, 0]
+    for j in range(1, k):
+        np.maximum(column, x[:, j], out=column)
+    return m
+
+
+def row_sum(x):
+    """``x.sum(axis=1)`` for a 2-D float array (the products' order is BLAS's)."""
+    k = x.shape[1]
+    if x.dtype.kind != "f" or k == 0:
+        return x.sum(axis=1)
+    ones = _ONES.get((k, x.dtype))
+    if ones is None:
+        ones = np.ones(k, dtype=x.dtype)
+        ones.flags.writeable = False
+        _ONES[(k, x.dtype)] = ones
+    return np.matmul(x, ones)
