@@ -60,3 +60,44 @@ def test_max_pool_scatter_matches_torch(shape, kw, device):
     zy.backward(zg.tensor(g, device=device))
     ty.backward(torch.tensor(g))
     np.testing.assert_array_equal(zx.grad.numpy(force=True), tx.grad.numpy())
+
+
+@pytest.mark.parametrize("xs,ws", [((5, 4), (3, 4)),  # one GEMM each way
+                                   ((2, 3, 4), (6, 4)),  # batch dims folded into rows
+                                   ((4,), (3, 4)),  # an unbatched vector
+                                   ((300, 784), (10, 784))])  # skinny: the GEMM in pieces
+def test_linear_backward_array_agrees(xs, ws, device):
+    check_backward_array(F.linear, RNG.standard_normal(xs), RNG.standard_normal(ws),
+                         RNG.standard_normal(ws[0]), device=device)
+    check_backward_array(lambda x, w: F.linear(x, w), RNG.standard_normal(xs),
+                         RNG.standard_normal(ws), device=device)
+
+
+CE_CASES = [((6, 5), dict()),  # the plain case: no weights, smoothing or ignored targets
+            ((6, 5), dict(reduction="sum")),
+            ((6, 5), dict(reduction="none")),
+            ((3, 5, 2, 2), dict()),  # classes in dim 1 of a 4-D input
+            ((6, 5), dict(ignore_index=2)),  # some targets ignored
+            ((6, 5), dict(weight=True, label_smoothing=0.2))]
+
+
+@pytest.mark.parametrize("shape,kw", CE_CASES, ids=[str(c) for c in CE_CASES])
+def test_cross_entropy_backward_array_agrees(shape, kw, device):
+    target = RNG.integers(0, shape[1], (shape[0],) + shape[2:])
+    kw = dict(kw)
+    weight = RNG.random(shape[1]) + 0.5 if kw.pop("weight", False) else None
+
+    def fn(x):
+        w = None if weight is None else zg.tensor(weight, device=device)
+        return F.cross_entropy(x, zg.tensor(target, device=device), weight=w, **kw)
+    check_backward_array(fn, RNG.standard_normal(shape), device=device)
+
+
+def test_cross_entropy_backward_twice_with_retain_graph():
+    # the plain case reuses its saved exp(x - max) in place only when nothing keeps it
+    x = zg.tensor(RNG.standard_normal((4, 3)), requires_grad=True)
+    loss = F.cross_entropy(x, zg.tensor([0, 2, 1, 1]))
+    loss.backward(retain_graph=True)
+    first = x.grad.clone()
+    loss.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * first.numpy(), rtol=1e-12)

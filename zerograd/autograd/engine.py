@@ -237,6 +237,7 @@ def _execute(task):
             elif node._array_ready and not create_graph:  # no graph of the derivative
                 # backward_array may write into a gradient nobody else sees (ReLU's mask)
                 node.grad_owned = owned.get(node, False)
+                node.keeps_saved = retain_graph
                 in_grads = None if grad is None else _call_backward_array(
                     node, node.backward_array, (grad,))
             else:  # hooks, several outputs, or a backward_array while recording
@@ -270,6 +271,7 @@ def _run_node(task, node, grad):
     to its inputs."""
     hooks = node._hooks
     node.grad_owned = False  # hooks have seen the gradient
+    node.keeps_saved = task.retain_graph
     if hooks is not None:
         grad = call_tensor_hooks(node, hooks, grad)
         if hooks.pre:

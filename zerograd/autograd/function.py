@@ -84,6 +84,9 @@ class Function(Node):
     # Set by the engine before ``backward_array``: True when nothing else can see the
     # incoming gradient's memory, so the op may compute its result into it and return it.
     grad_owned = False
+    # Set by the engine before ``backward_array``: False when the saved state is released
+    # right after it (no ``retain_graph``), so the op may reuse its own buffers in place.
+    keeps_saved = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

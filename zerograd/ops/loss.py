@@ -78,13 +78,24 @@ def _class_last(xp, a, batched):
     """(N, C, d1, ...) -> (N*d1*..., C); unbatched (C,) -> (1, C)."""
     if not batched:
         return a.reshape(1, -1)
+    if a.ndim == 2:  # already rows of classes
+        return a
     return xp.moveaxis(a, 1, -1).reshape(-1, a.shape[1])
 
 
 def _class_first(xp, a, shape, batched):
-    if not batched:
+    if not batched or len(shape) == 2:
         return a.reshape(shape)
     return xp.moveaxis(a.reshape(shape[:1] + shape[2:] + shape[1:2]), -1, 1)
+
+
+def _row_reductions(ctx):
+    """Max and sum over each row of class scores: the device's row kernels where it has
+    them (the CPU's beat NumPy's reduce along a short axis), else the array module's."""
+    rows = getattr(ctx.kernels, "rows", None)
+    if rows is not None:
+        return rows.row_max, rows.row_sum
+    return (lambda a: a.max(axis=1, keepdims=True)), (lambda a: a.sum(axis=1))
 
 
 class CrossEntropy(Function):
@@ -99,21 +110,30 @@ class CrossEntropy(Function):
         xp = ctx.xp
         t = target.reshape(-1).astype(xp.int64, copy=False)
         valid = t != ignore_index
-        t = xp.where(valid, t, 0)
+        # The plain case (no class weights, no smoothing, no ignored target: a training
+        # step's loss) skips the per-row weights: every row counts 1.
+        plain = weight is None and label_smoothing == 0 and bool(valid.all())
+        if not plain:
+            t = xp.where(valid, t, 0)
         w = None if weight is None else weight.astype(x.dtype, copy=False)
         batched = x.ndim >= 2
         x2 = _class_last(xp, x, batched)
         rows, classes = x2.shape
-        e = x2 - x2.max(axis=1, keepdims=True)
+        row_max, row_sum = _row_reductions(ctx)
+        e = x2 - row_max(x2)
         eps = label_smoothing
         if eps > 0:  # sum_c w_c log p_c = sum_c w_c (x_c - max) - W log s
-            smooth_shifted = e @ w if w is not None else e.sum(axis=1)
+            smooth_shifted = e @ w if w is not None else row_sum(e)
         picked = e[xp.arange(rows), t]
         xp.exp(e, out=e)
-        s = e.sum(axis=1)
+        s = row_sum(e)
         log_s = xp.log(s)
-        w_i = (w[t] if w is not None else xp.ones(rows, x.dtype)) * valid
-        loss = (log_s - picked) * w_i
+        if plain:
+            w_i = None
+            loss = log_s - picked
+        else:
+            w_i = (w[t] if w is not None else xp.ones(rows, x.dtype)) * valid
+            loss = (log_s - picked) * w_i
         if eps > 0:
             w_total = w.sum() if w is not None else classes
             smooth = (w_total * log_s - smooth_shifted) * valid
@@ -126,9 +146,16 @@ class CrossEntropy(Function):
                                                             if batched else ())
         if reduction == "sum":
             return xp.asarray(loss.sum(), dtype=x.dtype)
-        ctx.denom = w_i.sum()
+        ctx.denom = xp.asarray(rows, dtype=x.dtype) if plain else w_i.sum()
         with errstate(x, divide="ignore", invalid="ignore"):  # all targets ignored: nan
             return xp.asarray(loss.sum() / ctx.denom, dtype=x.dtype)
+
+    @staticmethod
+    def _row_weights(ctx):
+        """Each row's weight (0 for an ignored target): ones in the plain case."""
+        if ctx.w_i is None:
+            ctx.w_i = ctx.xp.ones(ctx.t.shape[0], ctx.e.dtype)
+        return ctx.w_i
 
     @staticmethod
     def _coefficients(ctx):
@@ -136,7 +163,7 @@ class CrossEntropy(Function):
         the (smoothed, weighted) label distribution of row i and coef_i its total mass;
         scale is 1 / (sum of weights) for 'mean'. Returns (coef, smooth_row, scale)."""
         _, _, reduction, eps, classes = ctx.meta
-        w, w_i, valid = ctx.w, ctx.w_i, ctx.valid
+        w, w_i, valid = ctx.w, CrossEntropy._row_weights(ctx), ctx.valid
         dt = ctx.e.dtype
         w_total = w.sum() if w is not None else classes
         coef = ((1 - eps) * w_i + (eps / classes) * w_total * valid).astype(dt)
@@ -152,7 +179,7 @@ class CrossEntropy(Function):
         """Every row's target distribution, as a (rows, classes) array."""
         eps, dt = ctx.meta[3], ctx.e.dtype
         target = (smooth_row[None, :] * ctx.valid[:, None]).astype(dt)
-        target[ctx.xp.arange(ctx.t.shape[0]), ctx.t] += (1 - eps) * ctx.w_i
+        target[ctx.xp.arange(ctx.t.shape[0]), ctx.t] += (1 - eps) * CrossEntropy._row_weights(ctx)
         return target
 
     @staticmethod
@@ -171,9 +198,21 @@ class CrossEntropy(Function):
     def backward_array(ctx, grad_output):
         # the same formula on the kept exp(x - max) and row sums: softmax = e / s
         shape, batched, reduction, eps, classes = ctx.meta
-        coef, smooth_row, scale = CrossEntropy._coefficients(ctx)
         xp, t, dt = ctx.xp, ctx.t, ctx.e.dtype
         rows = t.shape[0]
+        if ctx.w_i is None and reduction != "none":  # plain: (softmax - onehot) * g / rows
+            g = grad_output.astype(dt, copy=False)
+            if reduction == "mean":
+                g = g / dt.type(rows)
+            factor = (g / ctx.s)[:, None]
+            if ctx.keeps_saved:  # another backward will read e again
+                grad = ctx.e * factor
+            else:  # e is this op's own and is released after this call: reuse its memory
+                grad, ctx.e = ctx.e, None
+                grad *= factor
+            grad[xp.arange(rows), t] -= g
+            return _class_first(xp, grad, shape, batched), None, None, None, None, None
+        coef, smooth_row, scale = CrossEntropy._coefficients(ctx)
         g = grad_output.reshape(-1) * scale  # per row, or one value
         g = xp.broadcast_to(g, (rows,)).astype(dt, copy=False)
         grad = ctx.e * (coef * g / ctx.s).astype(dt)[:, None]

@@ -39,7 +39,7 @@ def _reduce(loss, reduction):
 
 
 def _shape(t):
-    return tuple(t.shape)
+    return t._data.shape
 
 
 def _check_tensors(name, input, target):
@@ -52,9 +52,9 @@ def _check_tensors(name, input, target):
 def _check_same_device(*tensors):
     """torch's error for operands on different devices, for losses that read their arrays
     before any op would refuse the mix."""
-    devices = {str(t.device) for t in tensors if t is not None}
-    if len(devices) > 1:
-        raise mixed_devices_error(devices)
+    first = tensors[0].device
+    if any(t is not None and t.device != first for t in tensors[1:]):
+        raise mixed_devices_error({str(t.device) for t in tensors if t is not None})
 
 
 def _pointwise_operands(name, input, target):

@@ -38,8 +38,11 @@ def _check_class_targets(name, input, target, weight, ignore_index):
                            f"{1 if batched else 0}) the class-index target must have shape "
                            f"{expected}, got {_shape(target)}")
     t = target._data.reshape(-1)
-    bad = (t != ignore_index) & ((t < 0) | (t >= classes))
-    if bad.any():
+    if t.size and (t.min() < 0 or t.max() >= classes):  # two reductions in the usual case
+        bad = (t != ignore_index) & ((t < 0) | (t >= classes))
+    else:
+        bad = None
+    if bad is not None and bad.any():
         raise IndexError(f"Target {int(t[bad][0])} is out of bounds: class indices must lie "
                          f"in [0, {classes - 1}] (or equal ignore_index={ignore_index})")
     if weight is not None and _shape(weight) != (classes,):
