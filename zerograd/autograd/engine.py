@@ -120,7 +120,8 @@ def _make_root_grads(outputs, grad_outputs):
             if type(data) is _HOST_ARRAY and fn is not None and fn._hooks is None:
                 one = _host_one(data.dtype)
             else:
-                one = array_module(data).array(1, dtype=data.dtype)
+                with _device_guard_of(data):
+                    one = array_module(data).array(1, dtype=data.dtype)
             g = Tensor._make(one if data.ndim == 0 else one.reshape(data.shape), False, None)
         else:
             if not isinstance(g, Tensor):
@@ -218,10 +219,14 @@ def _execute(task):
     needed, deps = task.needed, task.deps
     prev_mode = _grad_mode.enabled
     _grad_mode.enabled = bool(create_graph)
+    device = None  # the device guard entered for the nodes now running (several GPUs)
     try:
         while ready:
             node = ready.pop()
             grad = pending.pop(node, None)
+            if grad is not None and (grad.__class__ is not Tensor
+                                     or type(grad._data) is not _HOST_ARRAY):
+                device = _switch_device(grad, device)
             if targets is not None and not _at_target(task, node, grad):
                 continue
             if type(node) is AccumulateGrad:
@@ -247,6 +252,34 @@ def _execute(task):
             _deliver(node, in_grads, grad, pending, owned, needed, deps, ready)
     finally:
         _grad_mode.enabled = prev_mode
+        if device is not None:
+            device.__exit__(None, None, None)
+
+
+def _device_guard_of(array):
+    """The context that makes ``array``'s device current (a no-op on the host)."""
+    backend = backend_of(array)
+    return backend.device_guard(backend.device_index(array) or 0)
+
+
+def _switch_device(grad, entered):
+    """Make the device of the gradient a node receives current while the node runs, as
+    torch's engine does per device: on a type with several devices (CUDA GPUs), arrays
+    are allocated on, and kernels run at, the current device. Returns the entered guard
+    (``entered``, the previous one, is left first); host gradients change nothing."""
+    g = grad
+    while isinstance(g, (tuple, list)):
+        g = next((x for x in g if x is not None), None)
+    if g is None or type(g._data) is _HOST_ARRAY:
+        return entered
+    backend = backend_of(g._data)
+    if backend.device_count() < 2:
+        return entered
+    if entered is not None:
+        entered.__exit__(None, None, None)
+    guard = _device_guard_of(g._data)
+    guard.__enter__()
+    return guard
 
 
 def _at_target(task, node, grad):

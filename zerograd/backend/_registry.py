@@ -5,6 +5,7 @@ Two questions every op asks go through here: "which array library serves this ar
 from the array's type, so CPU and accelerator tensors coexist and each op follows its
 inputs (DeZero's and Chainer's ``get_array_module``).
 """
+import contextlib
 
 
 class Backend:
@@ -39,6 +40,11 @@ class Backend:
     def from_host(self, array, index=None):
         """A NumPy array copied onto this device."""
         raise NotImplementedError
+
+    def device_guard(self, index):
+        """A context manager making device ``index`` current (where new arrays are allocated
+        and kernels run); nothing to do for a type with one device."""
+        return contextlib.nullcontext()
 
     def to_host(self, array):
         """This device's array as a NumPy array (a copy unless the device is the host)."""

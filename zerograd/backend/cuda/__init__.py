@@ -63,6 +63,9 @@ class CupyBackend(Backend):
                                f"machine has {self.device_count()} GPU(s))")
         return self.xp.cuda.Device(index)
 
+    def device_guard(self, index):
+        return self._device(index)
+
     def from_host(self, array, index=None):
         with self._device(index):
             return self.xp.asarray(array)

@@ -1,5 +1,8 @@
-"""``zerograd.nn.parallel``: ``DistributedDataParallel`` (MPI) and ``DataParallel``."""
-from zerograd.nn.parallel.data_parallel import DataParallel  # noqa: F401
+"""``zerograd.nn.parallel``: ``DistributedDataParallel`` (MPI), ``DataParallel`` and its
+steps (``scatter``, ``replicate``, ``parallel_apply``, ``gather``) as torch names them."""
+from zerograd.nn.parallel.data_parallel import (  # noqa: F401
+    DataParallel, gather, parallel_apply, replicate, scatter, scatter_kwargs)
 from zerograd.nn.parallel.distributed import DistributedDataParallel  # noqa: F401
 
-__all__ = ["DataParallel", "DistributedDataParallel"]
+__all__ = ["DataParallel", "DistributedDataParallel", "gather", "parallel_apply", "replicate",
+           "scatter", "scatter_kwargs"]
