@@ -7,6 +7,7 @@ works; reductions use MPI's typed operations for the dtypes MPI reduces natively
 back to gathering every rank's bytes and reducing with NumPy otherwise (bool, float16).
 """
 import array
+import math
 
 import numpy as np
 
@@ -47,13 +48,23 @@ def as_bytes(array):
 
 def mpi_op(op, dtype):
     """The MPI operation for ``op``, or None where NumPy must reduce (non-native dtype)."""
+    # every collective asks: the answer for each (op, dtype) is worked out once, and kept
+    # under the op's value (an Enum member hashes in Python, ~3x slower than its string)
+    found = (_MPI_OP_OF.get((op._value_, dtype), _UNKNOWN) if type(op) is ReduceOp
+             else _UNKNOWN)
+    if found is not _UNKNOWN:
+        return found
     if not isinstance(op, ReduceOp):
         raise TypeError(f"op must be a dist.ReduceOp, got {op!r}")
     if op is ReduceOp.AVG and dtype.kind not in "fc":
         raise ValueError(f"ReduceOp.AVG needs a floating-point tensor, got {dtype}")
-    if dtype not in _NATIVE:
-        return None
-    return getattr(_mpi(), _MPI_OPS[op])
+    found = getattr(_mpi(), _MPI_OPS[op]) if dtype in _NATIVE else None
+    _MPI_OP_OF[op._value_, dtype] = found
+    return found
+
+
+_MPI_OP_OF = {}
+_UNKNOWN = object()
 
 
 def reduce_stack(stack, op):
@@ -82,48 +93,69 @@ def gather_all(comm, array):
 
 def check_same(comm, tensors, what, shapes=True):
     """Raise on every rank (not hang on some) when the ranks' tensors differ in dtype or
-    shape: one small all-gather of (dtype, ndim, shape...) per call."""
-    # Plain Python arrays and one bytes comparison: this check runs before every collective,
-    # and for ten numbers NumPy's array set-up costs more than the exchange itself. The
-    # buffers of a one-tensor check are made once per (shape, dtype, world size).
-    size = comm.Get_size()
+    shape: one small all-reduce per call, the maximum of (signature, -signature).
+
+    Each rank gets its own numbers back exactly when every rank's signature is the same
+    (the maximum of each number equals it and so does its minimum); where any two differ,
+    some number's maximum and minimum differ, so every rank sees it and raises. Only then
+    are the signatures gathered, for the message. The buffer size does not grow with the
+    world, and agreement is one comparison."""
+    # Plain Python arrays and one comparison: this check runs before every collective, and
+    # for twenty numbers NumPy's array set-up costs more than the exchange itself. The
+    # buffers of a one-tensor check are made once per (shape, dtype).
     if len(tensors) == 1:
         data = tensors[0]._data
-        key = (data.shape, data.dtype, shapes, size)
+        key = (data.shape, data.dtype, shapes)
         made = _CHECK_BUFFERS.get(key)
         if made is None:
-            made = _CHECK_BUFFERS[key] = _check_buffers(tensors, shapes, size)
-        meta, gathered, expected = made
+            made = _CHECK_BUFFERS[key] = _check_buffers(tensors, shapes)
+        mine, agreed, maximum = made
     else:
-        meta, gathered, expected = _check_buffers(tensors, shapes, size)
-    comm.Allgather(meta, gathered)
-    if gathered.tobytes() == expected:
+        mine, agreed, maximum = _check_buffers(tensors, shapes)
+    comm.Allreduce(mine, agreed, maximum)
+    if agreed == mine:
         return
-    everyone = np.frombuffer(gathered, dtype=np.int64).reshape(size, len(tensors), 10)
+    _raise_mismatch(comm, mine[:len(mine) // 2], len(tensors), what)
+
+
+_CHECK_BUFFERS = {}
+
+
+def _check_buffers(tensors, shapes):
+    """(this rank's signature and its negation, a buffer for the ranks' maximum, MPI.MAX)."""
+    signature = [n for t in tensors for n in _signature(t, shapes)]
+    mine = array.array("q", signature + [-n for n in signature])
+    return mine, array.array("q", bytes(mine.itemsize * len(mine))), _mpi().MAX
+
+
+def _raise_mismatch(comm, signature, n_tensors, what):
+    """Every rank's signature, gathered (on every rank: all of them found the mismatch)."""
+    size = comm.Get_size()
+    gathered = array.array("q", bytes(signature.itemsize * len(signature) * size))
+    comm.Allgather(signature, gathered)
+    everyone = np.frombuffer(gathered, dtype=np.int64).reshape(size, n_tensors, 10)
     diff = "; ".join(f"rank {r} has " + ", ".join(_describe(row) for row in rank_meta)
                      for r, rank_meta in enumerate(everyone))
     raise RuntimeError(f"{what}: the tensors differ across ranks ({diff}); every rank must pass "
                        "tensors of the same shape and dtype")
 
 
-_CHECK_BUFFERS = {}
-
-
-def _check_buffers(tensors, shapes, size):
-    """(this rank's signature, a receive buffer for every rank's, what agreement looks like)."""
-    meta = array.array("q", [n for t in tensors for n in _signature(t, shapes)])
-    gathered = array.array("q", bytes(meta.itemsize * len(meta) * size))
-    return meta, gathered, meta.tobytes() * size
-
-
 def _signature(tensor, shapes):
-    """(dtype code, ndim, shape..., -1 padding): 10 numbers, the same on agreeing ranks."""
+    """(dtype code, ndim, shape..., -1 padding): 10 numbers, the same on agreeing ranks. Past
+    8 dims the last number is the product of the rest, so the sizes still must agree."""
     data = tensor._data
     shape = data.shape if shapes else (data.size,)
-    row = [ord(data.dtype.kind) * 1000 + data.dtype.itemsize, len(shape), *shape[:8]]  # 'f'4
+    if len(shape) > 8:
+        shape = (*shape[:7], math.prod(shape[7:]))
+    row = [ord(data.dtype.kind) * 1000 + data.dtype.itemsize, data.ndim if shapes else 1,
+           *shape]  # 'f'4 -> 102004
     return row + [-1] * (10 - len(row))
 
 
 def _describe(row):
     dtype = np.dtype(f"{chr(row[0] // 1000)}{row[0] % 1000}")
-    return f"{dtype} {list(int(n) for n in row[2:2 + row[1]])}"
+    ndim = int(row[1])
+    dims = [int(n) for n in row[2:2 + min(ndim, 8)]]
+    if ndim > 8:
+        return f"{dtype} {dims[:7]} + {ndim - 7} more dims of {dims[7]} elements"
+    return f"{dtype} {dims}"

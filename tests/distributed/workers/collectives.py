@@ -163,13 +163,23 @@ assert t.tolist() == [1.0, 1.0]
 dist.barrier()
 dist.barrier(async_op=True).wait()
 
-# mismatched shapes or dtypes: a clear error on every rank, not a hang
-for bad in (torch.zeros(3 + rank), torch.zeros(3, dtype=torch.float64 if rank else torch.float32)):
-    try:
-        dist.all_reduce(bad)
-        raise AssertionError("mismatch must fail")
-    except RuntimeError as e:
-        assert "differ across ranks" in str(e), e
+# mismatched shapes or dtypes: a clear error on every rank, not a hang; the message names
+# what each rank passed (past 8 dims, the size of the rest must still agree)
+nine = [1] * 8
+for bad, said in ((torch.zeros(3 + rank), "rank 0 has float32 [3]; rank 1 has float32 [4]"),
+                  (torch.zeros(3, dtype=torch.float64 if rank else torch.float32),
+                   "rank 0 has float32 [3]; rank 1 has float64 [3]"),
+                  (torch.zeros(2, 3) if rank else torch.zeros(3, 2), "[3, 2]; rank 1 has"),
+                  (torch.zeros(*nine, 2, 3 + rank), "+ 3 more dims of 6 elements; rank 1")):
+    for collective in (dist.all_reduce, dist.broadcast, dist.all_reduce):  # again: cached
+        try:
+            collective(bad)
+            raise AssertionError("mismatch must fail")
+        except RuntimeError as e:
+            assert "differ across ranks" in str(e) and said in str(e), e
+ok = torch.ones(*nine, 2, 3)  # the same 10-dim shape agrees
+dist.all_reduce(ok)
+assert ok.sum().item() == 2 * 6
 dist.destroy_process_group()
 assert not dist.is_initialized()
 print(f"rank {rank}: ALL OK", flush=True)
