@@ -113,3 +113,12 @@ def test_a_forked_child_makes_its_own_pool(restore_threads, monkeypatch):
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_split_inside_a_slice_runs_inline_on_every_thread(restore_threads):
+    # the caller's own slice as well as the pool's: a nested split from there would wait
+    # for the threads that run the other slices
+    threads.set_num_threads(2)
+    seen = threads.split(2, 1 << 40, lambda lo, hi: threads.threads_for(100, 1 << 40))
+    assert seen == [1, 1]
+    assert threads.threads_for(100, 1 << 40) == 2  # and the caller is itself again after

@@ -1,78 +1,201 @@
-"""Matrix products on the CPU: NumPy's matmul, cut into pieces OpenBLAS runs fastest.
+"""Matrix products on the CPU: NumPy's matmul, cut into the pieces OpenBLAS runs fastest.
 
-OpenBLAS (NumPy's BLAS) has a separate "small matrix" GEMM kernel, chosen when
-``M * N * K <= 100**3``: it skips the packing of the operands that the general kernel does.
-For *skinny* products, where one side is a handful of rows (a 784-10 Linear layer, the
-6 output channels of LeNet's first convolution), the packing dominates and the general
-kernel is two to three times slower per element than the small one (1 thread, AVX-512):
+OpenBLAS (NumPy's BLAS; 0.3.31, DYNAMIC_ARCH, SkylakeX kernels on this AVX-512 Xeon) has a
+"small matrix" GEMM kernel that skips the packing of the operands its general kernel does.
+It takes a product only when ``M * N * K <= 100**3`` and, for NumPy's C-ordered output,
+depending on the operands' layouts (OpenBLAS sees NumPy's row-major call transposed):
 
-=====================================  =========  ================
-product (M x K @ K x N)                one call   pieces <= 0.9M
-=====================================  =========  ================
-256x784 @ 784x10 (``x @ W.T``)         85 us      43 us
-10x256 @ 256x784 (``g.T @ x``)         65 us      44 us
-6x25 @ 25x41216 (LeNet conv 1)         608 us     197 us
-32x9 @ 9x30000 (a 3x3 conv on 1 ch.)   352 us     188 us
-=====================================  =========  ================
+* C @ C and F @ C: always;
+* C @ F (``x @ W.T``): only when ``M * N <= 1200`` and ``K >= 32`` (its dot-product kernel);
+* F @ F: never.
 
-So ``matmul`` cuts the long side of such a product into pieces of at most ``_SMALL``
-multiply-adds, written straight into their slice of the output. Products that are not
-skinny (both sides wide, or a long inner dimension) go to NumPy in one call: the general
-kernel is the faster one there. The pieces cut the rows or the columns of the output, never
-the inner dimension, so every output element is the same dot product in the same order
-whatever the thread count. At more than one thread the pieces run on zerograd's pool
-(the small kernel is single-threaded).
+(float64 measured the same bounds. An F-order ``out`` makes BLAS compute the transposed
+product, so that one is planned. With another BLAS the pieces are as correct, only not
+necessarily faster.)
+
+For *skinny* products (a side or the inner dimension of a few to a few tens, where
+``1/M + 1/K + 1/N >= 0.04``) the packing dominates and the small kernel is up to 2-3x
+faster per element, so ``matmul`` cuts such a product into pieces that each take it,
+and writes them straight into their slice of the output. Of the plans whose every piece
+takes the small kernel it picks by shapes and layouts alone (never by timings, so the same
+shapes always run the same pieces):
+
+* rows or columns of the output, or the inner dimension (K), as long as ``100**3`` allows,
+  in nearly equal pieces;
+* not pieces thinner than 8 (16 for a C @ F product or a cut of K): the small kernel runs
+  those badly;
+* columns only for outputs of at most 32 rows, and not when ``b`` has rows longer than
+  64 and is larger than L2 (2 MB): such pieces write or stream too many strided rows;
+* for F @ C, a cut of K where one is allowed (both pieces are contiguous blocks); else the
+  plan whose pieces are the least skinny.
+
+Measured per product (1 thread, process CPU time, median of 3 interleaved rounds of 7
+samples, us; "before" is the previous rule, which cut by shape alone, so some of its
+pieces missed the small kernel that the layout rules out; "after" gives the cut):
+
+==============================  ===========================  ====  ======  ==============
+product (M x K @ K x N)         where                        one   before  after
+                                                             call
+==============================  ===========================  ====  ======  ==============
+256x784 @ 784x10, C @ F         ``x @ W.T``, Linear 784-10     87      56  57 (rows 88)
+10x256 @ 256x784, F @ C         its ``g.T @ x``                71      51  48 (K 88)
+256x3136 @ 3136x10, C @ F       the conv stack's Linear       356     396  268 (rows 29)
+256x10 @ 10x3136, C @ C         its ``g @ W``                 260     268  189 (rows 29)
+6x25 @ 25x41216, C @ C          LeNet's conv 1                432     207  211 (cols 5888)
+25x41216 @ 41216x6, C @ F       its weight gradient           522     252  252 (K 5888)
+150x16 @ 16x6860, F @ C         LeNet's conv 2, input grad    444     443  358 (rows 9)
+150x6860 @ 6860x16, C @ F       its weight gradient (before)  462     526
+150x6860 @ 6860x16, C @ C       ... gy channels last (after)  453          351 (K 408)
+32x9 @ 9x115920, C @ C          the conv stack's conv 1      1368     767  802 (cols 3416)
+9x115920 @ 115920x32, C @ F     its weight gradient          2590    1216  1218 (K 3416)
+32x64 @ 64x17444, F @ C         ResNet's 1x1 shortcut, gx     761     766  673 (cols 488)
+32x17444 @ 17444x64, C @ F      its weight gradient (before) 1105    1213
+32x17444 @ 17444x64, C @ C      ... gy channels last (after)  921          666 (K 488)
+32x288 @ 288x3360, C @ C        a 32-channel 3x3 conv         579     583  586 (one call)
+==============================  ===========================  ====  ======  ==============
+
+(Column pieces of 2560 to 3416 measured 815-826 us on the conv stack's conv 1: the piece
+length within the small kernel's bound does not matter. Pieces of the 32-channel conv,
+104 columns, took 808 us: wide products stay one call.)
+
+The pieces depend on nothing but the shapes, so results are bit-identical between runs and
+between thread counts: row and column pieces write disjoint slices, and the partial
+products of a cut of K are added in piece order whichever thread computed them. At more
+than one thread the pieces of a large enough product run on zerograd's pool
+(``threads.split``; the small kernel itself is single-threaded); inside a caller's own
+split (a convolution's batch slices) they stay on the slice's thread.
 """
+import functools
+
 import numpy as np
 
 from zerograd.backend.cpu import threads
 
-_SMALL = 900_000  # multiply-adds per piece: under OpenBLAS's 100**3, with a margin
-_MIN_PIECE = 64  # shorter pieces than this cost more in calls than they save
-_SKINNY = 10  # a side of at most this many rows/columns is "skinny" ...
-_SKINNY_AREA = 1200  # ... or one whose rows/columns times K are at most this
-_MIN_INNER_PIECE = 128  # pieces of the inner dimension: at least this long
+_SMALL = 100 ** 3  # OpenBLAS takes its small-matrix kernel for M*N*K up to this
+_CF_AREA = 1200  # ... a C-order @ F-order product only for M*N up to this
+_CF_MIN_K = 32  # ... and K at least this
+_SKINNY = 0.04  # 1/m + 1/k + 1/n from which the general kernel's packing dominates
+_MIN_PIECE = 8  # pieces thinner than this run the small kernel badly
+_MIN_THIN_PIECE = 16  # ... pieces of the inner dimension, and any of a C @ F product
+_MAX_STRIDED_ROWS = 32  # column pieces write this many strided rows of the output at most
+_LONG_K, _CACHE_BYTES = 64, 2 << 20  # ... and do not stream a b of long rows past L2
 
 
-def _pieces(m, k, n):
-    """(axis, piece length) to cut the product (m, k) @ (k, n) along, or None.
-
-    Axis 0 cuts the rows of the output, 1 its columns, 2 the inner dimension (a small
-    output over a long sum: a weight gradient over a batch of pixels)."""
-    if m * n * k <= _SMALL:
-        return None
-    long_axis, long_len, short = (0, m, n) if m >= n else (1, n, m)
-    if short <= _SKINNY or short * k <= _SKINNY_AREA:
-        piece = _SMALL // (k * short) // 8 * 8
-        if _MIN_PIECE <= piece < long_len:
-            return long_axis, piece
-    piece = _SMALL // (m * n) // 8 * 8
-    if _MIN_INNER_PIECE <= piece < k:
-        return 2, piece
+def layout(x):
+    """'C' (rows contiguous), 'F' (columns contiguous) or None (NumPy copies it or loops)."""
+    s = x.itemsize
+    if x.strides[1] == s and x.strides[0] >= x.shape[1] * s:
+        return "C"
+    if x.strides[0] == s and x.strides[1] >= x.shape[0] * s:
+        return "F"
     return None
 
 
+def _small(m, k, n, la, lb):
+    """Whether OpenBLAS runs the product (m, k) @ (k, n) with its small-matrix kernel."""
+    if m * k * n > _SMALL or (la, lb) == ("F", "F"):
+        return False
+    if (la, lb) == ("C", "F"):
+        return m * n <= _CF_AREA and k >= _CF_MIN_K
+    return True
+
+
+def _even_piece(length, most):
+    """The length of ceil(length / most) nearly equal pieces (a multiple of 8 when long)."""
+    count = -(-length // most)
+    piece = -(-length // count)
+    if piece > 64:
+        piece = min(-(-piece // 8) * 8, most // 8 * 8)
+    return piece
+
+
+def _candidates(m, k, n, la, lb):
+    """Every plan whose pieces all take the small kernel: (axis, piece length), axis 0 cutting
+    the rows of the output, 1 its columns, 2 the inner dimension."""
+    plans = []
+    for axis, length, rest in ((0, m, k * n), (1, n, m * k), (2, k, m * n)):
+        most = _SMALL // rest
+        if most < 1 or most >= length:
+            continue
+        piece = _even_piece(length, most)
+        dims = [m, k, n]
+        dims[(0, 2, 1)[axis]] = piece
+        if _small(*dims, la, lb):
+            plans.append((axis, piece))
+    return plans
+
+
+def _admissible(cut, m, k, n, la, lb, itemsize):
+    axis, piece = cut
+    if axis == 1 and (m > _MAX_STRIDED_ROWS or
+                      k > _LONG_K and k * n * itemsize > _CACHE_BYTES):
+        return False
+    return piece >= (_MIN_PIECE if axis < 2 and (la, lb) != ("C", "F") else _MIN_THIN_PIECE)
+
+
+def _piece_skinniness(cut, m, k, n):
+    dims = [m, k, n]
+    dims[(0, 2, 1)[cut[0]]] = cut[1]
+    return sum(1 / d for d in dims)
+
+
+@functools.lru_cache(maxsize=1024)
+def plan(m, k, n, la, lb, itemsize=4):
+    """(axis, piece length) to cut (m, k) @ (k, n) into, or None for one NumPy call.
+
+    ``la``/``lb``: the operands' layouts ('C', 'F', or None: not cut). Depends on nothing
+    else (``itemsize`` only bounds the bytes streamed), so the same shapes always run the
+    same pieces: results are reproducible."""
+    if m * k * n <= _SMALL or la is None or lb is None:
+        return None
+    if 1 / m + 1 / k + 1 / n < _SKINNY:
+        return None
+    plans = [c for c in _candidates(m, k, n, la, lb)
+             if _admissible(c, m, k, n, la, lb, itemsize)]
+    if not plans:
+        return None
+    if (la, lb) == ("F", "C") and plans[-1][0] == 2:
+        return plans[-1]  # both pieces of an inner cut are contiguous blocks: the fastest
+    return min(plans, key=lambda c: _piece_skinniness(c, m, k, n))
+
+
 def matmul(a, b, out=None):
-    """``a @ b`` for 2-D float arrays (anything else: ``numpy.matmul`` as it is)."""
-    if a.ndim != 2 or b.ndim != 2 or a.dtype.kind != "f" or a.dtype != b.dtype:
+    """``a @ b`` for 2-D float arrays (anything else: ``numpy.matmul`` as it is); skinny
+    products in pieces, which run on zerograd's threads when large enough."""
+    if (a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0] or
+            a.shape[0] * a.shape[1] * b.shape[1] <= _SMALL or a.dtype != b.dtype or
+            a.dtype not in (np.float32, np.float64)):
+        return np.matmul(a, b, out=out)  # not cut: one call (a small one takes the kernel)
+    if out is not None and (out.shape != (a.shape[0], b.shape[1]) or layout(out) != "C"):
+        if out.shape == (a.shape[0], b.shape[1]) and layout(out) == "F":
+            # BLAS computes an F-order output as out.T = b.T @ a.T: plan that product
+            run(b.T, a.T, out.T, _plan_of(b.T, a.T))
+            return out
+        return np.matmul(a, b, out=out)
+    return run(a, b, out, _plan_of(a, b))
+
+
+def _plan_of(a, b):
+    return plan(a.shape[0], a.shape[1], b.shape[1], layout(a), layout(b), a.itemsize)
+
+
+def run(a, b, out, cut):
+    """``a @ b`` computed piece by piece as ``cut`` (a ``plan``) says; the pieces run on
+    zerograd's threads when the product is large enough."""
+    if cut is None:
         return np.matmul(a, b, out=out)
     m, k = a.shape
     n = b.shape[1]
-    plan = _pieces(m, k, n)
-    if plan is None:
-        return np.matmul(a, b, out=out)
-    axis, piece = plan
+    axis, piece = cut
     starts = range(0, (m, n, k)[axis], piece)
-    work = m * n * k // 32  # the pool pays from ~4M multiply-adds per thread on
+    # the pool pays from ~4M multiply-adds per thread on
+    work = m * n * k // 32
     if axis == 2:
-        # partial products over consecutive pieces of the sum, added in piece order
-        def partial(lo, hi):
-            acc = None
-            for s in starts[lo:hi]:
-                p = np.matmul(a[:, s:s + piece], b[s:s + piece])
-                acc = p if acc is None else np.add(acc, p, out=acc)
-            return acc
-        parts = threads.split(len(starts), work, partial)
+        # partial products of consecutive pieces of the sum, added in piece order whatever
+        # the thread count: the same bits at 1 and 2 threads
+        def partials(lo, hi):
+            return [np.matmul(a[:, s:s + piece], b[s:s + piece]) for s in starts[lo:hi]]
+        parts = [p for chunk in threads.split(len(starts), work, partials) for p in chunk]
         if out is None:
             out = parts[0]
         else:
@@ -83,12 +206,12 @@ def matmul(a, b, out=None):
     if out is None:
         out = np.empty((m, n), dtype=a.dtype)
 
-    def run(lo, hi):
+    def pieces(lo, hi):
         for s in starts[lo:hi]:
             if axis == 0:
                 np.matmul(a[s:s + piece], b, out=out[s:s + piece])
             else:
                 np.matmul(a, b[:, s:s + piece], out=out[:, s:s + piece])
 
-    threads.split(len(starts), work, run)
+    threads.split(len(starts), work, pieces)
     return out

@@ -14,7 +14,8 @@ this module through their backend (``ctx.kernels.threads``), never globally.
   workers already occupy the cores) and the setting is restored afterwards; OpenBLAS's
   own workers, which spin for a while after each call, are stopped first.
 * ``split(n, work, fn)``: calls ``fn(start, stop)`` on contiguous slices of ``range(n)``,
-  one per thread, and returns the results **in slice order**, so callers that add partial
+  one per thread (a split inside a slice runs inline), and returns the results **in slice
+  order**, so callers that add partial
   results do it in a fixed order: the same thread count gives bit-identical results.
   Work under ``MIN_WORK`` elements per thread runs inline: a dispatch costs ~20-50 us.
 """
@@ -137,7 +138,13 @@ def split(n, work, fn):
     _park_spinning_blas_threads(blas, saved)
     try:
         futures = [pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, k)]
-        first = fn(bounds[0], bounds[1])
+        # the caller's own slice, like the workers' ones, runs any nested split inline: a
+        # split from there would wait for the threads busy with the other slices
+        _local.worker = True
+        try:
+            first = fn(bounds[0], bounds[1])
+        finally:
+            _local.worker = False
         return [first] + [f.result() for f in futures]
     finally:
         for c, count in zip(blas, saved):
