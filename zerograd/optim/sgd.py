@@ -50,8 +50,15 @@ class SGD(Optimizer):
         loss = self._eval_closure(closure)
         for group in self.param_groups:
             lr, momentum = _scalar(group["lr"]), group["momentum"]
+            plain = momentum == 0 and group["weight_decay"] == 0 and not group["maximize"]
             for p in group["params"]:
                 if p.grad is None:
+                    continue
+                if plain and p._data.size <= _DIRECT_ELEMENTS:
+                    # p -= lr * g as one product and one add: the general update's scratch
+                    # and blocking cost more than the arithmetic on a small parameter
+                    p._data += p.grad._data * -lr
+                    p._bump_version()
                     continue
                 buf, first = None, False
                 if momentum != 0:
@@ -67,6 +74,9 @@ class SGD(Optimizer):
                     maximize=group["maximize"])
                 p._bump_version()
         return loss
+
+
+_DIRECT_ELEMENTS = 1 << 16  # plain SGD updates parameters up to this size directly
 
 
 def _sgd_update(param, grad, buf, work, *, xp, first, lr, momentum, dampening, weight_decay,
