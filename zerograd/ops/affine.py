@@ -20,13 +20,11 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, weight, bias):
         ctx.save_for_backward(x, weight)
-        if x.ndim == 2:
-            out = _matmul_of(ctx)(x, weight.T)
-        elif x.ndim > 2:  # fold the batch dims into the GEMM's rows
+        if x.ndim < 2:  # an unbatched vector
+            out = x @ weight.T
+        else:  # the batch dims folded into the GEMM's rows
             out = _matmul_of(ctx)(x.reshape(-1, x.shape[-1]), weight.T)
             out = out.reshape(x.shape[:-1] + (weight.shape[0],))
-        else:
-            out = x @ weight.T
         if bias is not None:
             out += bias
         return out
@@ -55,10 +53,8 @@ class Linear(Function):
         need = ctx.needs_input_grad
         matmul = _matmul_of(ctx)
         out_features, in_features = weight.shape
-        if x.ndim < 2:  # an unbatched input: a vector in, a vector out
-            g2, x2 = grad_output.reshape(1, out_features), x.reshape(1, in_features)
-        else:
-            g2, x2 = grad_output.reshape(-1, out_features), x.reshape(-1, in_features)
+        # every leading dim (none for an unbatched vector) is a row of the GEMMs
+        g2, x2 = grad_output.reshape(-1, out_features), x.reshape(-1, in_features)
         grad_x = matmul(g2, weight).reshape(x.shape) if need[0] else None
         grad_w = matmul(g2.T, x2) if need[1] else None
         grad_b = g2.sum(0) if len(need) > 2 and need[2] else None

@@ -118,9 +118,7 @@ def _candidates(m, k, n, la, lb):
         if most < 1 or most >= length:
             continue
         piece = _even_piece(length, most)
-        dims = [m, k, n]
-        dims[(0, 2, 1)[axis]] = piece
-        if _small(*dims, la, lb):
+        if _small(*_piece_dims((axis, piece), m, k, n), la, lb):
             plans.append((axis, piece))
     return plans
 
@@ -133,10 +131,15 @@ def _admissible(cut, m, k, n, la, lb, itemsize):
     return piece >= (_MIN_PIECE if axis < 2 and (la, lb) != ("C", "F") else _MIN_THIN_PIECE)
 
 
-def _piece_skinniness(cut, m, k, n):
+def _piece_dims(cut, m, k, n):
+    """(m, k, n) of one piece of the product cut as ``cut`` = (axis, piece length)."""
     dims = [m, k, n]
     dims[(0, 2, 1)[cut[0]]] = cut[1]
-    return sum(1 / d for d in dims)
+    return dims
+
+
+def _piece_skinniness(cut, m, k, n):
+    return sum(1 / d for d in _piece_dims(cut, m, k, n))
 
 
 @functools.lru_cache(maxsize=1024)

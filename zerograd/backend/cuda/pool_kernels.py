@@ -65,13 +65,6 @@ class AvgPlan(WindowPlan, _cpu.AvgPlan):
         _cpu.AvgPlan.__init__(self, *args, **kwargs)
         self._device_divisor = {}
 
-    def sum_windows(self, x):
-        views = self.offset_views(self.padded(x, 0))
-        out = next(views).copy()
-        for v in views:
-            out += v
-        return out
-
     def spread(self, g):
         """The adjoint of ``sum_windows``: every window's value added to its positions."""
         xp = module_of(g)

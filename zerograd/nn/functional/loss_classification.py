@@ -40,11 +40,9 @@ def _check_class_targets(name, input, target, weight, ignore_index):
     t = target._data.reshape(-1)
     if t.size and (t.min() < 0 or t.max() >= classes):  # two reductions in the usual case
         bad = (t != ignore_index) & ((t < 0) | (t >= classes))
-    else:
-        bad = None
-    if bad is not None and bad.any():
-        raise IndexError(f"Target {int(t[bad][0])} is out of bounds: class indices must lie "
-                         f"in [0, {classes - 1}] (or equal ignore_index={ignore_index})")
+        if bad.any():
+            raise IndexError(f"Target {int(t[bad][0])} is out of bounds: class indices must "
+                             f"lie in [0, {classes - 1}] (or equal ignore_index={ignore_index})")
     if weight is not None and _shape(weight) != (classes,):
         raise RuntimeError(f"weight tensor should be defined either for all {classes} "
                            f"classes or no classes but got weight tensor of shape: "

@@ -161,13 +161,11 @@ def _current_index(device_type):
 
 
 def _device_guard(dev):
-    """``dev`` made the current device of its type for a block: CuPy allocates and launches
-    on the current device, so a replica's scratch arrays must land on its own device."""
-    if dev.type == "cuda":
-        from zerograd import cuda
-        return cuda.device(dev.index)
-    guard = getattr(_backend.get(dev.type), "device_guard", None)  # a type with a current device
-    return contextlib.nullcontext() if guard is None else guard(dev.index or 0)
+    """``dev`` made the current device of its type for a block (``Backend.device_guard``;
+    nothing for the CPU): CuPy allocates and launches on the current device, so a replica's
+    scratch arrays must land on its own device."""
+    index = dev.index if dev.index is not None else _current_index(dev.type)
+    return _backend.get(dev.type).device_guard(index)
 
 
 # -- the four steps (torch.nn.parallel's functions, on zerograd devices) --------------------
@@ -332,5 +330,5 @@ def _gather_tensors(tensors, target, dim):
         warnings.warn("Was asked to gather along dimension 0, but all input tensors were "
                       "scalars; will instead unsqueeze and return a vector.", stacklevel=3)
         tensors = [t.reshape(1) for t in tensors]
-    with contextlib.nullcontext() if target.type == "cpu" else _device_guard(target):
+    with _device_guard(target):
         return cat([t.to(target) for t in tensors], dim)
