@@ -22,10 +22,9 @@ from zerograd.ops._norm_passes import batch_norm_backward, batch_norm_forward
 __all__ = ["batch_norm", "layer_norm", "group_norm"]
 
 
-def _splitter(ctx):
-    """The backend's batch-slice splitter (None: a backend without a thread pool)."""
-    threads = getattr(ctx.kernels, "threads", None)
-    return None if threads is None else threads.split
+def _threads(ctx):
+    """The backend's thread pool module (None: a backend without one)."""
+    return getattr(ctx.kernels, "threads", None)
 
 
 class BatchNorm(Function):
@@ -41,7 +40,7 @@ class BatchNorm(Function):
     def forward(ctx, x, weight, bias, eps):
         N, C = x.shape[:2]
         y3, mean, var, invstd = batch_norm_forward(ctx.xp, x.reshape(N, C, -1), weight, bias,
-                                                   eps, _splitter(ctx))
+                                                   eps, _threads(ctx))
         ctx.mark_non_differentiable(mean, var)
         ctx.mean, ctx.invstd, ctx.eps = mean, invstd, eps
         ctx.save_for_backward(x, weight)
@@ -64,7 +63,7 @@ class BatchNorm(Function):
         N, C = g.shape[:2]
         gx, gw, gb = batch_norm_backward(
             array_module(g), g.reshape(N, C, -1), x._data.reshape(N, C, -1), ctx.mean,
-            ctx.invstd, None if weight is None else weight._data, need_x, _splitter(ctx))
+            ctx.invstd, None if weight is None else weight._data, need_x, _threads(ctx))
         return (None if gx is None else gx.reshape(g.shape), gw if need_w else None,
                 gb if need_b else None, None)
 

@@ -71,6 +71,8 @@ import numpy as np
 
 from zerograd.backend.cpu import threads
 
+_as_strided = np.lib.stride_tricks.as_strided
+
 _SMALL = 100 ** 3  # OpenBLAS takes its small-matrix kernel for M*N*K up to this
 _CF_AREA = 1200  # ... a C-order @ F-order product only for M*N up to this
 _CF_MIN_K = 32  # ... and K at least this
@@ -190,15 +192,15 @@ def run(a, b, out, cut):
     m, k = a.shape
     n = b.shape[1]
     axis, piece = cut
-    starts = range(0, (m, n, k)[axis], piece)
+    count = -(-(m, n, k)[axis] // piece)
     # the pool pays from ~4M multiply-adds per thread on
     work = m * n * k // 32
     if axis == 2:
         # partial products of consecutive pieces of the sum, added in piece order whatever
         # the thread count: the same bits at 1 and 2 threads
         def partials(lo, hi):
-            return [np.matmul(a[:, s:s + piece], b[s:s + piece]) for s in starts[lo:hi]]
-        parts = [p for chunk in threads.split(len(starts), work, partials) for p in chunk]
+            return list(_stacked_products(a, b, None, 2, piece, lo, hi))
+        parts = [p for chunk in threads.split(count, work, partials) for p in chunk]
         if out is None:
             out = parts[0]
         else:
@@ -208,13 +210,52 @@ def run(a, b, out, cut):
         return out
     if out is None:
         out = np.empty((m, n), dtype=a.dtype)
-
-    def pieces(lo, hi):
-        for s in starts[lo:hi]:
-            if axis == 0:
-                np.matmul(a[s:s + piece], b, out=out[s:s + piece])
-            else:
-                np.matmul(a, b[:, s:s + piece], out=out[:, s:s + piece])
-
-    threads.split(len(starts), work, pieces)
+    threads.split(count, work, lambda lo, hi: _stacked_products(a, b, out, axis, piece, lo, hi))
     return out
+
+
+def _stacked_products(a, b, out, axis, piece, lo, hi):
+    """The products of pieces ``lo:hi`` of ``a @ b`` cut along ``axis``, as one batched
+    matmul over strided views of the whole pieces (plus one call for a shorter last piece):
+    rows and columns are written into ``out``; for a cut of K the partial products come
+    back stacked, in piece order.
+
+    One call, not one per piece, because NumPy's matmul keeps the GIL for products of
+    fewer than ~500 output elements -- a cut of K makes such partials (LeNet's 25x6 weight
+    gradient): called one by one from two threads they ran no faster than from one
+    (measured 1.00x; stacked, 1.8x) -- and each call costs Python overhead besides."""
+    m, k = a.shape
+    n = b.shape[1]
+    length = (m, n, k)[axis]
+    full = min(hi, length // piece) - lo  # whole pieces in lo:hi
+    sa, sb = a.strides, b.strides
+    results = []
+    if full > 0:
+        s0 = lo * piece
+        if axis == 2:
+            av = _as_strided(a[:, s0:], (full, m, piece), (piece * sa[1],) + sa)
+            bv = _as_strided(b[s0:], (full, piece, n), (piece * sb[0],) + sb)
+            results.append(np.matmul(av, bv))
+        elif axis == 0:
+            so = out.strides
+            av = _as_strided(a[s0:], (full, piece, k), (piece * sa[0],) + sa)
+            bv = _as_strided(b, (full, k, n), (0,) + sb)
+            ov = _as_strided(out[s0:], (full, piece, n), (piece * so[0],) + so)
+            np.matmul(av, bv, out=ov)
+        else:
+            so = out.strides
+            av = _as_strided(a, (full, m, k), (0,) + sa)
+            bv = _as_strided(b[:, s0:], (full, k, piece), (piece * sb[1],) + sb)
+            ov = _as_strided(out[:, s0:], (full, m, piece), (piece * so[1],) + so)
+            np.matmul(av, bv, out=ov)
+    if lo + full < hi:  # the shorter last piece
+        s = (lo + full) * piece
+        if axis == 2:
+            results.append(np.matmul(a[:, s:], b[s:])[None])
+        elif axis == 0:
+            np.matmul(a[s:], b, out=out[s:])
+        else:
+            np.matmul(a, b[:, s:], out=out[:, s:])
+    if axis == 2:
+        return results[0] if len(results) == 1 else np.concatenate(results)
+    return None
