@@ -71,8 +71,6 @@ import numpy as np
 
 from zerograd.backend.cpu import threads
 
-_as_strided = np.lib.stride_tricks.as_strided
-
 _SMALL = 100 ** 3  # OpenBLAS takes its small-matrix kernel for M*N*K up to this
 _CF_AREA = 1200  # ... a C-order @ F-order product only for M*N up to this
 _CF_MIN_K = 32  # ... and K at least this
@@ -199,7 +197,8 @@ def run(a, b, out, cut):
         # partial products of consecutive pieces of the sum, added in piece order whatever
         # the thread count: the same bits at 1 and 2 threads
         def partials(lo, hi):
-            return list(_stacked_products(a, b, None, 2, piece, lo, hi))
+            return [p for stack in _stacked_products(a, b, None, 2, piece, lo, hi)
+                    for p in stack]
         parts = [p for chunk in threads.split(count, work, partials) for p in chunk]
         if out is None:
             out = parts[0]
@@ -216,46 +215,36 @@ def run(a, b, out, cut):
 
 def _stacked_products(a, b, out, axis, piece, lo, hi):
     """The products of pieces ``lo:hi`` of ``a @ b`` cut along ``axis``, as one batched
-    matmul over strided views of the whole pieces (plus one call for a shorter last piece):
-    rows and columns are written into ``out``; for a cut of K the partial products come
-    back stacked, in piece order.
+    matmul over views of the whole pieces (plus one call for a shorter last piece): rows
+    and columns are written into ``out``; for a cut of K the partial products come back
+    stacked, in piece order.
 
     One call, not one per piece, because NumPy's matmul keeps the GIL for products of
     fewer than ~500 output elements -- a cut of K makes such partials (LeNet's 25x6 weight
     gradient): called one by one from two threads they ran no faster than from one
-    (measured 1.00x; stacked, 1.8x) -- and each call costs Python overhead besides."""
+    (measured 1.00x; stacked, 1.6x). The views split one axis and transpose, which costs
+    ~1 us (``as_strided`` cost ~6 us a view: the softmax step's three products took
+    45 -> 63 us)."""
     m, k = a.shape
     n = b.shape[1]
-    length = (m, n, k)[axis]
-    full = min(hi, length // piece) - lo  # whole pieces in lo:hi
-    sa, sb = a.strides, b.strides
-    results = []
+    full = min(hi, (m, n, k)[axis] // piece) - lo  # whole pieces in lo:hi
+    s0, s1 = lo * piece, (lo + full) * piece
+    partials = []
     if full > 0:
-        s0 = lo * piece
         if axis == 2:
-            av = _as_strided(a[:, s0:], (full, m, piece), (piece * sa[1],) + sa)
-            bv = _as_strided(b[s0:], (full, piece, n), (piece * sb[0],) + sb)
-            results.append(np.matmul(av, bv))
-        elif axis == 0:
-            so = out.strides
-            av = _as_strided(a[s0:], (full, piece, k), (piece * sa[0],) + sa)
-            bv = _as_strided(b, (full, k, n), (0,) + sb)
-            ov = _as_strided(out[s0:], (full, piece, n), (piece * so[0],) + so)
-            np.matmul(av, bv, out=ov)
+            partials.append(np.matmul(a[:, s0:s1].reshape(m, full, piece).transpose(1, 0, 2),
+                                      b[s0:s1].reshape(full, piece, n)))
+        elif axis == 0:  # b broadcasts over the pieces
+            np.matmul(a[s0:s1].reshape(full, piece, k), b,
+                      out=out[s0:s1].reshape(full, piece, n))
         else:
-            so = out.strides
-            av = _as_strided(a, (full, m, k), (0,) + sa)
-            bv = _as_strided(b[:, s0:], (full, k, piece), (piece * sb[1],) + sb)
-            ov = _as_strided(out[:, s0:], (full, m, piece), (piece * so[1],) + so)
-            np.matmul(av, bv, out=ov)
+            np.matmul(a, b[:, s0:s1].reshape(k, full, piece).transpose(1, 0, 2),
+                      out=out[:, s0:s1].reshape(m, full, piece).transpose(1, 0, 2))
     if lo + full < hi:  # the shorter last piece
-        s = (lo + full) * piece
         if axis == 2:
-            results.append(np.matmul(a[:, s:], b[s:])[None])
+            partials.append(np.matmul(a[:, s1:], b[s1:])[None])
         elif axis == 0:
-            np.matmul(a[s:], b, out=out[s:])
+            np.matmul(a[s1:], b, out=out[s1:])
         else:
-            np.matmul(a, b[:, s:], out=out[:, s:])
-    if axis == 2:
-        return results[0] if len(results) == 1 else np.concatenate(results)
-    return None
+            np.matmul(a, b[:, s1:], out=out[:, s1:])
+    return partials
