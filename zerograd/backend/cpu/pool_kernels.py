@@ -51,13 +51,14 @@ class WindowPlan:
         best = views[0].copy()
         for v in views[1:]:
             np.maximum(best, v, out=best)  # NaN propagates, as in torch
-        # first offset holding the maximum: scan backwards, earlier matches overwrite
+        # the first offset holding the maximum, k = n0 (1 + n1 (1 + n2 (...))) with
+        # n_k = (view k != max): 3 passes an offset (was 4 and a zero-fill; the 2x2 pool of
+        # (256, 32, 28, 28) 13.6 -> 10.0 ms, 1 thread)
+        hit = np.empty(best.shape, dtype=bool)
         arg = np.zeros(best.shape, dtype=np.int16)
-        hit, step = np.empty(best.shape, dtype=bool), np.empty(best.shape, dtype=np.int16)
-        for k in range(len(views) - 1, -1, -1):
-            np.equal(views[k], best, out=hit)
-            np.subtract(arg, k, out=step)
-            arg -= np.multiply(step, hit, out=step)
+        for k in range(len(views) - 2, -1, -1):
+            arg += 1
+            arg *= np.not_equal(views[k], best, out=hit)
         if x.dtype.kind == "f":
             nan = best != best
             if nan.any():  # torch reports the last NaN of a window
