@@ -182,6 +182,6 @@ def conv_backward(x, w, gy, g, need_x, need_w):
         dU = parts[0]
         for p in parts[1:]:
             dU += p  # slice order: the same thread count gives the same bits
-        gw = np.matmul(_TG.T.astype(x.dtype), dU.reshape(16, -1)).reshape(3, 3, O, C)
-        gw = np.ascontiguousarray(gw.transpose(2, 3, 0, 1))
+        # (G x G)^T dU, computed as dU^T TG so that it lands in (O, C, 3, 3) order at once
+        gw = np.matmul(dU.reshape(16, O * C).T, _TG.astype(x.dtype)).reshape(O, C, 3, 3)
     return gx, gw
