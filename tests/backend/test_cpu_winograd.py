@@ -31,26 +31,29 @@ def _arrays(N, C, O, H, W, dtype, kernel=3):
     return x, w, b
 
 
-@pytest.mark.parametrize("change, used", [
-    ({}, True),
-    ({"C": 16}, False), ({"O": 16}, False),  # too few channels on one side
-    ({"C": 32, "O": 32}, False),  # neither side wide enough
-    ({"C": 32, "O": 64}, True), ({"C": 64, "O": 32}, True),
-    ({"kernel": 5}, False), ({"stride": 2}, False), ({"dilation": 2}, False),
-    ({"groups": 2}, False), ({"dtype": np.int64}, False), ({"H": 2}, False),
+@pytest.mark.parametrize("change, forward, backward", [
+    ({}, True, True),
+    ({"C": 16}, False, False), ({"O": 16}, False, False),  # too few channels on one side
+    ({"C": 32, "O": 32}, True, False),  # the backward wants one side wider
+    ({"C": 32, "O": 64}, True, True), ({"C": 64, "O": 32}, True, True),
+    ({"kernel": 5}, False, False), ({"stride": 2}, False, False),
+    ({"dilation": 2}, False, False), ({"groups": 2}, False, False),
+    ({"dtype": np.int64}, False, False), ({"H": 2}, False, False),
 ])
-def test_applies_to_3x3_stride_1_convolutions_with_many_channels(change, used):
+def test_applies_to_3x3_stride_1_convolutions_with_many_channels(change, forward, backward):
     p = dict(C=64, O=64, H=8, kernel=3, stride=1, dilation=1, groups=1, dtype=np.float32)
     p.update(change)
     x = np.zeros((2, p["C"], p["H"], 8), dtype=p["dtype"])
     w = np.zeros((p["O"], p["C"] // p["groups"], p["kernel"], p["kernel"]), dtype=p["dtype"])
     g = _geometry(p["H"], 8, (0, 0, 0, 0), p["kernel"], p["stride"], p["dilation"],
                   p["groups"])
-    assert winograd.applies(x, w, g) is used
+    assert winograd.applies(x, w, g) is forward
+    assert winograd.applies(x, w, g, backward=True) is backward
 
 
 # (N, C, O, H, W, padding): odd and even output sizes, no / symmetric / uneven padding
 SHAPES = [(2, 32, 64, 8, 8, (1, 1, 1, 1)), (3, 64, 32, 7, 9, (1, 1, 1, 1)),
+          (2, 32, 32, 7, 8, (1, 1, 1, 1)),
           (1, 64, 64, 5, 6, (0, 0, 0, 0)), (2, 33, 65, 6, 5, (2, 2, 1, 1)),
           (4, 64, 40, 3, 3, (0, 1, 1, 0))]
 

@@ -322,7 +322,7 @@ def conv_backward(x, w, gy, g, need_x, need_w):
     (``_fused_backward``); otherwise gx is the transposed conv and gw a second im2col of x.
     (Keeping the forward's columns instead was measured 2x slower on LeNet: they leave the
     cache and their fresh memory page-faults, while im2col of a block stays in cache.)"""
-    if winograd.applies(x, w, g):
+    if winograd.applies(x, w, g, backward=True):
         return winograd.conv_backward(x, w, gy, g, need_x, need_w)
     g2 = flipped_geometry(g) if g.wide and w.shape[1] >= _FLIP_MIN_CHANNELS else None
     if need_x and need_w and g2 is not None:
