@@ -51,6 +51,14 @@ def test_applies_to_3x3_stride_1_convolutions_with_many_channels(change, forward
     assert winograd.applies(x, w, g, backward=True) is backward
 
 
+def test_split_over_threads_the_forward_also_wants_64_channels_on_one_side(monkeypatch):
+    monkeypatch.setattr(threads, "threads_for", lambda n, work: 2)
+    g = _geometry(8, 8, (1, 1, 1, 1))
+    for C, O, used in [(32, 32, False), (32, 64, True), (64, 32, True)]:
+        x, w = np.zeros((2, C, 8, 8), np.float32), np.zeros((O, C, 3, 3), np.float32)
+        assert winograd.applies(x, w, g) is used
+
+
 # (N, C, O, H, W, padding): odd and even output sizes, no / symmetric / uneven padding
 SHAPES = [(2, 32, 64, 8, 8, (1, 1, 1, 1)), (3, 64, 32, 7, 9, (1, 1, 1, 1)),
           (2, 32, 32, 7, 8, (1, 1, 1, 1)),
@@ -115,6 +123,7 @@ def test_second_order_gradients_match_torch():
 def test_same_bits_per_thread_count(restore_threads, monkeypatch):
     monkeypatch.setattr(threads, "MIN_WORK", 1024)  # every call splits
     monkeypatch.setattr(winograd, "_BLOCK_TILES", 8)  # several blocks per slice
+    monkeypatch.setattr(winograd, "_SPLIT_BLOCK_TILES", 8)
     x, w, b = _arrays(6, 32, 64, 9, 8, np.float32)
     g = _geometry(9, 8, (1, 1, 1, 1))
     gy = RNG.standard_normal((6, 64, 9, 8)).astype(np.float32)

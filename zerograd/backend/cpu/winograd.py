@@ -26,6 +26,7 @@ from zerograd.backend.cpu import gemm, threads
 
 _as_strided = np.lib.stride_tricks.as_strided
 _BLOCK_TILES = 384  # tiles per block of samples: the GEMMs' width (measured best ~400)
+_SPLIT_BLOCK_TILES = 768  # ... per thread when split: fewer NumPy calls queue for the GIL
 _BLOCK_BYTES = 4 << 20  # ... and at most these bytes of transformed tiles (16 x C x tiles)
 MIN_CHANNELS, MIN_WIDER = 32, 64  # channels (narrower side; wider side for the backward)
 
@@ -38,13 +39,16 @@ _TB, _TG, _TA = np.kron(_BT, _BT), np.kron(_G, _G), np.kron(_AT, _AT)
 
 def applies(x, w, g, backward=False):
     """Whether conv(x, w) with geometry ``g`` runs here: 3x3, stride 1, no dilation, one
-    group, float, and enough channels for the GEMMs to outweigh the transforms -- 32 both
-    sides for the forward; for the backward also 64 on one side (32 -> 32 channels at
-    28x28, batch 256: forward 68 -> 58 ms, backward 114 -> 118 ms, against im2col)."""
+    group, float, and enough channels for the GEMMs to outweigh the transforms: 32 both
+    sides, and 64 on one side for the backward or when the batch is split over threads
+    (measured against im2col, 32 -> 32 channels at 28x28, batch 256: 1 thread forward
+    68 -> 58 ms, backward 114 -> 118 ms; 2 threads forward 34 -> 39 ms -- the transforms'
+    many small NumPy calls queue for the GIL)."""
     C, O = x.shape[1], w.shape[0]
+    wider = backward or threads.threads_for(x.shape[0], x.size * 9) > 1
     return (g.kh == g.kw == 3 and g.sh == g.sw == 1 and g.dh == g.dw == 1 and
             g.groups == 1 and x.dtype in (np.float32, np.float64) and w.dtype == x.dtype and
-            min(C, O) >= MIN_CHANNELS and (not backward or max(C, O) >= MIN_WIDER) and
+            min(C, O) >= MIN_CHANNELS and (not wider or max(C, O) >= MIN_WIDER) and
             g.Ho >= 2 and g.Wo >= 2)
 
 
@@ -52,7 +56,7 @@ class _Tiles:
     """The tiling of one convolution: ``th x tw`` tiles of 2x2 outputs per sample, read
     from 4x4 windows at stride 2 of a zero-padded (.., Hq, Wq) plane."""
 
-    def __init__(self, g, N, channels, dtype):
+    def __init__(self, g, N, channels, dtype, split):
         self.g = g
         self.th, self.tw = -(-g.Ho // 2), -(-g.Wo // 2)
         self.T = self.th * self.tw
@@ -60,7 +64,8 @@ class _Tiles:
         self.dtype = dtype
         per_sample = 16 * channels * self.T * np.dtype(dtype).itemsize
         # enough tiles for wide GEMMs or 1 MB of them, whichever is more, within 4 MB
-        self.nb = min(N, max(1, _BLOCK_TILES // self.T, (1 << 20) // per_sample),
+        tiles = _SPLIT_BLOCK_TILES if split else _BLOCK_TILES
+        self.nb = min(N, max(1, tiles // self.T, (1 << 20) // per_sample),
                       max(1, _BLOCK_BYTES // per_sample))
         self.TB, self.TA = _TB.astype(dtype), _TA.astype(dtype)
 
@@ -149,7 +154,8 @@ def conv_forward(x, w, b, g):
     N, C = x.shape[:2]
     O = w.shape[0]
     U = _filter_transform(w)
-    tiles = _Tiles(g, N, max(C, O), x.dtype)
+    work = x.size * 9
+    tiles = _Tiles(g, N, max(C, O), x.dtype, threads.threads_for(N, work) > 1)
     y = np.empty((N, O, g.Ho, g.Wo), dtype=x.dtype)
     bias = None if b is None else b.reshape(O, 1, 1)
 
@@ -161,7 +167,7 @@ def conv_forward(x, w, b, g):
                 buf, m_prev = tiles.padded_buffer(n1 - n0, C), n1 - n0
             V = tiles.input_transform(x, n0, n1, buf)
             tiles.write_output(np.matmul(U, V), y, n0, n1, bias)
-    threads.split(N, x.size * 9, run)
+    threads.split(N, work, run)
     return y
 
 
@@ -169,7 +175,8 @@ def conv_backward(x, w, gy, g, need_x, need_w):
     """``(gx, gw)`` of y = conv2d(x, w) for upstream ``gy`` (None where not needed)."""
     N, C = x.shape[:2]
     O = w.shape[0]
-    tiles = _Tiles(g, N, max(C, O), x.dtype)
+    work = gy.size * 9
+    tiles = _Tiles(g, N, max(C, O), x.dtype, threads.threads_for(N, work) > 1)
     Ut = _filter_transform(w).transpose(0, 2, 1) if need_x else None  # (16, C, O)
     gx = np.empty_like(x) if need_x else None
 
@@ -190,7 +197,7 @@ def conv_backward(x, w, gy, g, need_x, need_w):
             if need_x:
                 tiles.add_input_grad(np.matmul(Ut, dM), gx, n0, n1)
         return dU
-    parts = threads.split(N, gy.size * 9, run)
+    parts = threads.split(N, work, run)
     gw = None
     if need_w:
         dU = parts[0]
