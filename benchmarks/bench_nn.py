@@ -38,9 +38,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import compare, set_threads, time_call  # noqa: E402
 
-# issue 16's 1-thread targets (median zerograd/torch)
-TARGETS = {"softmax": 0.85, "mlp": 0.95, "lenet": 2.0, "lenet-d2l": 1.3, "convstack": 1.4,
-           "resnet": 2.5}
+# issue 16's targets (median zerograd/torch) at 1 thread and at 2 or more; ``lenet`` and
+# ``resnet`` keep the first-wave bounds (issue 16 sets the ResNet-18-small target on
+# bench_train.py's epoch)
+TARGETS = {1: {"softmax": 0.85, "mlp": 0.95, "lenet": 2.0, "lenet-d2l": 1.3,
+               "convstack": 1.4, "resnet": 2.5},
+           2: {"softmax": 1.0, "mlp": 1.0, "lenet": 2.0, "lenet-d2l": 1.6, "convstack": 1.5,
+               "resnet": 2.5}}
 
 
 def mlp(nn):
@@ -212,7 +216,7 @@ def main():
             z_step, t_step = build_pair(name, np, torch, zg)
             _, _, ratio = compare(f"{name} step", z_step, t_step, rounds=args.rounds,
                                   repeat=REPEAT[name], clock=args.clock)
-        target = TARGETS.get(name)
+        target = TARGETS[min(args.threads, 2)].get(name)
         if target is not None:
             verdict = "ok" if ratio <= target else "over target"
             print(f"    {name}: {ratio:.2f}x torch (target <= {target}x): {verdict}")
