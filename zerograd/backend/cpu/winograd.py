@@ -27,6 +27,7 @@ from zerograd.backend.cpu import gemm, threads
 _as_strided = np.lib.stride_tricks.as_strided
 _BLOCK_TILES = 384  # tiles per block of samples: the GEMMs' width (measured best ~400)
 _SPLIT_BLOCK_TILES = 768  # ... per thread when split: fewer NumPy calls queue for the GIL
+_CHUNK_BYTES = 4 << 20  # the weight gradient's per-block products, this much at a time
 _BLOCK_BYTES = 4 << 20  # ... and at most these bytes of transformed tiles (16 x C x tiles)
 MIN_CHANNELS, MIN_WIDER = 32, 64  # channels (narrower side; wider side for the backward)
 
@@ -143,6 +144,16 @@ class _Tiles:
                                    b0:b0 + out.shape[3]].transpose(1, 0, 2, 3)
 
 
+def _accumulate_products(acc, a, b):
+    """acc += a @ b (batched over the 16 positions), a few positions at a time: the
+    product of all 16 is a temporary as large as ``acc`` (16 MB for 512 x 512 channels),
+    which raised ResNet-18-small's peak memory; chunks keep it near _CHUNK_BYTES."""
+    per_position = acc[0].nbytes
+    step = max(1, min(16, _CHUNK_BYTES // per_position))
+    for p in range(0, 16, step):
+        acc[p:p + step] += np.matmul(a[p:p + step], b[p:p + step])
+
+
 def _filter_transform(w):
     """U (16, O, C) = (G x G) w."""
     O, C = w.shape[:2]
@@ -193,7 +204,7 @@ def conv_backward(x, w, gy, g, need_x, need_w):
             dM = tiles.output_grad_transform(gy, n0, n1, gbuf)
             if need_w:
                 V = tiles.input_transform(x, n0, n1, xbuf)
-                dU += np.matmul(dM, V.transpose(0, 2, 1))
+                _accumulate_products(dU, dM, V.transpose(0, 2, 1))
             if need_x:
                 tiles.add_input_grad(np.matmul(Ut, dM), gx, n0, n1)
         return dU
