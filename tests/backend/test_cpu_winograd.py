@@ -158,3 +158,12 @@ def test_a_resnet_block_trains_like_torch():
     for zp, tp in zip(z_model.parameters(), t_model.parameters()):
         np.testing.assert_allclose(zp.detach().numpy(), tp.detach().numpy(),
                                    rtol=1e-4, atol=1e-5)
+
+
+def test_an_empty_batch():
+    conv = zg.nn.Conv2d(32, 64, 3, padding=1)
+    x = zg.zeros(0, 32, 5, 5, requires_grad=True)
+    y = conv(x)
+    y.sum().backward()
+    assert y.shape == (0, 64, 5, 5) and x.grad.shape == (0, 32, 5, 5)
+    assert not conv.weight.grad.numpy().any()

@@ -66,8 +66,8 @@ class _Tiles:
         per_sample = 16 * channels * self.T * np.dtype(dtype).itemsize
         # enough tiles for wide GEMMs or 1 MB of them, whichever is more, within 4 MB
         tiles = _SPLIT_BLOCK_TILES if split else _BLOCK_TILES
-        self.nb = min(N, max(1, tiles // self.T, (1 << 20) // per_sample),
-                      max(1, _BLOCK_BYTES // per_sample))
+        self.nb = max(1, min(N, max(1, tiles // self.T, (1 << 20) // per_sample),
+                             max(1, _BLOCK_BYTES // per_sample)))
         self.TB, self.TA = _TB.astype(dtype), _TA.astype(dtype)
 
     def input_transform(self, x, n0, n1, buf):
