@@ -6,12 +6,13 @@ where im2col's GEMM spends 36. Over channels the 16 products become 16 GEMMs,
 ``M[p] = U[p] @ V[p]`` with ``U = (G x G) w`` (O, C per position p) and ``V = (B^T x B^T) d``
 (C, tiles): the multiply-adds are 4/9 of im2col's, and the transforms are small GEMMs
 over the tiles (16x16, 4x16) that cost about what im2col's copies cost. Where the channel
-counts make the GEMM the bulk (ResNet's 64-512 channels), the conv takes ~1/2 the time.
+counts make the GEMM the bulk, the conv runs faster: 1.3-1.6x forward and 1.0-1.7x
+backward for 64-512 channels (BENCHMARKS.md, issue 16 session 4).
 
 The backward is the exact adjoint of those steps, in one pass per block of samples:
 ``dM = (A x A) dY`` from the output gradient's 2x2 tiles, then ``dU += dM @ V^T`` (the weight
 gradient, ``(G x G)^T dU`` at the end) and ``dV = U^T @ dM`` (the input gradient: its
-4x4 tiles ``(B x B) dV`` added back where they overlap, by 16 strided slices).
+4x4 tiles ``(B x B) dV`` added back where they overlap).
 
 Numerically the transforms add and subtract a few values with weights 1 and 1/2: float32
 results differ from im2col's by ~1e-6 relative (tests/backend/test_cpu_winograd.py).
@@ -27,8 +28,9 @@ from zerograd.backend.cpu import gemm, threads
 _as_strided = np.lib.stride_tricks.as_strided
 _BLOCK_TILES = 384  # tiles per block of samples: the GEMMs' width (measured best ~400)
 _SPLIT_BLOCK_TILES = 768  # ... per thread when split: fewer NumPy calls queue for the GIL
+_MIN_BLOCK_BYTES = 1 << 20  # ... or at least this much of transformed tiles (16 x C x tiles)
+_BLOCK_BYTES = 4 << 20  # ... and at most this much
 _CHUNK_BYTES = 4 << 20  # the weight gradient's per-block products, this much at a time
-_BLOCK_BYTES = 4 << 20  # ... and at most these bytes of transformed tiles (16 x C x tiles)
 MIN_CHANNELS, MIN_WIDER = 32, 64  # channels (narrower side; wider side for the backward)
 
 _BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
@@ -66,7 +68,7 @@ class _Tiles:
         per_sample = 16 * channels * self.T * np.dtype(dtype).itemsize
         # enough tiles for wide GEMMs or 1 MB of them, whichever is more, within 4 MB
         tiles = _SPLIT_BLOCK_TILES if split else _BLOCK_TILES
-        self.nb = max(1, min(N, max(1, tiles // self.T, (1 << 20) // per_sample),
+        self.nb = max(1, min(N, max(1, tiles // self.T, _MIN_BLOCK_BYTES // per_sample),
                              max(1, _BLOCK_BYTES // per_sample)))
         self.TB, self.TA = _TB.astype(dtype), _TA.astype(dtype)
 
@@ -121,7 +123,7 @@ class _Tiles:
         row parity i' takes offset i' of tile a and offset i' + 2 of tile a - 1: the rows
         are summed first as two shifted adds per parity (contiguous arrays), then the
         columns likewise, and each of the four parities is written to its strided quarter of
-        gx (was 16 adds into strided slices of a padded buffer: 1.6x slower)."""
+        gx (was 16 adds into strided slices of a padded buffer: 1.35x slower)."""
         g = self.g
         C, m, th, tw = gx.shape[1], n1 - n0, self.th, self.tw
         dd = gemm.matmul(self.TB.T, dV.reshape(16, -1)).reshape(4, 4, C, m, th, tw)
