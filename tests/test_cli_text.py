@@ -163,11 +163,14 @@ def _bad_cases(lm_run, classifier_run):
     empty.write_text("", encoding="utf-8")
     binary = lm_run / "binary.bin"
     binary.write_bytes(bytes(range(256)) * 4)
+    short = lm_run / "short.txt"
+    short.write_text("ab\n", encoding="utf-8")
     lm = lm_run / "lm"
     return [
         (["train", "--model", "lstm-lm", "--data", "text:nosuchcorpus"], "unknown corpus"),
         (["train", "--model", "lstm-lm", "--data", f"text:{empty}"], "empty"),
         (["train", "--model", "lstm-lm", "--data", f"text:{binary}"], "binary.bin"),
+        (["train", "--model", "lstm-lm", "--data", f"text:{short}"], "too short to split"),
         (["train", "--model", "lstm-lm", "--data", f"text:{lm_run / 'missing.txt'}"],
          "missing.txt"),
         (["train", "--model", "lstm-lm", "--data", "text:"], "name a corpus"),
