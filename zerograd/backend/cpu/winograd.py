@@ -64,6 +64,7 @@ class _Tiles:
         self.th, self.tw = -(-g.Ho // 2), -(-g.Wo // 2)
         self.T = self.th * self.tw
         self.Hq, self.Wq = 2 * self.th + 2, 2 * self.tw + 2
+        self.even = g.Ho % 2 == 0 and g.Wo % 2 == 0  # the tiles cover the output exactly
         self.dtype = dtype
         per_sample = 16 * channels * self.T * np.dtype(dtype).itemsize
         # enough tiles for wide GEMMs or 1 MB of them, whichever is more, within 4 MB
@@ -95,11 +96,14 @@ class _Tiles:
     def output_grad_transform(self, gy, n0, n1, buf):
         """dM (16, O, m*T) = (A x A) dY from the 2x2 tiles of gy's samples n0:n1; ``buf`` a
         zeroed (2, 2, O, m, th, tw) buffer (the tiles past an odd edge stay 0)."""
-        O = gy.shape[1]
-        for i in range(2):
-            for j in range(2):
-                part = gy[n0:n1, :, i::2, j::2].transpose(1, 0, 2, 3)
-                buf[i, j, :, :, :part.shape[2], :part.shape[3]] = part
+        O, m, th, tw = gy.shape[1], n1 - n0, self.th, self.tw
+        if self.even:  # the four parities in one copy
+            buf[...] = gy[n0:n1].reshape(m, O, th, 2, tw, 2).transpose(3, 5, 1, 0, 2, 4)
+        else:
+            for i in range(2):
+                for j in range(2):
+                    part = gy[n0:n1, :, i::2, j::2].transpose(1, 0, 2, 3)
+                    buf[i, j, :, :, :part.shape[2], :part.shape[3]] = part
         dM = gemm.matmul(self.TA.T, buf.reshape(4, -1))
         return dM.reshape(16, O, -1)
 
@@ -107,6 +111,8 @@ class _Tiles:
         """y[n0:n1] = A^T M A (+ bias), the 2x2 tiles cropped to (Ho, Wo)."""
         O, m = y.shape[1], n1 - n0
         Y = gemm.matmul(self.TA, M.reshape(16, -1)).reshape(2, 2, O, m, self.th, self.tw)
+        # (one pass over all four parities through a 6-D view measured 1.5x slower: its
+        # innermost axis is the column parity, 2 elements long)
         for i in range(2):
             for j in range(2):
                 out = y[n0:n1, :, i::2, j::2]
@@ -127,23 +133,25 @@ class _Tiles:
         g = self.g
         C, m, th, tw = gx.shape[1], n1 - n0, self.th, self.tw
         dd = gemm.matmul(self.TB.T, dV.reshape(16, -1)).reshape(4, 4, C, m, th, tw)
-        rows = np.empty((4, C, m, th + 1, tw), dtype=self.dtype)
-        quarter = np.empty((C, m, th + 1, tw + 1), dtype=self.dtype)
+        # both row parities at once: rows[i] = dd[i] + dd[i + 2] shifted down one tile
+        rows = np.empty((2, 4, C, m, th + 1, tw), dtype=self.dtype)
+        rows[..., :th, :] = dd[:2]
+        rows[..., th, :] = 0
+        rows[..., 1:, :] += dd[2:]
+        # then the columns: quarters[i, j] holds the padded pixels of parity (i, j)
+        quarters = np.empty((2, 2, C, m, th + 1, tw + 1), dtype=self.dtype)
+        quarters[..., :tw] = rows[:, :2]
+        quarters[..., tw] = 0
+        quarters[..., 1:] += rows[:, 2:]
         for i in range(2):
-            rows[:, :, :, :th] = dd[i]
-            rows[:, :, :, th] = 0
-            rows[:, :, :, 1:] += dd[i + 2]
             h0 = (i - g.pt) % 2  # the first row of x with this parity in the padded plane
             a0 = (h0 + g.pt) // 2
             for j in range(2):
-                quarter[..., :tw] = rows[j]
-                quarter[..., tw] = 0
-                quarter[..., 1:] += rows[j + 2]
                 w0 = (j - g.pl) % 2
                 b0 = (w0 + g.pl) // 2
                 out = gx[n0:n1, :, h0::2, w0::2]
-                out[...] = quarter[:, :, a0:a0 + out.shape[2],
-                                   b0:b0 + out.shape[3]].transpose(1, 0, 2, 3)
+                out[...] = quarters[i, j, :, :, a0:a0 + out.shape[2],
+                                    b0:b0 + out.shape[3]].transpose(1, 0, 2, 3)
 
 
 def _accumulate_products(acc, a, b):
