@@ -68,8 +68,11 @@ SHAPES = [(2, 32, 64, 8, 8, (1, 1, 1, 1)), (3, 64, 32, 7, 9, (1, 1, 1, 1)),
 
 @pytest.mark.parametrize("N, C, O, H, W, padding", SHAPES)
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+@pytest.mark.parametrize("chunk_bytes", [None, 1], ids=["dU-at-once", "dU-by-position"])
 def test_forward_and_backward_equal_the_im2col_kernels(N, C, O, H, W, padding, dtype, rtol,
-                                                        monkeypatch):
+                                                        chunk_bytes, monkeypatch):
+    if chunk_bytes is not None:  # as for 512 x 512 channels: dU added position by position
+        monkeypatch.setattr(winograd, "_CHUNK_BYTES", chunk_bytes)
     x, w, b = _arrays(N, C, O, H, W, dtype)
     g = _geometry(H, W, padding)
     assert winograd.applies(x, w, g)
