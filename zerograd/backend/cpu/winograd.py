@@ -31,6 +31,7 @@ _SPLIT_BLOCK_TILES = 768  # ... per thread when split: fewer NumPy calls queue f
 _MIN_BLOCK_BYTES = 1 << 20  # ... or at least this much of transformed tiles (16 x C x tiles)
 _BLOCK_BYTES = 4 << 20  # ... and at most this much
 _CHUNK_BYTES = 4 << 20  # the weight gradient's per-block products, this much at a time
+_TWO_PASS_BYTES = 4 << 20  # U and dU larger than this: gx and gw in separate passes
 MIN_CHANNELS, MIN_WIDER = 32, 64  # channels (narrower side; wider side for the backward)
 
 _BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
@@ -196,6 +197,13 @@ def conv_backward(x, w, gy, g, need_x, need_w):
     """``(gx, gw)`` of y = conv2d(x, w) for upstream ``gy`` (None where not needed)."""
     N, C = x.shape[:2]
     O = w.shape[0]
+    if need_x and need_w and 16 * O * C * x.itemsize > _TWO_PASS_BYTES:
+        # two passes over the blocks (the output gradient's tiles transformed twice): the
+        # transformed filters U and the weight gradient's accumulator dU, each 16 x O x C,
+        # are then never held at once (ResNet-18-small's 512x512 layers: peak RSS
+        # 675 -> ... MB at 1 thread, the step ... s slower)
+        gx, _ = conv_backward(x, w, gy, g, True, False)
+        return gx, conv_backward(x, w, gy, g, False, True)[1]
     work = gy.size * 9
     tiles = _Tiles(g, N, max(C, O), x.dtype, threads.threads_for(N, work) > 1)
     Ut = _filter_transform(w).transpose(0, 2, 1) if need_x else None  # (16, C, O)
