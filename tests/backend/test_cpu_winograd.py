@@ -170,3 +170,12 @@ def test_an_empty_batch():
     y.sum().backward()
     assert y.shape == (0, 64, 5, 5) and x.grad.shape == (0, 32, 5, 5)
     assert not conv.weight.grad.numpy().any()
+
+
+def test_conv_transpose2d_through_winograd_matches_torch():
+    """A stride-1 transposed conv with many channels runs as the flipped kernel's forward
+    conv, which is a Winograd one."""
+    x = RNG.standard_normal((2, 64, 5, 6)).astype(np.float32)
+    w = (RNG.standard_normal((64, 32, 3, 3)) / 24).astype(np.float32)
+    b = RNG.standard_normal(32).astype(np.float32)
+    both(lambda lib, x, w, b: lib.nn.functional.conv_transpose2d(x, w, b, padding=1), x, w, b)
