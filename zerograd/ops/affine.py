@@ -20,11 +20,9 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, weight, bias):
         ctx.save_for_backward(x, weight)
-        if x.ndim < 2:  # an unbatched vector
-            out = x @ weight.T
-        else:  # the batch dims folded into the GEMM's rows
-            out = _matmul_of(ctx)(x.reshape(-1, x.shape[-1]), weight.T)
-            out = out.reshape(x.shape[:-1] + (weight.shape[0],))
+        # every leading dim (none for an unbatched vector) is a row of the GEMM
+        out = _matmul_of(ctx)(x.reshape(-1, x.shape[-1]), weight.T)
+        out = out.reshape(x.shape[:-1] + (weight.shape[0],))
         if bias is not None:
             out += bias
         return out

@@ -197,8 +197,7 @@ def run(a, b, out, cut):
         # partial products of consecutive pieces of the sum, added in piece order whatever
         # the thread count: the same bits at 1 and 2 threads
         def partials(lo, hi):
-            return [p for stack in _stacked_products(a, b, None, 2, piece, lo, hi)
-                    for p in stack]
+            return _stacked_products(a, b, None, 2, piece, lo, hi)
         parts = [p for chunk in threads.split(count, work, partials) for p in chunk]
         if out is None:
             out = parts[0]
@@ -216,8 +215,8 @@ def run(a, b, out, cut):
 def _stacked_products(a, b, out, axis, piece, lo, hi):
     """The products of pieces ``lo:hi`` of ``a @ b`` cut along ``axis``, as one batched
     matmul over views of the whole pieces (plus one call for a shorter last piece): rows
-    and columns are written into ``out``; for a cut of K the partial products come back
-    stacked, in piece order.
+    and columns are written into ``out``; for a cut of K the partial products come back as
+    a list, in piece order.
 
     One call, not one per piece, because NumPy's matmul keeps the GIL for products of
     fewer than ~500 output elements -- a cut of K makes such partials (LeNet's 25x6 weight
@@ -232,7 +231,7 @@ def _stacked_products(a, b, out, axis, piece, lo, hi):
     partials = []
     if full > 0:
         if axis == 2:
-            partials.append(np.matmul(a[:, s0:s1].reshape(m, full, piece).transpose(1, 0, 2),
+            partials.extend(np.matmul(a[:, s0:s1].reshape(m, full, piece).transpose(1, 0, 2),
                                       b[s0:s1].reshape(full, piece, n)))
         elif axis == 0:  # b broadcasts over the pieces
             np.matmul(a[s0:s1].reshape(full, piece, k), b,
@@ -242,7 +241,7 @@ def _stacked_products(a, b, out, axis, piece, lo, hi):
                       out=out[:, s0:s1].reshape(m, full, piece).transpose(1, 0, 2))
     if lo + full < hi:  # the shorter last piece
         if axis == 2:
-            partials.append(np.matmul(a[:, s1:], b[s1:])[None])
+            partials.append(np.matmul(a[:, s1:], b[s1:]))
         elif axis == 0:
             np.matmul(a[s1:], b, out=out[s1:])
         else:
