@@ -116,6 +116,49 @@ def test_conv2d_any_geometry(h, w, k, s, p, d, g):
           lambda x, w: torch.nn.functional.conv2d(x, w, **kw), x, wt, **TOL)
 
 
+# (x shape, w shape, stride, padding (t, b, l, r), dilation, groups): stride-1 geometries whose
+# padded rows are much longer than the output's (compact columns) and some that are not
+COLUMN_LAYOUTS = [
+    ((3, 6, 14, 14), (16, 6, 5, 5), (1, 1), (0, 0, 0, 0), (1, 1), 1),  # LeNet's conv 2
+    ((3, 4, 10, 8), (4, 1, 3, 3), (1, 1), (2, 2, 2, 2), (2, 2), 4),
+    ((2, 4, 7, 9), (6, 2, 3, 2), (1, 1), (1, 0, 0, 1), (2, 3), 2),
+    ((2, 3, 9, 9), (5, 3, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),  # wide rows kept
+    ((2, 3, 9, 9), (5, 3, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1),  # strided
+]
+
+
+@pytest.mark.parametrize("xs,ws,stride,pads,dilation,groups", COLUMN_LAYOUTS)
+def test_compact_and_wide_columns_agree(xs, ws, stride, pads, dilation, groups):
+    """The forward and weight gradient on compact columns (``ConvGeometry.for_columns``),
+    the input gradient's two-stage col2im on wide rows, against the same kernels on wide
+    rows / the plain definition: float64, so any misplaced window shows."""
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    g = _conv_kernels.ConvGeometry(xs[2], xs[3], ws[2], ws[3], stride, dilation, pads, groups)
+    compact = g.for_columns()
+    assert compact.wide == (g.wide and 4 * g.Wp < 5 * g.Wo)
+    assert g.wide == (stride == (1, 1))  # for_columns leaves the geometry it was given alone
+    y = _conv_kernels.conv_forward(x, w, None, g)
+    gy = rng.standard_normal(y.shape)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ty = torch.nn.functional.conv2d(
+        torch.nn.functional.pad(tx, (pads[2], pads[3], pads[0], pads[1])), tw, stride=stride,
+        dilation=dilation, groups=groups)
+    ty.backward(torch.tensor(gy))
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    gx = _conv_kernels.conv_transpose_forward(gy, w, None, g)
+    gw = _conv_kernels.conv_weight_forward(x, gy, g)
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_lenet_second_conv_takes_compact_columns():
+    g = _conv_kernels.ConvGeometry(14, 14, 5, 5, (1, 1), (1, 1), (0, 0, 0, 0), 1)
+    assert g.wide and not g.for_columns().wide  # 14-wide rows for 10 outputs
+    g = _conv_kernels.ConvGeometry(28, 28, 5, 5, (1, 1), (1, 1), (2, 2, 2, 2), 1)
+    assert g.for_columns() is g  # LeNet's first conv: 32-wide rows for 28 outputs stay wide
+
+
 def test_empty_batch():
     w, b = zg.randn(3, 2, 3, 3, requires_grad=True), zg.randn(3, requires_grad=True)
     out = nn.functional.conv2d(zg.zeros(0, 2, 5, 5), w, b)
