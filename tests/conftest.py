@@ -24,6 +24,15 @@ except ImportError:  # pragma: no cover
     pass
 
 
+@pytest.fixture
+def restore_threads():
+    """Puts zerograd's thread count back after a test that sets it."""
+    import zerograd
+    before = zerograd.get_num_threads()
+    yield
+    zerograd.set_num_threads(before)
+
+
 # The stand-in device: a second backend that runs on the CPU with its own array type, so
 # the oracle tests can rerun on "another device" without a GPU (tests/standin_device.py).
 from tests import standin_device  # noqa: E402

@@ -8,13 +8,6 @@ import zerograd as zg
 from zerograd.backend.cpu import conv_kernels, gemm, threads
 
 
-@pytest.fixture
-def restore_threads():
-    before = zg.get_num_threads()
-    yield
-    zg.set_num_threads(before)
-
-
 def _operands(m, k, n, la, lb, dtype, seed=0):
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((m, k) if la == "C" else (k, m)).astype(dtype)

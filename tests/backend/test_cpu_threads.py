@@ -9,13 +9,6 @@ from zerograd.backend.cpu import threads
 from tests.oracle import assert_close
 
 
-@pytest.fixture
-def restore_threads():
-    before = zg.get_num_threads()
-    yield
-    zg.set_num_threads(before)
-
-
 def test_set_and_get_num_threads(restore_threads):
     zg.set_num_threads(2)
     assert zg.get_num_threads() == 2

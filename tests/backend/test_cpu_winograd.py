@@ -12,13 +12,6 @@ from zerograd.backend.cpu import conv_kernels, threads, winograd
 RNG = np.random.default_rng(0)
 
 
-@pytest.fixture
-def restore_threads():
-    before = zg.get_num_threads()
-    yield
-    zg.set_num_threads(before)
-
-
 def _geometry(H, W, padding, kernel=3, stride=1, dilation=1, groups=1):
     return conv_kernels.ConvGeometry(H, W, kernel, kernel, (stride, stride),
                                      (dilation, dilation), padding, groups)

@@ -1,6 +1,8 @@
 """The array-level first-order backwards of issue 16 agree with the differentiable ones:
 the fused convolution backward (one im2col of gy gives gx and gw), blocked batch norm,
 in-place sigmoid/tanh/ReLU, and max-pool scatter written straight into strided slices."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -38,6 +40,37 @@ def test_batch_norm_blocks_agree(monkeypatch, device):
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu"])
 def test_activation_backward_array_agrees(name, device):
     check_backward_array(getattr(zg, name), RNG.standard_normal((4, 5, 3)), device=device)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_activations_in_chunks(name, threads, monkeypatch, restore_threads):
+    """Sigmoid's and tanh's multi-pass runs walked in chunks (40 bytes: 10 float32, so
+    chunks end mid-row and a slice ends in a shorter chunk), on 1 and 2 threads: the same
+    bits as in one piece, torch's values and gradients, and no overflow warning from the
+    pool's threads (NumPy's error state is per thread)."""
+    import torch
+    from zerograd.backend.cpu import threads as pool
+    from tests.oracle import check
+    x = np.concatenate([RNG.standard_normal(57) * 4, [-120.0, -30.0, 0.0, 30.0, 120.0]])
+    x = x.astype(np.float32).reshape(2, 31)
+    g = RNG.standard_normal(x.shape).astype(np.float32)
+
+    def run():
+        t = zg.tensor(x, requires_grad=True)
+        y = getattr(zg, name)(t)
+        y.backward(zg.tensor(g))
+        return y.detach().numpy(), t.grad.numpy()
+    whole = run()
+    zg.set_num_threads(threads)
+    monkeypatch.setattr(pool, "MIN_WORK", 1 if threads > 1 else pool.MIN_WORK)
+    monkeypatch.setattr(pool, "CHUNK_BYTES", 40)
+    with warnings.catch_warnings():  # exp(120) overflows to inf on purpose, on every thread
+        warnings.simplefilter("error", RuntimeWarning)
+        chunked = run()
+    for a, b in zip(chunked, whole):
+        np.testing.assert_array_equal(a, b)
+    check(getattr(zg, name), getattr(torch, name), x, rtol=1e-4, atol=1e-6)
 
 
 def test_sigmoid_keeps_tiny_outputs_and_saturates():

@@ -36,22 +36,29 @@ class _Pointwise(Function):
         return tangent * cls.derivative(ctx.fw_inputs[0], ctx.fw_output)
 
 
-def _in_slices(ctx, run, first, *others, out=None):
+def _in_slices(ctx, run, first, *others, out=None, passes=1):
     """A new array shaped like ``first`` (or ``out``, C-contiguous) filled by
     ``run(out, first, *others)``, called on flat slices of equally shaped arrays: one slice
     per thread of the backend's pool for large arrays (``threads.split``), the whole array
-    otherwise."""
+    otherwise. A run of several NumPy ``passes`` walks its slice in cache-sized chunks
+    (``threads.CHUNK_BYTES``), so its passes after the first read from cache."""
     xp = ctx.xp
     if out is None:
         out = xp.empty(first.shape, dtype=first.dtype)  # C order, an array even when 0-d
     threads = getattr(ctx.kernels, "threads", None)
     n = out.size
-    if threads is None or threads.threads_for(n, n) == 1 or \
-            any(o.shape != first.shape for o in others):
+    if threads is None or any(o.shape != first.shape for o in others):
+        run(out, first, *others)
+        return out
+    chunk = max(1, threads.CHUNK_BYTES // out.itemsize) if passes > 1 else n
+    if threads.threads_for(n, n) == 1 and n <= chunk:
         run(out, first, *others)
         return out
     flat = [a.reshape(-1) for a in (out, first) + others]  # copies only non-contiguous input
-    threads.split(n, n, lambda s0, s1: run(*[f[s0:s1] for f in flat]))
+
+    def on_slice(s0, s1):
+        threads.in_chunks(s0, s1, chunk, lambda c0, c1: run(*[f[c0:c1] for f in flat]))
+    threads.split(n, n, on_slice)
     return out
 
 
@@ -214,7 +221,7 @@ class Tanh(_Pointwise):
             xp.multiply(out, out, out=d)
             xp.subtract(1, d, out=d)
             d *= g
-        return _in_slices(ctx, run, ctx.saved_tensors[1]._data, grad_output)
+        return _in_slices(ctx, run, ctx.saved_tensors[1]._data, grad_output, passes=3)
 
 
 class Sigmoid(_Pointwise):
@@ -224,15 +231,17 @@ class Sigmoid(_Pointwise):
         # over two branches cost 8 passes and 6x the time). Full relative precision for
         # tiny outputs (sigmoid(-30) ~ 9e-14 does not round to 0); exp(-a) = inf below
         # a ~ -88 (float32) gives exactly 0, the limit.
-        xp = ctx.xp
+        xp, errstate = ctx.xp, ctx._backend.errstate
 
         def run(out, a):
             xp.negative(a, out=out)
-            xp.exp(out, out=out)
+            # exp(-a) = inf is the right limit; inside the run, because NumPy's error state
+            # is per thread and the pool's threads run slices too
+            with errstate(over="ignore"):
+                xp.exp(out, out=out)
             out += 1
             xp.divide(1, out, out=out)
-        with ctx._backend.errstate(over="ignore"):  # exp(-a) = inf is the right limit
-            return _keep_output(ctx, _in_slices(ctx, run, a))
+        return _keep_output(ctx, _in_slices(ctx, run, a, passes=4))
 
     @staticmethod
     def derivative(a, out):
@@ -247,7 +256,7 @@ class Sigmoid(_Pointwise):
             xp.subtract(1, out, out=d)
             d *= out
             d *= g
-        return _in_slices(ctx, run, ctx.saved_tensors[1]._data, grad_output)
+        return _in_slices(ctx, run, ctx.saved_tensors[1]._data, grad_output, passes=3)
 
 
 class Relu(_Pointwise):

@@ -18,12 +18,19 @@ this module through their backend (``ctx.kernels.threads``), never globally.
   order**, so callers that add partial
   results do it in a fixed order: the same thread count gives bit-identical results.
   Work under ``MIN_WORK`` elements per thread runs inline: a dispatch costs ~20-50 us.
+* ``in_chunks``: a slice walked in cache-sized chunks (``CHUNK_BYTES``), for elementwise
+  runs of several passes.
 """
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 MIN_WORK = 1 << 17  # elements per thread below which splitting costs more than it saves
+# Bytes of each array an elementwise run of several NumPy passes takes at a time, so its
+# later passes read what the first left in L2 (2 MB a core here). Measured on sigmoid
+# (1 thread, (256, 6, 28, 28) float32): forward, 4 passes, 1336 -> 1084 us; backward, 3
+# passes, 989 -> 621 us; 128K-element chunks beat 32K and 64K.
+CHUNK_BYTES = 1 << 19
 
 _lock = threading.Lock()
 _state = {"n": None, "pool": None, "pool_size": 0, "blas": None}
@@ -102,6 +109,12 @@ def threads_for(n, work):
     if getattr(_local, "worker", False):
         return 1
     return max(1, min(get_num_threads(), n, work // MIN_WORK))
+
+
+def in_chunks(start, stop, chunk, fn):
+    """fn(c0, c1) on consecutive chunks of range(start, stop), ``chunk`` long."""
+    for c0 in range(start, stop, chunk):
+        fn(c0, min(c0 + chunk, stop))
 
 
 def _park_spinning_blas_threads(blas, counts):
