@@ -50,6 +50,21 @@ def test_avg_pool2d_matches_torch(shape, kw, count_include_pad, divisor_override
           device=device)
 
 
+@pytest.mark.parametrize("shape,kernel", [((2, 3, 8, 8), 2), ((2, 3, 9, 8), (3, 2)),
+                                          ((2, 3, 4, 9), (1, 3)), ((1, 2, 6, 6), 3)])
+@pytest.mark.parametrize("layout", ["contiguous", "strided"])
+def test_avg_pool2d_tiling_windows_match_torch(shape, kernel, layout, device):
+    """Windows that tile the input exactly (stride = kernel, no padding) add whole rows
+    first, then strided columns; a strided input (a transposed view) too."""
+    x = randn(*shape)
+    if layout == "strided":
+        x = np.ascontiguousarray(np.swapaxes(x, 2, 3)).swapaxes(2, 3)  # same values, F order
+    check(lambda x: F.avg_pool2d(x, kernel), lambda x: TF.avg_pool2d(x, kernel), x,
+          device=device)
+    kw = dict(kernel_size=kernel, divisor_override=4)
+    check(lambda x: F.avg_pool2d(x, **kw), lambda x: TF.avg_pool2d(x, **kw), x, device=device)
+
+
 @pytest.mark.parametrize("shape,kw", [
     ((2, 3, 8), dict(kernel_size=2)),
     ((2, 3, 9), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),

@@ -103,11 +103,20 @@ class AvgPlan(WindowPlan):
         return end - start
 
     def sum_windows(self, x):
-        views = self.offset_views(self.padded(x, 0))
-        out = next(views).copy()
-        for v in views:
-            out += v
-        return out
+        if self.tiles and (self.Hb, self.Wb) == (self.H, self.W):
+            return self._sum_tiles(x)
+        return _sum_of(self.offset_views(self.padded(x, 0)))
+
+    def _sum_tiles(self, x):
+        """``sum_windows`` where the windows tile the input exactly: the kh rows of each band
+        of windows added as whole rows first, then the kw strided columns of that sum
+        (2x2 of (256, 6, 28, 28): 922 -> 616 us; the kh*kw strided slices one by one read
+        every element at stride kw)."""
+        N, C = x.shape[:2]
+        bands = x.reshape(N * C * self.Ho, self.kh, self.W)  # copies only a strided x
+        rows = _sum_of(bands[:, i] for i in range(self.kh))
+        out = _sum_of(rows[:, j::self.kw] for j in range(self.kw))
+        return out.reshape(N, C, self.Ho, self.Wo)
 
     def spread(self, g, buf=None):
         """The adjoint of ``sum_windows``: every window's value added to its positions
@@ -124,16 +133,29 @@ class AvgPlan(WindowPlan):
                 view += g
         return buf[:, :, self.ph:self.ph + self.H, self.pw:self.pw + self.W]
 
-    def divided(self, a):
+    def divided(self, a, out=None):
         """``a / divisor`` in ``a``'s float dtype (an int64 divisor would promote to float64)."""
         d = self.divisor
-        return a / (d if isinstance(d, int) else d.astype(a.dtype))
+        return np.divide(a, d if isinstance(d, int) else d.astype(a.dtype), out=out)
 
     def average(self, x):
         total = self.sum_windows(x)
         if x.dtype.kind != "f":  # integer pooling truncates, as in torch
             return np.trunc(total / self.divisor).astype(x.dtype)
-        return self.divided(total)
+        return self.divided(total, out=total)  # the sum is ours: no second array
+
+
+def _sum_of(arrays):
+    """The elementwise sum of equally shaped arrays, in their order, in one new array."""
+    arrays = iter(arrays)
+    first = next(arrays)
+    second = next(arrays, None)
+    if second is None:
+        return first.copy()
+    total = np.add(first, second)
+    for a in arrays:
+        total += a
+    return total
 
 
 def bounds(size, out):
