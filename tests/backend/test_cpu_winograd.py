@@ -116,10 +116,15 @@ def test_second_order_gradients_match_torch():
     np.testing.assert_allclose(results[0], results[1], rtol=1e-9, atol=1e-9)
 
 
-def test_same_bits_per_thread_count(restore_threads, monkeypatch):
+@pytest.mark.parametrize("two_pass", [False, True], ids=["one-pass", "two-pass"])
+def test_same_bits_per_thread_count(two_pass, restore_threads, monkeypatch):
+    """Split over threads: the forward and the one-pass backward by batch slices, the
+    weight gradient's own pass (two-pass, as for 512 x 512 channels) by tile positions."""
     monkeypatch.setattr(threads, "MIN_WORK", 1024)  # every call splits
     monkeypatch.setattr(winograd, "_BLOCK_TILES", 8)  # several blocks per slice
     monkeypatch.setattr(winograd, "_SPLIT_BLOCK_TILES", 8)
+    if two_pass:
+        monkeypatch.setattr(winograd, "_TWO_PASS_BYTES", 1)
     x, w, b = _arrays(6, 32, 64, 9, 8, np.float32)
     g = _geometry(9, 8, (1, 1, 1, 1))
     gy = RNG.standard_normal((6, 64, 9, 8)).astype(np.float32)
@@ -127,7 +132,7 @@ def test_same_bits_per_thread_count(restore_threads, monkeypatch):
     for n in (1, 2, 2, 1):
         zg.set_num_threads(n)
         result = (winograd.conv_forward(x, w, b, g),) + winograd.conv_backward(
-            x, w, gy, g, True, True)
+            x, w, gy, g, True, True) + winograd.conv_backward(x, w, gy, g, False, True)[1:]
         if n in runs:
             for a, b_ in zip(result, runs[n]):
                 assert np.array_equal(a, b_), f"{n} thread(s): runs differ"
