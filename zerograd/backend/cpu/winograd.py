@@ -68,13 +68,17 @@ class _Tiles:
         self.even = g.Ho % 2 == 0 and g.Wo % 2 == 0  # the tiles cover the output exactly
         self.dtype = dtype
         per_sample = 16 * channels * self.T * np.dtype(dtype).itemsize
-        # enough tiles for wide GEMMs or 1 MB of them, whichever is more, within 4 MB shared
-        # by the batch's ``slices`` (one per thread): a block's transformed tiles and
-        # products are alive at once on every thread, at the forward's end with all the
-        # activations (4 MB each at 2 threads: ResNet-18-small peak RSS +19 MB over im2col,
-        # 2 MB each: +6 MB, the step no slower within noise)
+        # enough tiles for wide GEMMs or 1 MB of them, whichever is more, within 4 MB
         tiles = _SPLIT_BLOCK_TILES if slices > 1 else _BLOCK_TILES
-        most = _BLOCK_BYTES // slices
+        most = _BLOCK_BYTES
+        if slices > 1 and tiles * per_sample > self.T * most:
+            # many channels: the 4 MB shared by the batch's slices, one per thread. A
+            # block's transformed tiles and products are alive at once on every thread, at
+            # the forward's end with all the activations (ResNet-18-small, 2 threads: peak
+            # RSS +19 MB over im2col with 4 MB each, +6 MB with 2 MB; the step no slower).
+            # Fewer channels keep the wide blocks: their many short NumPy calls queue for
+            # the GIL (the conv stack's step 1% slower with 2 MB)
+            most //= slices
         self.nb = max(1, min(N, max(1, tiles // self.T, min(_MIN_BLOCK_BYTES, most) // per_sample),
                              max(1, most // per_sample)))
         self.TB, self.TA = _TB.astype(dtype), _TA.astype(dtype)
