@@ -45,10 +45,10 @@ def test_activation_backward_array_agrees(name, device):
 @pytest.mark.parametrize("name", ["sigmoid", "tanh"])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_activations_in_chunks(name, threads, monkeypatch, restore_threads):
-    """Sigmoid's and tanh's multi-pass runs walked in chunks (40 bytes: 10 float32, so
-    chunks end mid-row and a slice ends in a shorter chunk), on 1 and 2 threads: the same
-    bits as in one piece, torch's values and gradients, and no overflow warning from the
-    pool's threads (NumPy's error state is per thread)."""
+    """Sigmoid's and tanh's multi-pass runs walked in chunks on 1 thread (40 bytes: 10
+    float32, so chunks end mid-row and the array in a shorter chunk), in slices on 2: the
+    same bits as in one piece, torch's values and gradients, and no overflow warning from
+    the pool's threads (NumPy's error state is per thread)."""
     import torch
     from zerograd.backend.cpu import threads as pool
     from tests.oracle import check
