@@ -74,7 +74,7 @@ def _zg_params(n_threads, t_model, x, y):
 
 
 def test_lenet_training_matches_torch_at_1_and_2_threads(restore_threads, monkeypatch):
-    monkeypatch.setattr(threads, "MIN_WORK", 4096)  # small batch, yet every kernel splits
+    monkeypatch.setattr(threads, "MIN_WORK", 4096)  # small batch, yet the kernels split
     rng = np.random.default_rng(0)
     x = rng.standard_normal((32, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, 32)
