@@ -194,18 +194,15 @@ def run(a, b, out, cut):
     # the pool pays from ~4M multiply-adds per thread on
     work = m * n * k // 32
     if axis == 2:
-        # partial products of consecutive pieces of the sum, added in piece order whatever
-        # the thread count: the same bits at 1 and 2 threads
+        # partial products of consecutive pieces of the sum, stacked, added in piece order
+        # whatever the thread count (the same bits at 1 and 2 threads) by one reduction:
+        # one call, not one add per piece (at 2 threads, short calls hand the GIL back and
+        # forth)
         def partials(lo, hi):
             return _stacked_products(a, b, None, 2, piece, lo, hi)
-        parts = [p for chunk in threads.split(count, work, partials) for p in chunk]
-        if out is None:
-            out = parts[0]
-        else:
-            out[...] = parts[0]
-        for p in parts[1:]:
-            out += p
-        return out
+        stacks = [p for chunk in threads.split(count, work, partials) for p in chunk]
+        stack = stacks[0] if len(stacks) == 1 else np.concatenate(stacks)
+        return np.add.reduce(stack, axis=0, out=out)
     if out is None:
         out = np.empty((m, n), dtype=a.dtype)
     threads.split(count, work, lambda lo, hi: _stacked_products(a, b, out, axis, piece, lo, hi))
@@ -216,7 +213,7 @@ def _stacked_products(a, b, out, axis, piece, lo, hi):
     """The products of pieces ``lo:hi`` of ``a @ b`` cut along ``axis``, as one batched
     matmul over views of the whole pieces (plus one call for a shorter last piece): rows
     and columns are written into ``out``; for a cut of K the partial products come back as
-    a list, in piece order.
+    a list of stacks (k, m, n), in piece order.
 
     One call, not one per piece, because NumPy's matmul keeps the GIL for products of
     fewer than ~500 output elements -- a cut of K makes such partials (LeNet's 25x6 weight
@@ -231,7 +228,7 @@ def _stacked_products(a, b, out, axis, piece, lo, hi):
     partials = []
     if full > 0:
         if axis == 2:
-            partials.extend(np.matmul(a[:, s0:s1].reshape(m, full, piece).transpose(1, 0, 2),
+            partials.append(np.matmul(a[:, s0:s1].reshape(m, full, piece).transpose(1, 0, 2),
                                       b[s0:s1].reshape(full, piece, n)))
         elif axis == 0:  # b broadcasts over the pieces
             np.matmul(a[s0:s1].reshape(full, piece, k), b,
@@ -241,7 +238,7 @@ def _stacked_products(a, b, out, axis, piece, lo, hi):
                       out=out[:, s0:s1].reshape(m, full, piece).transpose(1, 0, 2))
     if lo + full < hi:  # the shorter last piece
         if axis == 2:
-            partials.append(np.matmul(a[:, s1:], b[s1:]))
+            partials.append(np.matmul(a[:, s1:], b[s1:])[None])
         elif axis == 0:
             np.matmul(a[s1:], b, out=out[s1:])
         else:
