@@ -64,7 +64,6 @@ def detach(state):
 def main():
     args = parse()
     set_threads(args.threads)
-    import numpy as np
     import torch
 
     import zerograd as zg

@@ -7,7 +7,6 @@ over them: one formula serves both.
 """
 from zerograd.autograd.function import Function
 from zerograd.ops.shape import Expand, Reshape
-from zerograd.tensor import Tensor
 
 
 def _count(shape, dims):

@@ -24,8 +24,7 @@ from zerograd.random import Generator
 from zerograd.tensor import Tensor
 from zerograd.train.config import UsageError
 from zerograd.train.csv_table import load_csv_spec
-from zerograd.train.datainfo import (SPLIT_SEED, TEST_FRACTION, Data, DataInfo,
-                                     limit_indices, wrap)
+from zerograd.train.datainfo import SPLIT_SEED, TEST_FRACTION, Data, DataInfo, wrap
 from zerograd.utils.data import DataLoader
 
 __all__ = ["DataInfo", "Data", "load_data", "make_loaders", "preprocess", "resize_images",

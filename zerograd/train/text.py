@@ -31,7 +31,7 @@ from zerograd.models.seq2seq import MaskedSoftmaxCELoss, bleu, greedy_decode
 from zerograd.nn import CrossEntropyLoss
 from zerograd.nn.utils import clip_grad_norm_
 from zerograd.ops import cat, from_numpy
-from zerograd.random import Generator, get_rng_state, manual_seed
+from zerograd.random import Generator, manual_seed
 from zerograd.train.build import count_parameters, make_optimizer, make_scheduler
 from zerograd.train.config import UsageError
 from zerograd.train.datainfo import SPLIT_SEED

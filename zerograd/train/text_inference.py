@@ -4,8 +4,6 @@ The checkpoint's metadata holds the model's name and sizes (config) and its voca
 (plain JSON values); the model is rebuilt from them and the weights loaded. Nothing in the
 file is executed.
 """
-import numpy as np
-
 from zerograd.datasets.seq2seq import build_array_nmt, preprocess_nmt
 from zerograd.datasets.text import Vocab
 from zerograd.io import CheckpointError, load
