@@ -20,8 +20,12 @@ Why the code looks the way it does:
   last ``Wp - Wo`` of them discarded) turns every column copy and every col2im add into a
   long contiguous run, several times faster than rows of ``Wo`` strided elements.
   The discarded columns of an upstream gradient are kept at zero, so they add nothing.
-* **col2im = a loop over the ``kh*kw`` kernel offsets**, each adding one strided slice: no
-  ``add.at``, no per-pixel work.
+  Where the padded rows are much longer than the output's (``Wp >= 1.25 Wo``: LeNet's
+  second conv, 14 for 10), the forward and weight gradient build compact columns instead,
+  in two copies (``ConvGeometry.for_columns``).
+* **col2im = a loop over the kernel offsets**, each adding one strided slice: no ``add.at``,
+  no per-pixel work. On wide rows the ``kw`` shifts along a row are summed first, over the
+  whole block in a few long calls, then the ``kh`` row shifts (``_col2im_wide``).
 * **Threads.** Large convolutions split the batch into one slice per thread
   (``threads.split``); each slice walks its own blocks with its own scratch buffers, and
   weight-gradient partials are added in slice order (same thread count, same bits).
@@ -111,10 +115,10 @@ def _padded_buffer(nb, C, g, dtype):
 
 def _im2col(flat, nb, C, g, out):
     """Copy the windows of ``nb`` padded samples into ``out`` (G, C/G*kh*kw, nb*Ho*cols_w)."""
-    s = flat.itemsize
-    plane = g.Hp * g.Wp
     if not g.wide and g.sh == 1 and g.sw == 1:
         return _im2col_compact(flat, nb, C, g, out)
+    s = flat.itemsize
+    plane = g.Hp * g.Wp
     G = g.groups
     Cg = C // G
     view = _as_strided(

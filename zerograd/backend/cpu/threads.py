@@ -17,7 +17,10 @@ this module through their backend (``ctx.kernels.threads``), never globally.
   one per thread (a split inside a slice runs inline), and returns the results **in slice
   order**, so callers that add partial
   results do it in a fixed order: the same thread count gives bit-identical results.
-  Work under ``MIN_WORK`` elements per thread runs inline: a dispatch costs ~20-50 us.
+  Work under ``MIN_WORK`` elements per thread runs inline: a dispatch costs ~20-50 us,
+  and 50-150 us where the other core sleeps and has to be woken (a 2-vCPU VM: measured
+  73-140 us for a no-op split). The same wake-up is paid whenever the GIL passes between
+  threads, so work split over threads should run as few, long NumPy calls.
 * ``in_chunks``: a slice walked in cache-sized chunks (``CHUNK_BYTES``), for elementwise
   runs of several passes.
 """
