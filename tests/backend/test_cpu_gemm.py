@@ -118,14 +118,17 @@ def test_same_bits_between_calls_and_between_1_and_2_threads(restore_threads, sh
 
 
 def test_weight_gradient_with_gy_channels_last_equals_the_other_layout(monkeypatch):
-    """LeNet's 16-channel conv takes gy channels last (its GEMM then cuts into small-kernel
-    pieces); both layouts give the same weight gradient."""
+    """LeNet's 16-channel conv takes gy channels last where its blocks are 4 MB (2 threads:
+    49 samples of 10x10 compact columns; its GEMM then cuts into small-kernel pieces);
+    both layouts give the same weight gradient."""
     rng = np.random.default_rng(1)
     x = rng.standard_normal((64, 6, 14, 14)).astype(np.float32)
     gy = rng.standard_normal((64, 16, 10, 10)).astype(np.float32)
     g = conv_kernels.ConvGeometry(14, 14, 5, 5, (1, 1), (1, 1), (0, 0, 0, 0), 1)
-    K, pixels = 6 * 25, g.block(64, 6) * g.Ho * g.Wp
+    columns = g.for_columns()
+    K, pixels = 6 * 25, columns.block(256, 6, split=True) * columns.Ho * columns.Wo
     assert conv_kernels._channels_last_pays(K, pixels, 16, 1, np.float32)
+    monkeypatch.setattr(conv_kernels, "_channels_last_pays", lambda *args: True)
     last = conv_kernels.conv_weight_forward(x, gy, g)
     monkeypatch.setattr(conv_kernels, "_channels_last_pays", lambda *args: False)
     other = conv_kernels.conv_weight_forward(x, gy, g)

@@ -35,7 +35,8 @@ def blocks(request, monkeypatch):
     """Run each case with the default block size and with 2-sample blocks (N=3 leaves a
     remainder block), so the blocked loop and its last, smaller block are both tested."""
     if request.param == "tiny":
-        monkeypatch.setattr(_conv_kernels.ConvGeometry, "block", lambda self, n, c: min(n, 2))
+        monkeypatch.setattr(_conv_kernels.ConvGeometry, "block",
+                            lambda self, n, c, split=False: min(n, 2))
     return request.param
 
 
