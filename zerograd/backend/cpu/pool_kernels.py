@@ -146,13 +146,14 @@ class AvgPlan(WindowPlan):
 
 
 def _sum_of(arrays):
-    """The elementwise sum of equally shaped arrays, in their order, in one new array."""
+    """The elementwise sum of equally shaped arrays, in their order, in one new array (of
+    their own module: the GPU plan inherits ``sum_windows``)."""
     arrays = iter(arrays)
     first = next(arrays)
     second = next(arrays, None)
     if second is None:
         return first.copy()
-    total = np.add(first, second)
+    total = first + second
     for a in arrays:
         total += a
     return total

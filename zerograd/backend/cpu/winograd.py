@@ -206,21 +206,20 @@ def conv_forward(x, w, b, g):
 
 def conv_backward(x, w, gy, g, need_x, need_w):
     """``(gx, gw)`` of y = conv2d(x, w) for upstream ``gy`` (None where not needed)."""
+    if not need_x:
+        return None, _weight_grad(x, gy, g) if need_w else None
     N, C = x.shape[:2]
     O = w.shape[0]
-    if need_x and need_w and 16 * O * C * x.itemsize > _TWO_PASS_BYTES:
+    if need_w and 16 * O * C * x.itemsize > _TWO_PASS_BYTES:
         # two passes over the blocks (the output gradient's tiles transformed twice): the
         # transformed filters U and the weight gradient's accumulator dU, each 16 x O x C,
         # are then never held at once (ResNet-18-small, 512x512 layers: peak RSS 675 -> 661
         # MB at 1 thread, 725 -> 705 at 2, the step no slower: 3.31 -> 3.24 s)
-        gx, _ = conv_backward(x, w, gy, g, True, False)
-        return gx, conv_backward(x, w, gy, g, False, True)[1]
+        return conv_backward(x, w, gy, g, True, False)[0], _weight_grad(x, gy, g)
     work = gy.size * 9
-    if need_w and not need_x and threads.threads_for(16, work) > 1:
-        return None, _weight_grad_by_positions(x, gy, g, work)
     tiles = _Tiles(g, N, max(C, O), x.dtype, threads.threads_for(N, work))
-    Ut = _filter_transform(w).transpose(0, 2, 1) if need_x else None  # (16, C, O)
-    gx = np.empty_like(x) if need_x else None
+    Ut = _filter_transform(w).transpose(0, 2, 1)  # (16, C, O)
+    gx = np.empty_like(x)
 
     def run(s0, s1):
         dU = np.zeros((16, O, C), dtype=x.dtype) if need_w else None
@@ -236,8 +235,7 @@ def conv_backward(x, w, gy, g, need_x, need_w):
             if need_w:
                 V = tiles.input_transform(x, n0, n1, xbuf)
                 _accumulate_products(dU, dM, V.transpose(0, 2, 1))
-            if need_x:
-                tiles.add_input_grad(np.matmul(Ut, dM), gx, n0, n1)
+            tiles.add_input_grad(np.matmul(Ut, dM), gx, n0, n1)
         return dU
     parts = threads.split(N, work, run)
     gw = None
@@ -256,14 +254,14 @@ def _weight_grad_of(dU):
     return np.matmul(dU.reshape(16, O * C).T, _TG.astype(dU.dtype)).reshape(O, C, 3, 3)
 
 
-def _weight_grad_by_positions(x, gy, g, work):
-    """The weight gradient alone on several threads, split over the 16 tile positions
-    instead of batch slices: each thread walks every block, transforms its tiles for its
-    positions only and adds the products into its rows of the one dU. Split by batch,
-    each thread held a dU of its own (16 x O x C: 16 MB for 512 x 512 channels, peak RSS
-    of ResNet-18-small +4% at 2 threads); this way the window copies are made twice
-    instead (cheap next to the products on such layers). Each position's sum runs over
-    the blocks in order, whatever the thread count."""
+def _weight_grad(x, gy, g):
+    """The weight gradient alone, split over threads by the 16 tile positions rather than
+    by batch slices: each thread walks every block, transforms its tiles for its positions
+    only and adds the products into its rows of the one dU (on one thread: all 16). Split
+    by batch, each thread held a dU of its own (16 x O x C: 16 MB for 512 x 512 channels,
+    peak RSS of ResNet-18-small +4% at 2 threads); this way the window copies are made
+    twice instead (cheap next to the products on such layers). Each position's sum runs
+    over the blocks in order, whatever the thread count."""
     N, C = x.shape[:2]
     O = gy.shape[1]
     tiles = _Tiles(g, N, max(C, O), x.dtype, slices=1)
@@ -282,5 +280,5 @@ def _weight_grad_by_positions(x, gy, g, work):
             dM = tiles.output_grad_transform(gy, n0, n1, gbuf, positions)
             V = tiles.input_transform(x, n0, n1, xbuf, positions)
             _accumulate_products(dU[positions], dM, V.transpose(0, 2, 1))
-    threads.split(16, work, run)
+    threads.split(16, gy.size * 9, run)
     return _weight_grad_of(dU)
