@@ -24,6 +24,13 @@ except ImportError:  # pragma: no cover
     pass
 
 
+# The NumPy kernels are the default-tested path: the optional compiled ones (numba, when
+# installed) are switched off here and tested against them in test_cpu_compiled.py.
+from zerograd.backend.cpu import compiled as _compiled  # noqa: E402
+
+_compiled.enable(False)
+
+
 @pytest.fixture
 def restore_threads():
     """Puts zerograd's thread count back after a test that sets it."""

@@ -27,6 +27,13 @@ def _threads(ctx):
     return getattr(ctx.kernels, "threads", None)
 
 
+def _compiled(ctx, x3):
+    """The backend's compiled batch-norm kernels when they take ``x3`` (the CPU's, with
+    numba installed: ``zerograd.backend.cpu.compiled``), else None: the array passes."""
+    compiled = getattr(ctx.kernels, "compiled", None)
+    return compiled if compiled is not None and compiled.batch_norm_applies(x3) else None
+
+
 class BatchNorm(Function):
     """Training-mode batch norm of (N, C, *) input over every dim but the channels (1).
 
@@ -39,8 +46,13 @@ class BatchNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, eps):
         N, C = x.shape[:2]
-        y3, mean, var, invstd = batch_norm_forward(ctx.xp, x.reshape(N, C, -1), weight, bias,
-                                                   eps, _threads(ctx))
+        x3 = x.reshape(N, C, -1)
+        compiled = _compiled(ctx, x3)
+        if compiled is not None:
+            y3, mean, var, invstd = compiled.batch_norm_forward(x3, weight, bias, eps)
+        else:
+            y3, mean, var, invstd = batch_norm_forward(ctx.xp, x3, weight, bias, eps,
+                                                       _threads(ctx))
         ctx.mark_non_differentiable(mean, var)
         ctx.mean, ctx.invstd, ctx.eps = mean, invstd, eps
         ctx.save_for_backward(x, weight)
@@ -61,9 +73,14 @@ class BatchNorm(Function):
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         N, C = g.shape[:2]
-        gx, gw, gb = batch_norm_backward(
-            array_module(g), g.reshape(N, C, -1), x._data.reshape(N, C, -1), ctx.mean,
-            ctx.invstd, None if weight is None else weight._data, need_x, _threads(ctx))
+        g3, x3 = g.reshape(N, C, -1), x._data.reshape(N, C, -1)
+        w = None if weight is None else weight._data
+        compiled = _compiled(ctx, x3)
+        if compiled is not None:
+            gx, gw, gb = compiled.batch_norm_backward(g3, x3, ctx.mean, ctx.invstd, w, need_x)
+        else:
+            gx, gw, gb = batch_norm_backward(array_module(g), g3, x3, ctx.mean, ctx.invstd, w,
+                                             need_x, _threads(ctx))
         return (None if gx is None else gx.reshape(g.shape), gw if need_w else None,
                 gb if need_b else None, None)
 

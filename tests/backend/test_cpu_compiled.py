@@ -1,0 +1,185 @@
+"""The optional compiled CPU kernels (``zerograd.backend.cpu.compiled``, numba): batch norm
+through them equals the NumPy path and torch, forward and backward, repeats bit for bit
+at 1 and 2 threads, and is used exactly where ``batch_norm_applies`` says.
+
+The suite runs the NumPy path everywhere else (``tests/conftest.py`` switches these off);
+here the ``compiled_on`` fixture switches them on for one test."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import zerograd as zg
+from tests.oracle import assert_close, check, check_module, copy_params
+from zerograd.backend.cpu import compiled
+from zerograd.ops.normalization import BatchNorm
+
+pytest.importorskip("numba")
+
+RNG = np.random.default_rng(0)
+F, TF = zg.nn.functional, torch.nn.functional
+
+
+@pytest.fixture
+def compiled_on():
+    before = compiled.enable(True)
+    assert compiled.enabled()
+    yield
+    compiled.enable(before)
+
+
+def _randn(*shape, dtype=np.float32, loc=0.0, scale=1.0):
+    return (RNG.standard_normal(shape) * scale + loc).astype(dtype)
+
+
+def _both_paths(fn):
+    """fn() with the compiled kernels, then with the NumPy ones."""
+    before = compiled.enable(True)
+    try:
+        fast = fn()
+        compiled.enable(False)
+        slow = fn()
+    finally:
+        compiled.enable(before)
+    return fast, slow
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 5, 6), (3, 2, 17), (2, 3, 2, 4, 3), (5, 1, 40)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_matches_torch(compiled_on, shape, affine):
+    x = _randn(*shape, loc=2.0, scale=3.0)
+    params = [_randn(shape[1]), _randn(shape[1])] if affine else []
+    assert compiled.batch_norm_applies(x.reshape(shape[0], shape[1], -1))
+    check(lambda x, *p: F.batch_norm(x, None, None, *p, training=True),
+          lambda x, *p: TF.batch_norm(x, None, None, *p, training=True), x, *params,
+          rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kwargs", [{}, dict(affine=False), dict(bias=False),
+                                    dict(momentum=None, eps=1e-3)])
+def test_batch_norm_layer_trains_like_torch(compiled_on, kwargs):
+    z, t = zg.nn.BatchNorm2d(4, **kwargs), torch.nn.BatchNorm2d(4, **kwargs)
+    if t.weight is not None:
+        t.weight.data.uniform_(0.5, 1.5)
+    copy_params(z, t)
+    for step in range(3):  # the running statistics follow torch's step by step
+        check_module(z, t, _randn(6, 4, 5, 7, loc=step, scale=step + 1), copy=False,
+                     seed=step, rtol=1e-4, atol=1e-4)
+    z.eval()
+    t.eval()
+    check_module(z, t, _randn(6, 4, 5, 7), copy=False, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("need_x", [True, False])
+def test_float64_equals_the_numpy_path(need_x):
+    x = _randn(8, 5, 6, 7, dtype=np.float64, loc=-4.0, scale=2.0)
+    w, b = _randn(5, dtype=np.float64), _randn(5, dtype=np.float64)
+    gy = _randn(8, 5, 6, 7, dtype=np.float64)
+
+    def run():
+        zx = zg.tensor(x, requires_grad=need_x)
+        zw, zb = zg.tensor(w, requires_grad=True), zg.tensor(b, requires_grad=True)
+        y = F.batch_norm(zx, None, None, zw, zb, training=True)
+        y.backward(zg.tensor(gy))
+        return [y.detach().numpy()] + [t.grad.numpy() for t in (zx, zw, zb)
+                                       if t.grad is not None]
+    fast, slow = _both_paths(run)
+    assert len(fast) == len(slow) == (4 if need_x else 3)
+    for a, b_ in zip(fast, slow):
+        np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-12)
+
+
+def test_float32_statistics_of_an_offset_input_stay_accurate(compiled_on):
+    # a large mean over a small spread: sums of (x - mean), not of x, keep the variance
+    x = _randn(16, 3, 30, 30, loc=1000.0, scale=0.01)
+    y, mean, var = BatchNorm.apply(zg.tensor(x), None, None, 1e-5)
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(mean.numpy(), x64.mean((0, 2, 3)), rtol=1e-6)
+    np.testing.assert_allclose(var.numpy(), x64.var((0, 2, 3)), rtol=1e-3)
+    mean64, var64 = x64.mean((0, 2, 3), keepdims=True), x64.var((0, 2, 3), keepdims=True)
+    np.testing.assert_allclose(y.numpy(), (x64 - mean64) / np.sqrt(var64 + 1e-5), atol=1e-2)
+
+
+def test_same_bits_at_one_and_two_threads(compiled_on, restore_threads):
+    x = _randn(32, 6, 20, 20, loc=1.0)
+    gy = _randn(32, 6, 20, 20)
+
+    def run():
+        zx = zg.tensor(x, requires_grad=True)
+        bn = zg.nn.BatchNorm2d(6)
+        y = bn(zx)
+        y.backward(zg.tensor(gy))
+        return [y.detach().numpy(), zx.grad.numpy(), bn.weight.grad.numpy(),
+                bn.bias.grad.numpy(), bn.running_var.numpy()]
+    zg.set_num_threads(1)
+    one = run()
+    zg.set_num_threads(2)
+    two, again = run(), run()
+    for a, b, c in zip(one, two, again):
+        assert np.array_equal(a, b) and np.array_equal(b, c)
+
+
+@pytest.mark.parametrize("x3, applies", [
+    (np.zeros((4, 3, 16), np.float32), True),
+    (np.zeros((4, 3, 16), np.float64), True),
+    (np.zeros((4, 3, 15), np.float32), False),  # short rows: BatchNorm1d on (N, C)
+    (np.zeros((4, 3, 32), np.float32)[:, :, ::2], False),  # not contiguous
+    (np.zeros((4, 3, 16), np.float16), False),
+    (np.zeros((0, 3, 16), np.float32), False),
+])
+def test_applies(compiled_on, x3, applies):
+    assert compiled.batch_norm_applies(x3) is applies
+
+
+def test_used_only_where_it_applies(compiled_on, monkeypatch):
+    calls = []
+    real = compiled.batch_norm_forward
+    monkeypatch.setattr(compiled, "batch_norm_forward",
+                        lambda *a: calls.append(a[0].shape) or real(*a))
+    zg.nn.BatchNorm2d(3)(zg.tensor(_randn(2, 3, 4, 4)))  # rows of 16: compiled
+    zg.nn.BatchNorm1d(3)(zg.tensor(_randn(5, 3)))  # rows of 1: the NumPy path
+    compiled.enable(False)
+    zg.nn.BatchNorm2d(3)(zg.tensor(_randn(2, 3, 4, 4)))  # switched off
+    assert calls == [(2, 3, 16)]
+
+
+def test_enable_returns_the_previous_setting():
+    before = compiled.enable(False)
+    try:
+        assert compiled.enable(True) is False
+        assert compiled.enabled()
+        assert compiled.enable(False) is True
+        assert not compiled.enabled()
+    finally:
+        compiled.enable(before)
+
+
+@pytest.mark.parametrize("value, expected", [("0", "False"), ("1", "True")])
+def test_environment_variable_switches_them_off(value, expected):
+    code = "from zerograd.backend.cpu import compiled; print(compiled.enabled())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env=dict(os.environ, ZEROGRAD_NUMBA=value), check=True)
+    assert out.stdout.strip() == expected
+
+
+def test_conv_stack_trains_like_torch(compiled_on):
+    # conv -> batch norm -> ReLU, three SGD steps: the parameters follow torch's
+    def model(nn):
+        return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8),
+                             nn.ReLU(), nn.Flatten(), nn.Linear(8 * 10 * 10, 3))
+    torch.manual_seed(0)
+    t_model, z_model = model(torch.nn), model(zg.nn)
+    copy_params(z_model, t_model)
+    t_opt = torch.optim.SGD(t_model.parameters(), lr=0.1)
+    z_opt = zg.optim.SGD(z_model.parameters(), lr=0.1)
+    for step in range(3):
+        x, y = _randn(16, 1, 10, 10), RNG.integers(0, 3, 16)
+        for lib, m, opt in ((torch, t_model, t_opt), (zg, z_model, z_opt)):
+            opt.zero_grad()
+            lib.nn.functional.cross_entropy(m(lib.tensor(x)), lib.tensor(y)).backward()
+            opt.step()
+    for (name, zp), tp in zip(z_model.named_parameters(), t_model.parameters()):
+        assert_close(zp, tp, rtol=1e-4, atol=1e-5, what=name)

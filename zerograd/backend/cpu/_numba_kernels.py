@@ -1,0 +1,95 @@
+"""The loops behind ``compiled``: numba-compiled, released from the GIL (``nogil``).
+
+Imported only by ``compiled``, and only when numba is installed. Each kernel works on a
+range of channels ``c0:c1`` of (N, C, L) arrays, so ``threads.split`` can hand each thread
+its own channels: every channel's result is computed the same way whatever the split,
+so results do not depend on the thread count.
+
+Sums run over each row of ``L`` values in the array's own dtype (``cast``, a 3-element
+scratch array of that dtype, gives it: assigning a float64 to it rounds, and a row's
+accumulator starts as its zeroed element), vectorized by letting LLVM reassociate them,
+and the rows' sums are added in float64 -- as the NumPy path does (a GEMV per row, float64 over
+the rows). ``fastmath`` allows only reassociation and fused multiply-adds: no assumptions
+about inf or nan.
+"""
+import numpy as np
+from numba import njit
+
+_FAST = {"reassoc", "contract"}
+_KERNEL = dict(nogil=True, fastmath=_FAST, cache=True)
+
+
+@njit(**_KERNEL)
+def batch_norm_forward(x, weight, bias, eps, y, mean, var, invstd, cast, c0, c1):
+    """Per channel c0:c1 of x (N, C, L): the mean, the biased variance (two passes, the
+    second over x - mean as the dtype rounds the mean), invstd, and
+    y = (x - mean) * (invstd * w) + b. The channel's rows stay in cache between passes."""
+    N, _, L = x.shape
+    M = N * L
+    cast[:] = 0
+    zero = cast[2]
+    for c in range(c0, c1):
+        total = 0.0
+        for n in range(N):
+            row = zero
+            for i in range(L):
+                row += x[n, c, i]
+            total += row
+        m = total / M
+        cast[0] = m
+        m_x = cast[0]  # the mean rounded to the dtype, as the NumPy path centres with
+        total = 0.0
+        for n in range(N):
+            row = zero
+            for i in range(L):
+                d = x[n, c, i] - m_x
+                row += d * d
+            total += row
+        v = total / M
+        inv = 1.0 / np.sqrt(v + eps)
+        cast[0] = inv * weight[c]
+        cast[1] = bias[c]
+        scale, shift = cast[0], cast[1]
+        for n in range(N):
+            for i in range(L):
+                y[n, c, i] = (x[n, c, i] - m_x) * scale + shift
+        mean[c] = m
+        var[c] = v
+        invstd[c] = inv
+
+
+@njit(**_KERNEL)
+def batch_norm_backward(g, x, mean, invstd, weight, need_x, gx, gw, gb, cast, c0, c1):
+    """Per channel c0:c1: gb = sum g, gw = invstd * sum g (x - mean) and, with ``need_x``,
+    gx = scale g + b x + c (scale = invstd w, b = -scale invstd gw / M,
+    c = -scale gb / M - mean b), its second pass reading the channel from cache."""
+    N, _, L = x.shape
+    M = N * L
+    cast[:] = 0
+    zero = cast[2]
+    for c in range(c0, c1):
+        cast[0] = mean[c]
+        m_x = cast[0]
+        sum_g = 0.0
+        sum_gx = 0.0
+        for n in range(N):
+            row_g = zero
+            row_gx = zero
+            for i in range(L):
+                v = g[n, c, i]
+                row_g += v
+                row_gx += (x[n, c, i] - m_x) * v
+            sum_g += row_g
+            sum_gx += row_gx
+        inv = 1.0 * invstd[c]
+        gw[c] = sum_gx * inv
+        gb[c] = sum_g
+        if need_x:
+            scale = inv * weight[c]
+            b = -scale * inv * gw[c] / M
+            shift = -scale * sum_g / M - mean[c] * b
+            cast[0], cast[1], cast[2] = scale, b, shift
+            scale_x, b_x, shift_x = cast[0], cast[1], cast[2]
+            for n in range(N):
+                for i in range(L):
+                    gx[n, c, i] = g[n, c, i] * scale_x + x[n, c, i] * b_x + shift_x
