@@ -183,3 +183,72 @@ def test_conv_stack_trains_like_torch(compiled_on):
             opt.step()
     for (name, zp), tp in zip(z_model.named_parameters(), t_model.parameters()):
         assert_close(zp, tp, rtol=1e-4, atol=1e-5, what=name)
+
+
+# -- 2x2 average pooling ----------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs", [{}, dict(divisor_override=3), dict(stride=2),
+                                    dict(count_include_pad=False)])
+@pytest.mark.parametrize("shape", [(4, 3, 6, 8), (2, 1, 2, 2), (3, 5, 10, 4)])
+def test_avg_pool_2x2_matches_torch(compiled_on, kwargs, shape):
+    check(lambda x: F.avg_pool2d(x, 2, **kwargs), lambda x: TF.avg_pool2d(x, 2, **kwargs),
+          _randn(*shape))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_avg_pool_2x2_same_bits_as_the_numpy_path(dtype, restore_threads):
+    x, gy = _randn(16, 6, 12, 14, dtype=dtype), _randn(16, 6, 6, 7, dtype=dtype)
+
+    def run():
+        zx = zg.tensor(x, requires_grad=True)
+        y = F.avg_pool2d(zx, 2)
+        y.backward(zg.tensor(gy))
+        return y.detach().numpy(), zx.grad.numpy()
+    for threads in (1, 2):
+        zg.set_num_threads(threads)
+        fast, slow = _both_paths(run)
+        for a, b in zip(fast, slow):
+            assert a.dtype == dtype and np.array_equal(a, b)
+
+
+def test_avg_pool_2x2_double_backward(compiled_on):
+    # the backward is an op of its own (the adjoint), differentiable again
+    from zerograd.autograd import gradcheck, gradgradcheck
+    x = zg.tensor(_randn(2, 3, 4, 6, dtype=np.float64), requires_grad=True)
+    assert gradcheck(lambda x: F.avg_pool2d(x, 2), (x,))
+    assert gradgradcheck(lambda x: F.avg_pool2d(x, 2), (x,))
+
+
+@pytest.mark.parametrize("args, kwargs, shape, applies", [
+    ((2,), {}, (2, 3, 6, 8), True),
+    ((2,), dict(divisor_override=5), (2, 3, 6, 8), True),
+    ((2,), {}, (2, 3, 7, 8), False),  # odd height: the last row is in no window
+    ((2,), dict(ceil_mode=True), (2, 3, 7, 8), False),
+    ((2,), dict(padding=1), (2, 3, 6, 8), False),
+    ((2, 1), {}, (2, 3, 6, 8), False),  # overlapping windows
+    ((3,), {}, (2, 3, 6, 9), False),
+    ((2,), {}, (2, 3, 6, 8, "int"), False),
+    # an input that is not C-contiguous: the NumPy forward; its gradient is
+    ((2,), {}, (2, 3, 6, 8, "transposed"), ["avg_pool_2x2_grad"]),
+])
+def test_avg_pool_uses_the_kernel_exactly_where_it_applies(compiled_on, monkeypatch, args,
+                                                           kwargs, shape, applies):
+    calls = []
+    for name in ("avg_pool_2x2", "avg_pool_2x2_grad"):
+        real = getattr(compiled, name)
+        monkeypatch.setattr(compiled, name, lambda *a, real=real, name=name:
+                            calls.append(name) or real(*a))
+    kind = shape[4] if len(shape) > 4 else None
+    x = _randn(*shape[:4])
+    if kind == "int":
+        x = (x * 10).astype(np.int64)
+    if kind == "transposed":
+        x = np.ascontiguousarray(x.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)
+    zx = zg.tensor(x, requires_grad=kind != "int")
+    tx = torch.tensor(x)
+    z_out = F.avg_pool2d(zx, *args, **kwargs)
+    assert_close(z_out, TF.avg_pool2d(tx, *args, **kwargs))
+    if kind != "int":
+        z_out.backward(zg.tensor(_randn(*z_out.shape)))
+    if isinstance(applies, bool):
+        applies = ["avg_pool_2x2", "avg_pool_2x2_grad"] if applies else []
+    assert calls == applies

@@ -93,3 +93,30 @@ def batch_norm_backward(g, x, mean, invstd, weight, need_x, gx, gw, gb, cast, c0
             for n in range(N):
                 for i in range(L):
                     gx[n, c, i] = g[n, c, i] * scale_x + x[n, c, i] * b_x + shift_x
+
+
+@njit(nogil=True, cache=True)
+def avg_pool_2x2(x, y, divisor, r0, r1):
+    """y[r] = the 2x2 windows' sums of x[r] (planes r0:r1 of (R, 2Ho, 2Wo)) / divisor,
+    added as the NumPy path adds them: the two rows first, then the two columns (the same
+    bits; no reassociation in this kernel)."""
+    _, Ho, Wo = y.shape
+    for r in range(r0, r1):
+        for i in range(Ho):
+            for j in range(Wo):
+                y[r, i, j] = ((x[r, 2 * i, 2 * j] + x[r, 2 * i + 1, 2 * j]) +
+                              (x[r, 2 * i, 2 * j + 1] + x[r, 2 * i + 1, 2 * j + 1])) / divisor
+
+
+@njit(nogil=True, cache=True)
+def avg_pool_2x2_grad(g, gx, divisor, r0, r1):
+    """The adjoint: g[r] / divisor written to the four positions of each window (planes
+    r0:r1), row by row of gx."""
+    _, Ho, Wo = g.shape
+    for r in range(r0, r1):
+        for i in range(Ho):
+            for a in range(2):
+                for j in range(Wo):
+                    v = g[r, i, j] / divisor
+                    gx[r, 2 * i + a, 2 * j] = v
+                    gx[r, 2 * i + a, 2 * j + 1] = v

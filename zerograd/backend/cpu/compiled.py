@@ -6,7 +6,8 @@ at 2 threads each of its NumPy calls hands the GIL back and forth. With numba in
 (``pip install zerograd[fast]``; never required) batch norm on the CPU runs as one
 compiled loop per channel instead, released from the GIL: a channel's rows are read from
 memory once and stay in cache for the next pass, and each thread of ``threads.split``
-takes its own channels. Measured on (256, 32, 28, 28) float32 (``python
+takes its own channels. 2x2 average pooling (d2l's LeNet), forward and backward, is one
+pass instead of NumPy's strided slices. Measured on (256, 32, 28, 28) float32 (``python
 benchmarks/bench_nn.py --kernels``, BENCHMARKS.md): forward 8.7 -> 2.9 ms at 1 thread,
 5.0 -> 1.6 at 2; backward 15.0 -> 6.2 ms, 9.3 -> 2.8 (torch: 7.4-7.8 / 3.7).
 
@@ -62,6 +63,39 @@ def batch_norm_applies(x3):
     float32/float64, C-contiguous, rows of at least ``MIN_ROW``."""
     return (x3.dtype in (np.float32, np.float64) and x3.flags.c_contiguous and
             x3.shape[2] >= MIN_ROW and x3.size > 0 and enabled())
+
+
+def pool_2x2_applies(plan, a):
+    """Whether ``avg_pool_2x2``/``_grad`` take NCHW ``a`` (the input, or the output
+    gradient) for the average-pool ``plan``: kernels on, 2x2 windows at stride 2 tiling the
+    unpadded input, float32/float64, C-contiguous."""
+    return (plan.kh == plan.kw == plan.sh == plan.sw == 2 and plan.tiles and
+            (plan.Hb, plan.Wb) == (plan.H, plan.W) and type(a) is np.ndarray and
+            a.dtype in (np.float32, np.float64) and a.flags.c_contiguous and a.size > 0 and
+            enabled())
+
+
+def avg_pool_2x2(x, divisor):
+    """2x2 average pooling of NCHW ``x`` (even H and W, no padding): window sums / divisor."""
+    N, C, H, W = x.shape
+    y = np.empty((N, C, H // 2, W // 2), dtype=x.dtype)
+    x3, y3 = x.reshape(N * C, H, W), y.reshape(N * C, H // 2, W // 2)
+    d = x.dtype.type(divisor)
+    kernel = _kernels().avg_pool_2x2
+    threads.split(N * C, x.size, lambda r0, r1: kernel(x3, y3, d, r0, r1))
+    return y
+
+
+def avg_pool_2x2_grad(g, divisor):
+    """The adjoint of ``avg_pool_2x2``: (N, C, H, W) with g / divisor on every window's
+    four positions."""
+    N, C, Ho, Wo = g.shape
+    gx = np.empty((N, C, 2 * Ho, 2 * Wo), dtype=g.dtype)
+    g3, gx3 = g.reshape(N * C, Ho, Wo), gx.reshape(N * C, 2 * Ho, 2 * Wo)
+    d = g.dtype.type(divisor)
+    kernel = _kernels().avg_pool_2x2_grad
+    threads.split(N * C, gx.size, lambda r0, r1: kernel(g3, gx3, d, r0, r1))
+    return gx
 
 
 def _per_channel(param, C, fill, dtype):

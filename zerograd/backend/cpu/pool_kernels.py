@@ -7,6 +7,8 @@ offset is one (N, C, Ho, Wo) strided slice of the padded input, whose rows copy 
 """
 import numpy as np
 
+from zerograd.backend.cpu import compiled
+
 
 class WindowPlan:
     """Regular windows: kernel, stride, padding, dilation and ceil_mode resolved to sizes."""
@@ -133,12 +135,29 @@ class AvgPlan(WindowPlan):
                 view += g
         return buf[:, :, self.ph:self.ph + self.H, self.pw:self.pw + self.W]
 
+    def average_grad(self, g):
+        """The adjoint of ``average``: each window's g / divisor on its positions, (N, C, H, W)."""
+        divisor = self._compiled_divisor(g)
+        if divisor is not None:
+            return compiled.avg_pool_2x2_grad(g, divisor)
+        return np.ascontiguousarray(self.spread(self.divided(g)))
+
     def divided(self, a, out=None):
         """``a / divisor`` in ``a``'s float dtype (an int64 divisor would promote to float64)."""
         d = self.divisor
         return np.divide(a, d if isinstance(d, int) else d.astype(a.dtype), out=out)
 
+    def _compiled_divisor(self, a):
+        """The one divisor of every window when the compiled 2x2 kernels take ``a``, else
+        None (windows that tile an unpadded input all count kh*kw elements)."""
+        if not compiled.pool_2x2_applies(self, a):
+            return None
+        return self.divisor if isinstance(self.divisor, int) else int(self.divisor.flat[0])
+
     def average(self, x):
+        divisor = self._compiled_divisor(x)
+        if divisor is not None:
+            return compiled.avg_pool_2x2(x, divisor)
         total = self.sum_windows(x)
         if x.dtype.kind != "f":  # integer pooling truncates, as in torch
             return np.trunc(total / self.divisor).astype(x.dtype)

@@ -89,6 +89,9 @@ class AvgPlan(WindowPlan, _cpu.AvgPlan):
     def divided(self, a):
         return a / self._divisor(a)
 
+    def average_grad(self, g):
+        return module_of(g).ascontiguousarray(self.spread(self.divided(g)))
+
     def average(self, x):
         total = self.sum_windows(x)
         if x.dtype.kind != "f":  # integer pooling truncates, as in torch
