@@ -2,7 +2,7 @@
 
     python benchmarks/bench_nn.py [--threads N] [--rounds R] [--only mlp,lenet,...]
                                   [--processes auto|same|own] [--clock wall|cpu]
-                                  [--profile lenet]
+                                  [--kernels auto|numpy] [--profile lenet]
 
 Models, batch 256 of 1x28x28 inputs, float32, the same weights in both frameworks:
 
@@ -25,7 +25,9 @@ than they are. The median times and the median ratio are reported. ``--threads``
 the thread count for both: ``torch.set_num_threads`` and ``zerograd.set_num_threads``,
 plus the ``*_NUM_THREADS`` variables before NumPy is imported. ``--clock cpu`` times with
 the process's CPU time instead of wall time: steadier at 1 thread when other jobs share
-the machine. ``--profile MODEL`` prints the top of a cProfile of zerograd's step instead.
+the machine. ``--kernels numpy`` switches zerograd's optional compiled CPU kernels off
+(``ZEROGRAD_NUMBA=0``; they run when numba is installed, the ``fast`` extra): the figures
+of the pure-NumPy path. ``--profile MODEL`` prints the top of a cProfile of zerograd's step instead.
 """
 import argparse
 import json
@@ -138,6 +140,14 @@ def build_pair(name, np, torch, zg):
 REPEAT = {"softmax": 40, "mlp": 20, "lenet": 5, "lenet-d2l": 5, "convstack": 2, "resnet": 2}
 
 
+def _kernels_in_use():
+    from zerograd.backend.cpu import compiled
+    if not compiled.enabled():
+        return "NumPy"
+    import numba
+    return f"NumPy + compiled (numba {numba.__version__})"
+
+
 def _worker(args):
     """One framework in this process: the median step time over ``--rounds`` x repeat."""
     import numpy as np
@@ -180,10 +190,14 @@ def main():
                              "above 1 thread); same: alternate in this process")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="cpu: process CPU time, steadier at 1 thread on a shared machine")
+    parser.add_argument("--kernels", choices=("auto", "numpy"), default="auto",
+                        help="numpy: zerograd's compiled kernels off (ZEROGRAD_NUMBA=0)")
     parser.add_argument("--profile", choices=sorted(MODELS), default=None)
     parser.add_argument("--worker", choices=("zerograd", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     set_threads(args.threads)
+    if args.kernels == "numpy":
+        os.environ["ZEROGRAD_NUMBA"] = "0"  # read when zerograd is imported; workers inherit it
     if args.worker:
         return _worker(args)
     import numpy as np
@@ -208,7 +222,7 @@ def main():
     own = args.processes == "own" or (args.processes == "auto" and args.threads > 1)
     print(f"threads={args.threads}  batch=256  SGD  numpy {np.__version__}  torch "
           f"{torch.__version__}  {'own processes' if own else 'one process'}  {args.clock} clock  load "
-          f"{os.getloadavg()[0]:.2f}")
+          f"{os.getloadavg()[0]:.2f}  zerograd kernels: {_kernels_in_use()}")
     for name in args.only.split(","):
         if own:
             ratio = _in_processes(name, args)

@@ -252,3 +252,86 @@ def test_avg_pool_uses_the_kernel_exactly_where_it_applies(compiled_on, monkeypa
     if isinstance(applies, bool):
         applies = ["avg_pool_2x2", "avg_pool_2x2_grad"] if applies else []
     assert calls == applies
+
+
+# -- 2x2 max pooling --------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(4, 3, 6, 8), (2, 1, 2, 2), (3, 5, 10, 4)])
+def test_max_pool_2x2_matches_torch(compiled_on, shape):
+    check(lambda x: F.max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2), _randn(*shape))
+    x = _randn(*shape)
+    z_val, z_idx = F.max_pool2d(zg.tensor(x), 2, return_indices=True)
+    t_val, t_idx = TF.max_pool2d(torch.tensor(x), 2, return_indices=True)
+    assert_close(z_val, t_val)
+    assert np.array_equal(z_idx.numpy(), t_idx.numpy())
+
+
+def test_max_pool_2x2_ties_nan_and_infinities_like_torch(compiled_on):
+    nan, inf = np.nan, np.inf
+    # windows: a tie (the first maximum wins), NaNs (the last NaN wins), all -inf, +inf
+    x = np.array([[[[1, 1, nan, 2, -inf, -inf, 5, inf],
+                    [0, 1, 3, nan, -inf, -inf, inf, 5]]]], dtype=np.float32)
+    zx, tx = zg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    z_val, z_idx = F.max_pool2d(zx, 2, return_indices=True)
+    t_val, t_idx = TF.max_pool2d(tx, 2, return_indices=True)
+    np.testing.assert_array_equal(z_val.detach().numpy(), t_val.detach().numpy())
+    np.testing.assert_array_equal(z_idx.numpy(), t_idx.numpy())
+    gy = _randn(1, 1, 1, 4)
+    z_val.backward(zg.tensor(gy))
+    t_val.backward(torch.tensor(gy))
+    np.testing.assert_array_equal(zx.grad.numpy(), tx.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_2x2_same_bits_as_the_numpy_path(dtype, restore_threads):
+    x, gy = _randn(16, 6, 12, 14, dtype=dtype), _randn(16, 6, 6, 7, dtype=dtype)
+    x[0, 0, :2, :2] = 0.5  # a tie
+    x[1, 2, 4:6, 6:8] = np.nan
+
+    def run():
+        zx = zg.tensor(x, requires_grad=True)
+        y, idx = F.max_pool2d(zx, 2, return_indices=True)
+        y.backward(zg.tensor(gy))
+        return y.detach().numpy(), idx.numpy(), zx.grad.numpy()
+    for threads in (1, 2):
+        zg.set_num_threads(threads)
+        fast, slow = _both_paths(run)
+        for a, b in zip(fast, slow):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_max_pool_2x2_double_backward(compiled_on):
+    from zerograd.autograd import gradcheck, gradgradcheck
+    x = zg.tensor(RNG.permutation(96).reshape(2, 2, 4, 6).astype(np.float64) / 7,
+                  requires_grad=True)  # distinct values: the maximum is differentiable
+    assert gradcheck(lambda x: F.max_pool2d(x, 2), (x,))
+    assert gradgradcheck(lambda x: F.max_pool2d(x, 2), (x,))
+
+
+@pytest.mark.parametrize("args, kwargs, shape, applies", [
+    ((2,), {}, (2, 3, 6, 8), True),
+    ((2, 2), {}, (2, 3, 6, 8), True),
+    ((2,), {}, (2, 3, 7, 8), False),  # odd height: the last row is in no window
+    ((2,), dict(ceil_mode=True), (2, 3, 7, 8), False),
+    ((2,), dict(padding=1), (2, 3, 6, 8), False),
+    ((2,), dict(dilation=2), (2, 3, 6, 8), False),
+    ((2, 1), {}, (2, 3, 6, 8), False),  # overlapping windows
+    ((3,), {}, (2, 3, 6, 9), False),
+    ((2,), {}, (2, 3, 6, 8, "int"), False),
+])
+def test_max_pool_uses_the_kernel_exactly_where_it_applies(compiled_on, monkeypatch, args,
+                                                           kwargs, shape, applies):
+    calls = []
+    for name in ("max_pool_2x2", "max_pool_2x2_grad"):
+        real = getattr(compiled, name)
+        monkeypatch.setattr(compiled, name, lambda *a, real=real, name=name:
+                            calls.append(name) or real(*a))
+    x = _randn(*shape[:4])
+    integer = len(shape) > 4
+    if integer:
+        x = (x * 10).astype(np.int64)
+    zx = zg.tensor(x, requires_grad=not integer)
+    z_out = F.max_pool2d(zx, *args, **kwargs)
+    assert_close(z_out, TF.max_pool2d(torch.tensor(x), *args, **kwargs))
+    if not integer:
+        z_out.backward(zg.tensor(_randn(*z_out.shape)))
+    assert calls == (["max_pool_2x2", "max_pool_2x2_grad"] if applies else [])

@@ -97,7 +97,9 @@ class MaxPool2DWithIndices(Function):
 
     @staticmethod
     def forward(ctx, x, plan):
-        y, arg = _per_batch(ctx, plan.max_with_arg, x)
+        fast = getattr(plan, "compiled_max", None)
+        out = None if fast is None else fast(x)  # the CPU's compiled kernel (2x2 windows)
+        y, arg = out if out is not None else _per_batch(ctx, plan.max_with_arg, x)
         ctx.arg, ctx.plan = arg, plan
         return y, arg
 
@@ -123,6 +125,10 @@ class WindowScatter(Function):
     def forward(ctx, g, arg, plan):
         ctx.arg, ctx.plan = arg, plan
         xp, p = ctx.xp, plan
+        fast = getattr(p, "compiled_scatter", None)
+        gx = None if fast is None else fast(g, arg)
+        if gx is not None:  # the CPU's compiled kernel (2x2 windows; splits itself)
+            return gx
         shape = g.shape[:2] + (p.Hb, p.Wb)
         # windows that tile the plane write every element: no zero-fill needed
         buf = xp.empty(shape, dtype=g.dtype) if p.tiles else xp.zeros(shape, dtype=g.dtype)

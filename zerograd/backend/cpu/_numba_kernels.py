@@ -120,3 +120,47 @@ def avg_pool_2x2_grad(g, gx, divisor, r0, r1):
                     v = g[r, i, j] / divisor
                     gx[r, 2 * i + a, 2 * j] = v
                     gx[r, 2 * i + a, 2 * j + 1] = v
+
+
+@njit(nogil=True, cache=True)
+def max_pool_2x2(x, y, arg, r0, r1):
+    """y[r] = the 2x2 windows' maxima of x[r] (planes r0:r1), arg[r] the offset (row-major,
+    0..3) of each window's first maximum; a window with a NaN gets that NaN and the offset
+    of its last NaN, as the NumPy path and torch."""
+    _, Ho, Wo = y.shape
+    for r in range(r0, r1):
+        for i in range(Ho):
+            for j in range(Wo):
+                a, b = x[r, 2 * i, 2 * j], x[r, 2 * i, 2 * j + 1]
+                c, d = x[r, 2 * i + 1, 2 * j], x[r, 2 * i + 1, 2 * j + 1]
+                best, k = a, 0
+                if b > best:
+                    best, k = b, 1
+                if c > best:
+                    best, k = c, 2
+                if d > best:
+                    best, k = d, 3
+                if d != d:
+                    best, k = d, 3
+                elif c != c:
+                    best, k = c, 2
+                elif b != b:
+                    best, k = b, 1
+                # (a NaN in a alone already won: every comparison with it is False)
+                y[r, i, j] = best
+                arg[r, i, j] = k
+
+
+@njit(nogil=True, cache=True)
+def max_pool_2x2_grad(g, arg, gx, zero, r0, r1):
+    """The adjoint: each window's g at the offset ``arg`` names, ``zero`` (of gx's dtype)
+    on its other three positions (planes r0:r1 of gx, every element written)."""
+    _, Ho, Wo = g.shape
+    for r in range(r0, r1):
+        for i in range(Ho):
+            for a in range(2):
+                for j in range(Wo):
+                    k = arg[r, i, j] - 2 * a  # 0 or 1: this row holds the winner
+                    v = g[r, i, j]
+                    gx[r, 2 * i + a, 2 * j] = v if k == 0 else zero
+                    gx[r, 2 * i + a, 2 * j + 1] = v if k == 1 else zero

@@ -6,8 +6,9 @@ at 2 threads each of its NumPy calls hands the GIL back and forth. With numba in
 (``pip install zerograd[fast]``; never required) batch norm on the CPU runs as one
 compiled loop per channel instead, released from the GIL: a channel's rows are read from
 memory once and stay in cache for the next pass, and each thread of ``threads.split``
-takes its own channels. 2x2 average pooling (d2l's LeNet), forward and backward, is one
-pass instead of NumPy's strided slices. Measured on (256, 32, 28, 28) float32 (``python
+takes its own channels. 2x2 pooling at stride 2 (d2l's LeNet, VGG, the conv stack),
+average and max, forward and backward, is one pass instead of NumPy's strided slices
+and masks. Measured on (256, 32, 28, 28) float32 (``python
 benchmarks/bench_nn.py --kernels``, BENCHMARKS.md): forward 8.7 -> 2.9 ms at 1 thread,
 5.0 -> 1.6 at 2; backward 15.0 -> 6.2 ms, 9.3 -> 2.8 (torch: 7.4-7.8 / 3.7).
 
@@ -30,6 +31,10 @@ from zerograd.backend.cpu import threads
 # batch norm's rows shorter than this go to the NumPy path: the compiled loop walks one
 # channel at a time, which for (N, C) inputs (BatchNorm1d) strides across every row
 MIN_ROW = 16
+
+# the pooling passes are split over threads only from ~2M elements: (256, 6, 28, 28) ran
+# 208 -> 233 us forward and 210 -> 272 us backward on 2 threads (the hand-off costs more)
+_POOL_SPLIT = 8
 
 _state = {"on": os.environ.get("ZEROGRAD_NUMBA", "1") != "0", "kernels": None}
 
@@ -66,9 +71,9 @@ def batch_norm_applies(x3):
 
 
 def pool_2x2_applies(plan, a):
-    """Whether ``avg_pool_2x2``/``_grad`` take NCHW ``a`` (the input, or the output
-    gradient) for the average-pool ``plan``: kernels on, 2x2 windows at stride 2 tiling the
-    unpadded input, float32/float64, C-contiguous."""
+    """Whether the 2x2 pooling kernels take NCHW ``a`` (the input, or the output gradient)
+    for the pooling ``plan``: kernels on, 2x2 windows at stride 2 tiling the unpadded
+    input (no dilation), float32/float64, C-contiguous."""
     return (plan.kh == plan.kw == plan.sh == plan.sw == 2 and plan.tiles and
             (plan.Hb, plan.Wb) == (plan.H, plan.W) and type(a) is np.ndarray and
             a.dtype in (np.float32, np.float64) and a.flags.c_contiguous and a.size > 0 and
@@ -82,7 +87,7 @@ def avg_pool_2x2(x, divisor):
     x3, y3 = x.reshape(N * C, H, W), y.reshape(N * C, H // 2, W // 2)
     d = x.dtype.type(divisor)
     kernel = _kernels().avg_pool_2x2
-    threads.split(N * C, x.size, lambda r0, r1: kernel(x3, y3, d, r0, r1))
+    threads.split(N * C, x.size // _POOL_SPLIT, lambda r0, r1: kernel(x3, y3, d, r0, r1))
     return y
 
 
@@ -94,7 +99,34 @@ def avg_pool_2x2_grad(g, divisor):
     g3, gx3 = g.reshape(N * C, Ho, Wo), gx.reshape(N * C, 2 * Ho, 2 * Wo)
     d = g.dtype.type(divisor)
     kernel = _kernels().avg_pool_2x2_grad
-    threads.split(N * C, gx.size, lambda r0, r1: kernel(g3, gx3, d, r0, r1))
+    threads.split(N * C, gx.size // _POOL_SPLIT, lambda r0, r1: kernel(g3, gx3, d, r0, r1))
+    return gx
+
+
+def max_pool_2x2(x):
+    """(maxima, arg) of the 2x2 windows of NCHW ``x`` (even H and W, no padding), arg the
+    int16 offset of each window's first maximum, as ``WindowPlan.max_with_arg``."""
+    N, C, H, W = x.shape
+    y = np.empty((N, C, H // 2, W // 2), dtype=x.dtype)
+    arg = np.empty(y.shape, dtype=np.int16)
+    x3 = x.reshape(N * C, H, W)
+    y3, arg3 = y.reshape(N * C, H // 2, W // 2), arg.reshape(N * C, H // 2, W // 2)
+    kernel = _kernels().max_pool_2x2
+    threads.split(N * C, x.size // _POOL_SPLIT, lambda r0, r1: kernel(x3, y3, arg3, r0, r1))
+    return y, arg
+
+
+def max_pool_2x2_grad(g, arg):
+    """The adjoint of ``max_pool_2x2``'s maxima: (N, C, H, W), each window's g at its
+    winner, zeros elsewhere."""
+    N, C, Ho, Wo = g.shape
+    gx = np.empty((N, C, 2 * Ho, 2 * Wo), dtype=g.dtype)
+    g3, gx3 = g.reshape(N * C, Ho, Wo), gx.reshape(N * C, 2 * Ho, 2 * Wo)
+    arg3 = np.ascontiguousarray(arg).reshape(N * C, Ho, Wo)
+    zero = g.dtype.type(0)
+    kernel = _kernels().max_pool_2x2_grad
+    threads.split(N * C, gx.size // _POOL_SPLIT,
+                  lambda r0, r1: kernel(g3, arg3, gx3, zero, r0, r1))
     return gx
 
 

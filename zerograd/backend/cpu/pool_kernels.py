@@ -46,6 +46,12 @@ class WindowPlan:
                 r, c = i * self.dh, j * self.dw
                 yield xpad[:, :, r:r + hs:self.sh, c:c + ws:self.sw]
 
+    def compiled_max(self, x):
+        """``max_with_arg(x)`` from the compiled 2x2 kernel where it applies, else None."""
+        if compiled.pool_2x2_applies(self, x):
+            return compiled.max_pool_2x2(x)
+        return None
+
     def max_with_arg(self, x):
         """The window maxima and, per window, the offset index of the first maximum."""
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
@@ -67,6 +73,13 @@ class WindowPlan:
                 for k, v in enumerate(views):
                     arg[nan & (v != v)] = k
         return best, arg
+
+    def compiled_scatter(self, g, arg):
+        """The gradient of ``max_with_arg``'s maxima, (N, C, H, W), from the compiled 2x2
+        kernel where it applies to ``g``, else None (the op scatters by offsets)."""
+        if compiled.pool_2x2_applies(self, g):
+            return compiled.max_pool_2x2_grad(g, arg)
+        return None
 
     def flat_indices(self, arg):
         """``arg`` as torch's indices: the flat position ``h * W + w`` in the input plane."""
