@@ -335,3 +335,28 @@ def test_max_pool_uses_the_kernel_exactly_where_it_applies(compiled_on, monkeypa
     if not integer:
         z_out.backward(zg.tensor(_randn(*z_out.shape)))
     assert calls == (["max_pool_2x2", "max_pool_2x2_grad"] if applies else [])
+
+
+def test_kernels_that_cannot_be_set_up_warn_once_and_leave_the_numpy_path(monkeypatch):
+    def broken():
+        raise RuntimeError("cannot cache function: no locator available")
+    monkeypatch.setattr(compiled, "_load", broken)
+    monkeypatch.setitem(compiled._state, "kernels", None)
+    monkeypatch.setitem(compiled._state, "on", True)
+    with pytest.warns(RuntimeWarning, match="numba is installed but its kernels could not"):
+        assert not compiled.enabled()
+    assert not compiled.enabled()  # decided once: no second warning, no second try
+    x = _randn(4, 3, 5, 6)
+    check(lambda x: F.batch_norm(x, None, None, training=True),
+          lambda x: TF.batch_norm(x, None, None, training=True), x, rtol=1e-4, atol=1e-4)
+
+
+def test_without_numba_the_numpy_kernels_run_silently(monkeypatch, recwarn):
+    def missing():
+        raise ImportError("No module named 'numba'")
+    monkeypatch.setattr(compiled, "_load", missing)
+    monkeypatch.setitem(compiled._state, "kernels", None)
+    monkeypatch.setitem(compiled._state, "on", True)
+    assert not compiled.enabled()
+    assert not compiled.batch_norm_applies(np.zeros((2, 3, 16), np.float32))
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

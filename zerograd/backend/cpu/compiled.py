@@ -23,6 +23,7 @@ numba compiles each kernel on its first use per dtype (about a second; ``cache=T
 keeps the machine code on disk for the next process).
 """
 import os
+import warnings
 
 import numpy as np
 
@@ -39,13 +40,23 @@ _POOL_SPLIT = 8
 _state = {"on": os.environ.get("ZEROGRAD_NUMBA", "1") != "0", "kernels": None}
 
 
+def _load():
+    from zerograd.backend.cpu import _numba_kernels  # imports numba
+    return _numba_kernels
+
+
 def _kernels():
-    """The compiled module, or False when numba cannot be imported."""
+    """The compiled module, or False when numba is not installed or cannot set it up."""
     if _state["kernels"] is None:
         try:
-            from zerograd.backend.cpu import _numba_kernels
-            _state["kernels"] = _numba_kernels
-        except ImportError:
+            _state["kernels"] = _load()
+        except ImportError:  # numba not installed: the NumPy kernels, silently
+            _state["kernels"] = False
+        except Exception as err:  # e.g. no writable cache directory for the machine code
+            warnings.warn(f"zerograd: numba is installed but its kernels could not be set "
+                          f"up ({type(err).__name__}: {err}); running the NumPy kernels. "
+                          f"Set NUMBA_CACHE_DIR to a writable directory, or ZEROGRAD_NUMBA=0 "
+                          f"to silence this.", RuntimeWarning, stacklevel=3)
             _state["kernels"] = False
     return _state["kernels"]
 
