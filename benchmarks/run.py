@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["bench_core.py", "bench_nn.py", "bench_optim.py", "bench_data.py",
-           "bench_autodiff_modes.py", "bench_train.py"]
+BENCHES = ["bench_core.py", "bench_nn.py", "bench_compiled.py", "bench_optim.py",
+           "bench_data.py", "bench_autodiff_modes.py", "bench_train.py"]
 OWN_PROCESSES = {"bench_nn.py", "bench_train.py"}  # one process per framework above 1 thread
 
 

@@ -1,0 +1,92 @@
+"""zerograd's optional compiled CPU kernels (numba) against its NumPy kernels and PyTorch.
+
+    python benchmarks/bench_compiled.py [--threads N] [--rounds R]
+
+For the layers the compiled kernels serve (batch norm, 2x2 max and average pooling) on the
+benchmark models' shapes, batch 256, float32: the forward, and forward + ``autograd.grad``
+of the input minus that, each a median over ``--rounds`` rounds that alternate the NumPy
+kernels, the compiled ones and torch in this process (wall clock). Prints milliseconds and
+the ratios compiled / NumPy and compiled / torch. Needs numba (the ``fast`` extra).
+"""
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import set_threads  # noqa: E402
+
+CASES = [("BatchNorm2d(32)", lambda nn: nn.BatchNorm2d(32), (256, 32, 28, 28)),
+         ("BatchNorm2d(64)", lambda nn: nn.BatchNorm2d(64), (256, 64, 14, 14)),
+         ("MaxPool2d(2)", lambda nn: nn.MaxPool2d(2), (256, 32, 28, 28)),
+         ("MaxPool2d(2)", lambda nn: nn.MaxPool2d(2), (256, 64, 14, 14)),
+         ("AvgPool2d(2)", lambda nn: nn.AvgPool2d(2), (256, 6, 28, 28)),
+         ("AvgPool2d(2)", lambda nn: nn.AvgPool2d(2), (256, 16, 10, 10))]
+KINDS = ("numpy", "compiled", "torch")
+
+
+def _median_ms(fn, repeat):
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def _times(lib, make, x, repeat):
+    """(forward, backward) ms of the layer ``make(lib.nn)`` on ``x``."""
+    layer = make(lib.nn)
+    t = lib.tensor(x, requires_grad=True)
+    gy = lib.tensor(x[:, :, :layer(t).shape[2], :layer(t).shape[3]].copy())
+
+    def backward():
+        lib.autograd.grad(layer(t), [t], gy)
+    forward = _median_ms(lambda: layer(t), repeat)
+    return forward, _median_ms(backward, repeat) - forward
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=9)
+    args = parser.parse_args()
+    set_threads(args.threads)
+    import numpy as np
+    import torch
+    import zerograd as zg
+    from zerograd.backend.cpu import compiled
+    torch.set_num_threads(args.threads)
+    zg.set_num_threads(args.threads)
+    compiled.enable(True)
+    if not compiled.enabled():
+        sys.exit("bench_compiled: numba is not installed (pip install 'zerograd[fast]')")
+    import numba
+    print(f"threads={args.threads}  numpy {np.__version__}  numba {numba.__version__}  torch "
+          f"{torch.__version__}  wall clock, ms (median of {args.rounds} alternating rounds)")
+    rng = np.random.default_rng(0)
+    for name, make, shape in CASES:
+        x = rng.standard_normal(shape).astype(np.float32)
+        rounds = {k: [] for k in KINDS}
+        for _ in range(args.rounds):
+            for kind in KINDS:
+                if kind != "torch":
+                    compiled.enable(kind == "compiled")
+                rounds[kind].append(_times(torch if kind == "torch" else zg, make, x,
+                                           args.repeat))
+        fwd = {k: statistics.median(r[0] for r in v) for k, v in rounds.items()}
+        bwd = {k: statistics.median(r[1] for r in v) for k, v in rounds.items()}
+        for what, t in (("forward", fwd), ("backward", bwd)):
+            print(f"{name:16} {str(shape):18} {what:8}  NumPy {t['numpy']:7.2f}  compiled "
+                  f"{t['compiled']:7.2f}  torch {t['torch']:7.2f}   compiled/NumPy "
+                  f"{t['compiled'] / t['numpy']:5.2f}x  compiled/torch "
+                  f"{t['compiled'] / t['torch']:5.2f}x")
+    compiled.enable(True)
+
+
+if __name__ == "__main__":
+    main()
