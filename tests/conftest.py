@@ -25,10 +25,12 @@ except ImportError:  # pragma: no cover
 
 
 # The NumPy kernels are the default-tested path: the optional compiled ones (numba, when
-# installed) are switched off here and tested against them in test_cpu_compiled.py.
+# installed) are switched off here, for subprocesses too, and tested against them in
+# test_cpu_compiled.py. `ZEROGRAD_NUMBA=1 pytest` runs the whole suite with them on.
+os.environ.setdefault("ZEROGRAD_NUMBA", "0")
 from zerograd.backend.cpu import compiled as _compiled  # noqa: E402
 
-_compiled.enable(False)
+_compiled.enable(os.environ["ZEROGRAD_NUMBA"] != "0")
 
 
 @pytest.fixture
