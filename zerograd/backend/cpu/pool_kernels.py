@@ -167,10 +167,12 @@ class AvgPlan(WindowPlan):
             return None
         return self.divisor if isinstance(self.divisor, int) else int(self.divisor.flat[0])
 
-    def average(self, x):
+    def compiled_average(self, x):
+        """``average(x)`` from the compiled 2x2 kernel where it applies, else None."""
         divisor = self._compiled_divisor(x)
-        if divisor is not None:
-            return compiled.avg_pool_2x2(x, divisor)
+        return None if divisor is None else compiled.avg_pool_2x2(x, divisor)
+
+    def average(self, x):
         total = self.sum_windows(x)
         if x.dtype.kind != "f":  # integer pooling truncates, as in torch
             return np.trunc(total / self.divisor).astype(x.dtype)
