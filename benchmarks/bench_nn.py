@@ -221,8 +221,8 @@ def main():
 
     own = args.processes == "own" or (args.processes == "auto" and args.threads > 1)
     print(f"threads={args.threads}  batch=256  SGD  numpy {np.__version__}  torch "
-          f"{torch.__version__}  {'own processes' if own else 'one process'}  {args.clock} clock  load "
-          f"{os.getloadavg()[0]:.2f}  zerograd kernels: {_kernels_in_use()}")
+          f"{torch.__version__}  {'own processes' if own else 'one process'}  {args.clock} "
+          f"clock  load {os.getloadavg()[0]:.2f}  zerograd kernels: {_kernels_in_use()}")
     for name in args.only.split(","):
         if own:
             ratio = _in_processes(name, args)

@@ -8,9 +8,10 @@ so results do not depend on the thread count.
 Sums run over each row of ``L`` values in the array's own dtype (``cast``, a 3-element
 scratch array of that dtype, gives it: assigning a float64 to it rounds, and a row's
 accumulator starts as its zeroed element), vectorized by letting LLVM reassociate them,
-and the rows' sums are added in float64 -- as the NumPy path does (a GEMV per row, float64 over
-the rows). ``fastmath`` allows only reassociation and fused multiply-adds: no assumptions
-about inf or nan.
+and the rows' sums are added in float64, as the NumPy path does (a GEMV per row, float64
+over the rows). ``fastmath`` allows only reassociation and fused multiply-adds: no
+assumptions about inf or nan. The pooling kernels reassociate nothing: their results are
+the NumPy path's bit for bit.
 """
 import numpy as np
 from numba import njit
