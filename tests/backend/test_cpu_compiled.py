@@ -11,9 +11,10 @@ import sys
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, strategies as st
 
 import zerograd as zg
-from tests.oracle import assert_close, check, check_module, copy_params
+from tests.oracle import assert_close, check, check_like_torch, check_module, copy_params
 from zerograd.backend.cpu import compiled
 from zerograd.ops.normalization import BatchNorm
 
@@ -360,3 +361,24 @@ def test_without_numba_the_numpy_kernels_run_silently(monkeypatch, recwarn):
     assert not compiled.enabled()
     assert not compiled.batch_norm_applies(np.zeros((2, 3, 16), np.float32))
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+@given(n=st.integers(1, 4), c=st.integers(1, 5), h=st.integers(1, 7), w=st.integers(1, 7),
+       op=st.sampled_from(["max", "avg", "bn"]), seed=st.integers(0, 2 ** 16))
+def test_any_shape_matches_torch(n, c, h, w, op, seed):
+    # even and odd planes (odd ones take the NumPy path), single samples and channels
+    before = compiled.enable(True)
+    try:
+        x = np.random.default_rng(seed).standard_normal((n, c, h, w)).astype(np.float32)
+        if op == "bn":
+            # one value per channel: torch's error, and zerograd's
+            check_like_torch(lambda x: F.batch_norm(x, None, None, training=True),
+                             lambda x: TF.batch_norm(x, None, None, training=True), x,
+                             seed=seed, rtol=1e-3, atol=1e-4)
+        else:
+            fn = "max_pool2d" if op == "max" else "avg_pool2d"
+            if h >= 2 and w >= 2:
+                check(lambda x: getattr(F, fn)(x, 2), lambda x: getattr(TF, fn)(x, 2), x,
+                      seed=seed)
+    finally:
+        compiled.enable(before)
