@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import zerograd as zg
-from zerograd.backend.cpu import threads
+from zerograd.backend.cpu import compiled, threads
 from tests.oracle import assert_close
 
 
@@ -73,7 +73,11 @@ def _zg_params(n_threads, t_model, x, y):
     return _train(zg, model, zg.tensor(x), zg.tensor(y))
 
 
-def test_lenet_training_matches_torch_at_1_and_2_threads(restore_threads, monkeypatch):
+@pytest.mark.parametrize("kernels", ["numpy", "compiled"])
+def test_lenet_training_matches_torch_at_1_and_2_threads(restore_threads, monkeypatch, kernels):
+    if kernels == "compiled":  # the optional numba kernels: BN, max and average pooling
+        pytest.importorskip("numba")
+    monkeypatch.setitem(compiled._state, "on", kernels == "compiled")
     monkeypatch.setattr(threads, "MIN_WORK", 4096)  # small batch, yet the kernels split
     rng = np.random.default_rng(0)
     x = rng.standard_normal((32, 1, 28, 28)).astype(np.float32)
