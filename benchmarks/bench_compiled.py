@@ -11,11 +11,10 @@ the ratios compiled / NumPy and compiled / torch. Needs numba (the ``fast`` extr
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import set_threads  # noqa: E402
+from _timing import set_threads, time_call  # noqa: E402
 
 CASES = [("BatchNorm2d(32)", lambda nn: nn.BatchNorm2d(32), (256, 32, 28, 28)),
          ("BatchNorm2d(64)", lambda nn: nn.BatchNorm2d(64), (256, 64, 14, 14)),
@@ -26,26 +25,17 @@ CASES = [("BatchNorm2d(32)", lambda nn: nn.BatchNorm2d(32), (256, 32, 28, 28)),
 KINDS = ("numpy", "compiled", "torch")
 
 
-def _median_ms(fn, repeat):
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
-
-
 def _times(lib, make, x, repeat):
     """(forward, backward) ms of the layer ``make(lib.nn)`` on ``x``."""
     layer = make(lib.nn)
     t = lib.tensor(x, requires_grad=True)
-    gy = lib.tensor(x[:, :, :layer(t).shape[2], :layer(t).shape[3]].copy())
+    _, _, h, w = layer(t).shape
+    gy = lib.tensor(x[:, :, :h, :w].copy())
 
     def backward():
         lib.autograd.grad(layer(t), [t], gy)
-    forward = _median_ms(lambda: layer(t), repeat)
-    return forward, _median_ms(backward, repeat) - forward
+    forward = time_call(lambda: layer(t), repeat) * 1e3
+    return forward, time_call(backward, repeat) * 1e3 - forward
 
 
 def main():

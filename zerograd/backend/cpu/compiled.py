@@ -93,14 +93,19 @@ def pool_2x2_applies(plan, a):
             enabled())
 
 
+def _on_planes(kernel, work, *args):
+    """kernel(*args, r0, r1) on ranges of the N*C planes, split over threads from
+    ``work * _POOL_SPLIT`` elements on; NCHW arrays in ``args`` are passed as (N*C, H, W)."""
+    args = [a.reshape((-1,) + a.shape[2:]) if isinstance(a, np.ndarray) and a.ndim == 4
+            else a for a in args]
+    threads.split(args[0].shape[0], work // _POOL_SPLIT, lambda r0, r1: kernel(*args, r0, r1))
+
+
 def avg_pool_2x2(x, divisor):
     """2x2 average pooling of NCHW ``x`` (even H and W, no padding): window sums / divisor."""
     N, C, H, W = x.shape
     y = np.empty((N, C, H // 2, W // 2), dtype=x.dtype)
-    x3, y3 = x.reshape(N * C, H, W), y.reshape(N * C, H // 2, W // 2)
-    d = x.dtype.type(divisor)
-    kernel = _kernels().avg_pool_2x2
-    threads.split(N * C, x.size // _POOL_SPLIT, lambda r0, r1: kernel(x3, y3, d, r0, r1))
+    _on_planes(_kernels().avg_pool_2x2, x.size, x, y, x.dtype.type(divisor))
     return y
 
 
@@ -109,10 +114,7 @@ def avg_pool_2x2_grad(g, divisor):
     four positions."""
     N, C, Ho, Wo = g.shape
     gx = np.empty((N, C, 2 * Ho, 2 * Wo), dtype=g.dtype)
-    g3, gx3 = g.reshape(N * C, Ho, Wo), gx.reshape(N * C, 2 * Ho, 2 * Wo)
-    d = g.dtype.type(divisor)
-    kernel = _kernels().avg_pool_2x2_grad
-    threads.split(N * C, gx.size // _POOL_SPLIT, lambda r0, r1: kernel(g3, gx3, d, r0, r1))
+    _on_planes(_kernels().avg_pool_2x2_grad, gx.size, g, gx, g.dtype.type(divisor))
     return gx
 
 
@@ -122,10 +124,7 @@ def max_pool_2x2(x):
     N, C, H, W = x.shape
     y = np.empty((N, C, H // 2, W // 2), dtype=x.dtype)
     arg = np.empty(y.shape, dtype=np.int16)
-    x3 = x.reshape(N * C, H, W)
-    y3, arg3 = y.reshape(N * C, H // 2, W // 2), arg.reshape(N * C, H // 2, W // 2)
-    kernel = _kernels().max_pool_2x2
-    threads.split(N * C, x.size // _POOL_SPLIT, lambda r0, r1: kernel(x3, y3, arg3, r0, r1))
+    _on_planes(_kernels().max_pool_2x2, x.size, x, y, arg)
     return y, arg
 
 
@@ -134,12 +133,8 @@ def max_pool_2x2_grad(g, arg):
     winner, zeros elsewhere."""
     N, C, Ho, Wo = g.shape
     gx = np.empty((N, C, 2 * Ho, 2 * Wo), dtype=g.dtype)
-    g3, gx3 = g.reshape(N * C, Ho, Wo), gx.reshape(N * C, 2 * Ho, 2 * Wo)
-    arg3 = np.ascontiguousarray(arg).reshape(N * C, Ho, Wo)
-    zero = g.dtype.type(0)
-    kernel = _kernels().max_pool_2x2_grad
-    threads.split(N * C, gx.size // _POOL_SPLIT,
-                  lambda r0, r1: kernel(g3, arg3, gx3, zero, r0, r1))
+    _on_planes(_kernels().max_pool_2x2_grad, gx.size, g, np.ascontiguousarray(arg), gx,
+               g.dtype.type(0))
     return gx
 
 
