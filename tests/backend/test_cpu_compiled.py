@@ -1,6 +1,7 @@
-"""The optional compiled CPU kernels (``zerograd.backend.cpu.compiled``, numba): batch norm
-through them equals the NumPy path and torch, forward and backward, repeats bit for bit
-at 1 and 2 threads, and is used exactly where ``batch_norm_applies`` says.
+"""The optional compiled CPU kernels (``zerograd.backend.cpu.compiled``, numba): batch norm,
+2x2 pooling, sigmoid and the sigmoid/tanh gradients through them equal the NumPy path and
+torch, forward and backward, repeat bit for bit at 1 and 2 threads, and are used exactly
+where their ``..._applies`` says.
 
 The suite runs the NumPy path everywhere else (``tests/conftest.py`` switches these off);
 here the ``compiled_on`` fixture switches them on for one test."""
@@ -41,8 +42,8 @@ def _spy(monkeypatch, *names):
     calls = []
     for name in names:
         real = getattr(compiled, name)
-        monkeypatch.setattr(compiled, name, lambda *a, real=real, name=name:
-                            calls.append(name) or real(*a))
+        monkeypatch.setattr(compiled, name, lambda *a, real=real, name=name, **k:
+                            calls.append(name) or real(*a, **k))
     return calls
 
 
@@ -335,6 +336,151 @@ def test_max_pool_uses_the_kernel_exactly_where_it_applies(compiled_on, monkeypa
     if not integer:
         z_out.backward(zg.tensor(_randn(*z_out.shape)))
     assert calls == (["max_pool_2x2", "max_pool_2x2_grad"] if applies else [])
+
+
+# -- sigmoid and the sigmoid/tanh gradients --------------------------------------------------
+def _ulps(a, b):
+    """Units in the last place between float32 arrays (one sign: the outputs are >= 0)."""
+    return np.abs(a.view(np.int32).astype(np.int64) - b.view(np.int32))
+
+
+@pytest.mark.parametrize("shape", [(4, 8, 16, 16), (5000,), (3, 1, 2, 2000)])
+@pytest.mark.parametrize("scale", [1.0, 30.0])
+def test_sigmoid_matches_torch(compiled_on, shape, scale):
+    x = _randn(*shape, scale=scale)
+    assert compiled.sigmoid_applies(x)
+    check(F.sigmoid, torch.sigmoid, x)
+    check(F.tanh, torch.tanh, x)  # its gradient through the kernel
+
+
+def test_sigmoid_within_4_ulp_of_torch_everywhere(compiled_on):
+    # every float32 from -100 to 100 in steps of 1e-4: the polynomial exp across its
+    # whole range, the overflow at x = -88.72 and the saturation at 1
+    x = np.linspace(-100, 100, 2_000_001, dtype=np.float32)
+    z, t = zg.sigmoid(zg.tensor(x)).numpy(), torch.sigmoid(torch.tensor(x)).numpy()
+    normal = t >= np.finfo(np.float32).tiny
+    assert _ulps(z, t)[normal].max() <= 4
+    np.testing.assert_array_equal(z[t == 0], 0)  # where exp(-x) overflows: 0, as torch
+    np.testing.assert_array_equal(z[t == 1], 1)
+    assert np.abs(z - t)[~normal].max() < 1e-38  # subnormal outputs, x in (-88.72, -87.3)
+
+
+def test_sigmoid_special_values_like_torch(compiled_on):
+    x = np.zeros(compiled.MIN_POINTWISE, np.float32)
+    special = [np.inf, -np.inf, np.nan, -np.nan, 0.0, -0.0, -88.7, -88.73, -90, 17, 100,
+               np.finfo(np.float32).max, -np.finfo(np.float32).max, 1e-30, -1e-30]
+    x[:len(special)] = special
+    assert compiled.sigmoid_applies(x)
+    z = zg.sigmoid(zg.tensor(x)).numpy()[:len(special)]
+    t = torch.sigmoid(torch.tensor(x)).numpy()[:len(special)]
+    np.testing.assert_array_equal(np.isnan(z), np.isnan(t))
+    ok = ~np.isnan(t)
+    assert _ulps(z[ok], t[ok]).max() <= 4, (z, t)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("fn", ["sigmoid", "tanh"])
+def test_activation_gradients_same_bits_as_the_numpy_path(dtype, fn, restore_threads,
+                                                          monkeypatch):
+    # both runs take NumPy's sigmoid forward: the gradients then see the same output
+    monkeypatch.setattr(compiled, "sigmoid_applies", lambda x: False)
+    x, gy = _randn(16, 6, 12, 14, scale=3, dtype=dtype), _randn(16, 6, 12, 14, dtype=dtype)
+    y = getattr(np, "tanh")(x) if fn == "tanh" else (1 / (1 + np.exp(-x))).astype(dtype)
+
+    def run():
+        zx = zg.tensor(x, requires_grad=True)
+        getattr(zg, fn)(zx).backward(zg.tensor(gy))
+        return zx.grad.numpy()
+    assert _both_paths(lambda: compiled.activation_grad_applies(y, gy)) == (True, False)
+    for threads in (1, 2):
+        zg.set_num_threads(threads)
+        fast, slow = _both_paths(run)
+        assert fast.dtype == dtype and np.array_equal(fast, slow)
+
+
+def test_sigmoid_same_bits_at_one_and_two_threads(compiled_on, restore_threads, monkeypatch):
+    monkeypatch.setattr(compiled.threads, "MIN_WORK", 1024)  # split even this array
+    x = _randn(8, 6, 20, 20, scale=5)
+    zg.set_num_threads(1)
+    one = zg.sigmoid(zg.tensor(x)).numpy()
+    zg.set_num_threads(2)
+    assert compiled.threads.threads_for(x.size, x.size // compiled._POINTWISE_SPLIT) == 2
+    np.testing.assert_array_equal(zg.sigmoid(zg.tensor(x)).numpy(), one)
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("float32", ["sigmoid", "sigmoid_grad"]),
+    ("float64", ["sigmoid_grad"]),  # NumPy's exp forward, the compiled gradient
+    ("small", []),  # under MIN_POINTWISE elements
+    ("transposed", ["sigmoid_grad"]),  # a strided input: the NumPy forward
+    ("int", []),  # computed in float32, small
+    ("create_graph", ["sigmoid"]),  # a differentiable backward: graph ops, no kernel
+])
+def test_sigmoid_uses_the_kernels_exactly_where_they_apply(compiled_on, monkeypatch, case,
+                                                           expected):
+    calls = _spy(monkeypatch, "sigmoid", "sigmoid_grad")
+    x = {"float32": _randn(8, 3, 20, 20), "float64": _randn(8, 3, 20, 20, dtype=np.float64),
+         "small": _randn(4095), "transposed": _randn(20, 20, 8, 3).transpose(2, 3, 0, 1),
+         "int": (_randn(20, 30) * 9).astype(np.int64),
+         "create_graph": _randn(8, 3, 20, 20)}[case]
+    grad = case != "int"
+    zx, tx = zg.tensor(x, requires_grad=grad), torch.tensor(x, requires_grad=grad)
+    z_out, t_out = zg.sigmoid(zx), torch.sigmoid(tx)
+    assert_close(z_out, t_out)
+    if grad:
+        gy = _randn(*x.shape, dtype=x.dtype)
+        (z_g,) = zg.autograd.grad(z_out, zx, zg.tensor(gy), create_graph=case == "create_graph")
+        (t_g,) = torch.autograd.grad(t_out, tx, torch.tensor(gy))
+        assert_close(z_g, t_g)
+    assert calls == expected
+
+
+def test_tanh_gradient_uses_its_kernel(compiled_on, monkeypatch):
+    calls = _spy(monkeypatch, "tanh_grad")
+    check(F.tanh, torch.tanh, _randn(8, 3, 20, 20))
+    check(F.tanh, torch.tanh, _randn(80, 100).T)  # a strided input: its output is not
+    assert calls == ["tanh_grad"] * 2
+
+
+def test_a_gradient_still_needed_elsewhere_is_not_overwritten(compiled_on):
+    # the incoming gradient is written into only when nobody else holds it
+    x = _randn(8, 3, 20, 20)
+    w = _randn(8, 3, 20, 20)
+    zx, tx = zg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    z_y, t_y = zg.sigmoid(zx), torch.sigmoid(tx)
+    z_y.retain_grad()
+    t_y.retain_grad()
+    (z_y * zg.tensor(w)).sum().backward()
+    (t_y * torch.tensor(w)).sum().backward()
+    assert_close(z_y.grad, t_y.grad, what="the retained output gradient")
+    assert_close(zx.grad, tx.grad, what="the input gradient")
+    zs = zg.tensor(x, requires_grad=True)
+    z_y = zg.sigmoid(zs)
+    both = z_y * 2 + zg.tanh(z_y)  # the output feeds two ops
+    ts = torch.tensor(x, requires_grad=True)
+    t_y = torch.sigmoid(ts)
+    (both * zg.tensor(w)).sum().backward()
+    ((t_y * 2 + torch.tanh(t_y)) * torch.tensor(w)).sum().backward()
+    assert_close(zs.grad, ts.grad)
+
+
+def test_sigmoid_double_backward(compiled_on):
+    from zerograd.autograd import gradcheck, gradgradcheck
+    x = zg.tensor(_randn(8, 3, 16, 16, dtype=np.float64, scale=3), requires_grad=True)
+    assert compiled.activation_grad_applies(x.detach().numpy(), x.detach().numpy())
+    assert gradcheck(zg.sigmoid, (x,))
+    assert gradgradcheck(zg.sigmoid, (x,))
+
+
+@given(n=st.integers(4096, 20000), scale=st.sampled_from([0.1, 1.0, 10.0, 100.0]),
+       seed=st.integers(0, 2 ** 16))
+def test_sigmoid_any_length_matches_torch(n, scale, seed):
+    before = compiled.enable(True)
+    try:
+        x = (np.random.default_rng(seed).standard_normal(n) * scale).astype(np.float32)
+        check(F.sigmoid, torch.sigmoid, x, seed=seed)
+    finally:
+        compiled.enable(before)
 
 
 def test_kernels_that_cannot_be_set_up_warn_once_and_leave_the_numpy_path(monkeypatch):

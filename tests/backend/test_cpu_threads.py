@@ -75,7 +75,7 @@ def _zg_params(n_threads, t_model, x, y):
 
 @pytest.mark.parametrize("kernels", ["numpy", "compiled"])
 def test_lenet_training_matches_torch_at_1_and_2_threads(restore_threads, monkeypatch, kernels):
-    if kernels == "compiled":  # the optional numba kernels: BN, max and average pooling
+    if kernels == "compiled":  # the optional numba kernels: BN, pooling, sigmoid
         pytest.importorskip("numba")
     monkeypatch.setitem(compiled._state, "on", kernels == "compiled")
     monkeypatch.setattr(threads, "MIN_WORK", 4096)  # small batch, yet the kernels split

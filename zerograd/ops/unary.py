@@ -65,6 +65,24 @@ def _in_slices(ctx, run, first, *others, out=None, passes=1):
     return out
 
 
+def _compiled(ctx):
+    """The backend's compiled kernels (the CPU's, ``zerograd.backend.cpu.compiled``), or
+    None: the NumPy passes."""
+    return getattr(ctx.kernels, "compiled", None)
+
+
+def _activation_grad(ctx, g, kernel_name, run):
+    """The gradient of sigmoid/tanh from their saved output and the incoming gradient
+    ``g``: the compiled one-pass kernel where it applies (written into ``g`` when the
+    engine says it is ours alone: one array less), else ``run``'s three NumPy passes."""
+    out = ctx.saved_tensors[1]._data
+    compiled = _compiled(ctx)
+    if compiled is not None and compiled.activation_grad_applies(out, g):
+        into = g if ctx.grad_owned else None
+        return getattr(compiled, kernel_name)(out, g, out=into)
+    return _in_slices(ctx, run, out, g, passes=3)
+
+
 def _keep_input(ctx, a, out):
     ctx.save_for_backward(a, None)
     return out
@@ -224,7 +242,7 @@ class Tanh(_Pointwise):
             xp.multiply(out, out, out=d)
             xp.subtract(1, d, out=d)
             d *= g
-        return _in_slices(ctx, run, ctx.saved_tensors[1]._data, grad_output, passes=3)
+        return _activation_grad(ctx, grad_output, "tanh_grad", run)
 
 
 class Sigmoid(_Pointwise):
@@ -235,6 +253,9 @@ class Sigmoid(_Pointwise):
         # tiny outputs (sigmoid(-30) ~ 9e-14 does not round to 0); exp(-a) = inf below
         # a ~ -88 (float32) gives exactly 0, the limit.
         xp, errstate = ctx.xp, ctx._backend.errstate
+        compiled = _compiled(ctx)
+        if compiled is not None and compiled.sigmoid_applies(a):
+            return _keep_output(ctx, compiled.sigmoid(a))  # one pass, float32
 
         def run(out, a):
             xp.negative(a, out=out)
@@ -259,7 +280,7 @@ class Sigmoid(_Pointwise):
             xp.subtract(1, out, out=d)
             d *= out
             d *= g
-        return _in_slices(ctx, run, ctx.saved_tensors[1]._data, grad_output, passes=3)
+        return _activation_grad(ctx, grad_output, "sigmoid_grad", run)
 
 
 class Relu(_Pointwise):

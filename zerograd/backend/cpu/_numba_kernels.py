@@ -12,9 +12,17 @@ and the rows' sums are added in float64, as the NumPy path does (a GEMV per row,
 over the rows). ``fastmath`` allows only reassociation and fused multiply-adds: no
 assumptions about inf or nan. The pooling kernels reassociate nothing: their results are
 the NumPy path's bit for bit.
+
+The sigmoid's forward computes exp itself (float32): numba has no vectorized ``exp``
+without Intel's SVML, and a scalar ``expf`` call per element was 4x slower than NumPy.
+``_exp_float32`` is Cephes' ``expf`` (a degree-5 polynomial on |r| <= ln2/2, scaled by
+2^k), the method behind SLEEF's and SVML's ``expf``, which LLVM vectorizes: 2^k is built
+from its exponent bits by ``_float32_from_bits``, an LLVM bitcast.
 """
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 _FAST = {"reassoc", "contract"}
 _KERNEL = dict(nogil=True, fastmath=_FAST, cache=True)
@@ -165,3 +173,65 @@ def max_pool_2x2_grad(g, arg, gx, zero, r0, r1):
                     v = g[r, i, j]
                     gx[r, 2 * i + a, 2 * j] = v if k == 0 else zero
                     gx[r, 2 * i + a, 2 * j + 1] = v if k == 1 else zero
+
+
+@intrinsic
+def _float32_from_bits(typingctx, bits):
+    """The float32 whose IEEE-754 bits are the int32 ``bits`` (a bitcast, no memory)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+    return types.float32(types.int32), codegen
+
+
+_F = np.float32
+# Cephes expf: ln2 split in two so k * ln2 is subtracted exactly, and the polynomial
+_LOG2E, _LN2_HI, _LN2_LO = _F(1.44269504088896341), _F(0.693359375), _F(-2.12194440e-4)
+_P0, _P1, _P2 = _F(1.9875691500e-4), _F(1.3981999507e-3), _F(8.3334519073e-3)
+_P3, _P4, _P5 = _F(4.1665795894e-2), _F(1.6666665459e-1), _F(5.0000001201e-1)
+# exp(v) of float32 is finite up to ln(FLT_MAX); inputs past it give inf, as torch
+_LN_MAX = _F(88.72283)
+
+
+@njit(inline="always", fastmath=_FAST, error_model="numpy")
+def _exp_float32(v):
+    """exp(v) for finite float32 v in [-80, ln(FLT_MAX)]: within 2 ulp of the exact value."""
+    k = np.floor(v * _LOG2E + _F(0.5))
+    r = v - k * _LN2_HI - k * _LN2_LO
+    p = _P0
+    p = p * r + _P1
+    p = p * r + _P2
+    p = p * r + _P3
+    p = p * r + _P4
+    p = p * r + _P5
+    p = p * r * r + r + _F(1.0)
+    # 2 p 2^(k-1): k reaches 128 at ln(FLT_MAX), one past float32's largest exponent
+    return (p * _F(2.0)) * _float32_from_bits((np.int32(k) + np.int32(126)) << 23)
+
+
+@njit(nogil=True, fastmath=_FAST, error_model="numpy", cache=True)
+def sigmoid_float32(x, y):
+    """y = 1 / (1 + exp(-x)) of 1-D float32 arrays, as torch: exactly 0 where exp(-x)
+    overflows float32 (x < -88.72), exactly 1 from x ~ 17 on, NaN for NaN."""
+    for i in range(x.size):
+        a = x[i]
+        v = min(max(-a, _F(-80.0)), _LN_MAX)  # y is 1 below -80 and 0 past ln(FLT_MAX)
+        s = _F(1.0) / (_F(1.0) + _exp_float32(v))
+        s = _F(0.0) if a < -_LN_MAX else s
+        y[i] = s if a == a else a
+
+
+@njit(nogil=True, cache=True)
+def sigmoid_grad(y, g, out, one):
+    """out = (1 - y) y g of 1-D arrays, the NumPy path's products in its order (the same
+    bits; ``one`` is 1 in their dtype)."""
+    for i in range(y.size):
+        v = y[i]
+        out[i] = ((one - v) * v) * g[i]
+
+
+@njit(nogil=True, cache=True)
+def tanh_grad(y, g, out, one):
+    """out = (1 - y y) g of 1-D arrays, the NumPy path's bits."""
+    for i in range(y.size):
+        v = y[i]
+        out[i] = (one - v * v) * g[i]
