@@ -1,5 +1,5 @@
 """The optional compiled CPU kernels (``zerograd.backend.cpu.compiled``, numba): batch norm,
-2x2 pooling, sigmoid and the sigmoid/tanh gradients through them equal the NumPy path and
+2x2 pooling and sigmoid through them equal the NumPy path and
 torch, forward and backward, repeat bit for bit at 1 and 2 threads, and are used exactly
 where their ``..._applies`` says.
 
@@ -338,7 +338,7 @@ def test_max_pool_uses_the_kernel_exactly_where_it_applies(compiled_on, monkeypa
     assert calls == (["max_pool_2x2", "max_pool_2x2_grad"] if applies else [])
 
 
-# -- sigmoid and the sigmoid/tanh gradients --------------------------------------------------
+# -- sigmoid -----------------------------------------------------
 def _ulps(a, b):
     """Units in the last place between float32 arrays (one sign: the outputs are >= 0)."""
     return np.abs(a.view(np.int32).astype(np.int64) - b.view(np.int32))
@@ -350,7 +350,6 @@ def test_sigmoid_matches_torch(compiled_on, shape, scale):
     x = _randn(*shape, scale=scale)
     assert compiled.sigmoid_applies(x)
     check(F.sigmoid, torch.sigmoid, x)
-    check(F.tanh, torch.tanh, x)  # its gradient through the kernel
 
 
 def test_sigmoid_within_4_ulp_of_torch_everywhere(compiled_on):
@@ -379,19 +378,17 @@ def test_sigmoid_special_values_like_torch(compiled_on):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("fn", ["sigmoid", "tanh"])
-def test_activation_gradients_same_bits_as_the_numpy_path(dtype, fn, restore_threads,
-                                                          monkeypatch):
+def test_sigmoid_gradient_same_bits_as_the_numpy_path(dtype, restore_threads, monkeypatch):
     # both runs take NumPy's sigmoid forward: the gradients then see the same output
     monkeypatch.setattr(compiled, "sigmoid_applies", lambda x: False)
     x, gy = _randn(16, 6, 12, 14, scale=3, dtype=dtype), _randn(16, 6, 12, 14, dtype=dtype)
-    y = getattr(np, "tanh")(x) if fn == "tanh" else (1 / (1 + np.exp(-x))).astype(dtype)
+    y = (1 / (1 + np.exp(-x))).astype(dtype)
 
     def run():
         zx = zg.tensor(x, requires_grad=True)
-        getattr(zg, fn)(zx).backward(zg.tensor(gy))
+        zg.sigmoid(zx).backward(zg.tensor(gy))
         return zx.grad.numpy()
-    assert _both_paths(lambda: compiled.activation_grad_applies(y, gy)) == (True, False)
+    assert _both_paths(lambda: compiled.sigmoid_grad_applies(y, gy)) == (True, False)
     for threads in (1, 2):
         zg.set_num_threads(threads)
         fast, slow = _both_paths(run)
@@ -435,13 +432,6 @@ def test_sigmoid_uses_the_kernels_exactly_where_they_apply(compiled_on, monkeypa
     assert calls == expected
 
 
-def test_tanh_gradient_uses_its_kernel(compiled_on, monkeypatch):
-    calls = _spy(monkeypatch, "tanh_grad")
-    check(F.tanh, torch.tanh, _randn(8, 3, 20, 20))
-    check(F.tanh, torch.tanh, _randn(80, 100).T)  # a strided input: its output is not
-    assert calls == ["tanh_grad"] * 2
-
-
 def test_a_gradient_still_needed_elsewhere_is_not_overwritten(compiled_on):
     # the incoming gradient is written into only when nobody else holds it
     x = _randn(8, 3, 20, 20)
@@ -467,7 +457,7 @@ def test_a_gradient_still_needed_elsewhere_is_not_overwritten(compiled_on):
 def test_sigmoid_double_backward(compiled_on):
     from zerograd.autograd import gradcheck, gradgradcheck
     x = zg.tensor(_randn(8, 3, 16, 16, dtype=np.float64, scale=3), requires_grad=True)
-    assert compiled.activation_grad_applies(x.detach().numpy(), x.detach().numpy())
+    assert compiled.sigmoid_grad_applies(x.detach().numpy(), x.detach().numpy())
     assert gradcheck(zg.sigmoid, (x,))
     assert gradgradcheck(zg.sigmoid, (x,))
 

@@ -71,18 +71,6 @@ def _compiled(ctx):
     return getattr(ctx.kernels, "compiled", None)
 
 
-def _activation_grad(ctx, g, kernel_name, run):
-    """The gradient of sigmoid/tanh from their saved output and the incoming gradient
-    ``g``: the compiled one-pass kernel where it applies (written into ``g`` when the
-    engine says it is ours alone: one array less), else ``run``'s three NumPy passes."""
-    out = ctx.saved_tensors[1]._data
-    compiled = _compiled(ctx)
-    if compiled is not None and compiled.activation_grad_applies(out, g):
-        into = g if ctx.grad_owned else None
-        return getattr(compiled, kernel_name)(out, g, out=into)
-    return _in_slices(ctx, run, out, g, passes=3)
-
-
 def _keep_input(ctx, a, out):
     ctx.save_for_backward(a, None)
     return out
@@ -242,7 +230,7 @@ class Tanh(_Pointwise):
             xp.multiply(out, out, out=d)
             xp.subtract(1, d, out=d)
             d *= g
-        return _activation_grad(ctx, grad_output, "tanh_grad", run)
+        return _in_slices(ctx, run, ctx.saved_tensors[1]._data, grad_output, passes=3)
 
 
 class Sigmoid(_Pointwise):
@@ -273,14 +261,20 @@ class Sigmoid(_Pointwise):
 
     @staticmethod
     def backward_array(ctx, grad_output):
-        # g * out * (1 - out) in one buffer, three passes
-        xp = ctx.xp
+        # g * out * (1 - out): the compiled kernel's one pass (written into the incoming
+        # gradient when the engine says it is ours alone: one array less), else three
+        # NumPy passes in one buffer
+        xp, out = ctx.xp, ctx.saved_tensors[1]._data
+        compiled = _compiled(ctx)
+        if compiled is not None and compiled.sigmoid_grad_applies(out, grad_output):
+            into = grad_output if ctx.grad_owned else None
+            return compiled.sigmoid_grad(out, grad_output, out=into)
 
         def run(d, out, g):
             xp.subtract(1, out, out=d)
             d *= out
             d *= g
-        return _activation_grad(ctx, grad_output, "sigmoid_grad", run)
+        return _in_slices(ctx, run, out, grad_output, passes=3)
 
 
 class Relu(_Pointwise):

@@ -228,10 +228,3 @@ def sigmoid_grad(y, g, out, one):
         v = y[i]
         out[i] = ((one - v) * v) * g[i]
 
-
-@njit(nogil=True, cache=True)
-def tanh_grad(y, g, out, one):
-    """out = (1 - y y) g of 1-D arrays, the NumPy path's bits."""
-    for i in range(y.size):
-        v = y[i]
-        out[i] = (one - v * v) * g[i]

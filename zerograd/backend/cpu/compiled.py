@@ -72,8 +72,7 @@ def _kernels():
 
 
 def enabled():
-    """Whether the compiled kernels run (batch norm, 2x2 pooling, sigmoid and the
-    sigmoid/tanh gradients on the CPU)."""
+    """Whether the compiled kernels run (batch norm, 2x2 pooling, sigmoid on the CPU)."""
     return _state["on"] and bool(_kernels())
 
 
@@ -200,9 +199,9 @@ def sigmoid_applies(x):
     return _pointwise_applies((np.float32,), x)
 
 
-def activation_grad_applies(y, g):
-    """Whether ``sigmoid_grad``/``tanh_grad`` take the output ``y`` and its gradient
-    ``g``: kernels on, one shape, float32 or float64, C-contiguous, large enough."""
+def sigmoid_grad_applies(y, g):
+    """Whether ``sigmoid_grad`` takes the output ``y`` and its gradient ``g``: kernels on,
+    one shape, float32 or float64, C-contiguous, at least ``MIN_POINTWISE`` elements."""
     return _pointwise_applies((np.float32, np.float64), y, g)
 
 
@@ -227,9 +226,3 @@ def sigmoid_grad(y, g, out=None):
     out = np.empty_like(g) if out is None else out
     return _on_slices(_kernels().sigmoid_grad, out, y, g, extra=(g.dtype.type(1),))
 
-
-def tanh_grad(y, g, out=None):
-    """(1 - y y) g in one pass, the NumPy path's bits, into ``out`` (may be ``g``) or a new
-    array."""
-    out = np.empty_like(g) if out is None else out
-    return _on_slices(_kernels().tanh_grad, out, y, g, extra=(g.dtype.type(1),))
