@@ -11,8 +11,8 @@ Prints milliseconds and the ratios compiled / NumPy and compiled / torch. Needs 
 
 Above 1 thread torch runs in a process of its own (all its rounds there, before
 zerograd's): in one process its OpenMP workers, spinning after each op, and zerograd's
-threads take each other's cores, and torch's times for these short ops came out anywhere
-from a third to ten times their own-process value.
+threads take each other's cores, and torch's times for these short ops came out up to
+tens of times their own-process value (and a difference of two, negative).
 """
 import argparse
 import json

@@ -338,7 +338,7 @@ def test_max_pool_uses_the_kernel_exactly_where_it_applies(compiled_on, monkeypa
     assert calls == (["max_pool_2x2", "max_pool_2x2_grad"] if applies else [])
 
 
-# -- sigmoid -----------------------------------------------------
+# -- sigmoid ----------------------------------------------------------------------------------
 def _ulps(a, b):
     """Units in the last place between float32 arrays (one sign: the outputs are >= 0)."""
     return np.abs(a.view(np.int32).astype(np.int64) - b.view(np.int32))
@@ -410,7 +410,7 @@ def test_sigmoid_same_bits_at_one_and_two_threads(compiled_on, restore_threads, 
     ("float64", ["sigmoid_grad"]),  # NumPy's exp forward, the compiled gradient
     ("small", []),  # under MIN_POINTWISE elements
     ("transposed", ["sigmoid_grad"]),  # a strided input: the NumPy forward
-    ("int", []),  # computed in float32, small
+    ("int", ["sigmoid"]),  # computed in float32: the kernel
     ("create_graph", ["sigmoid"]),  # a differentiable backward: graph ops, no kernel
 ])
 def test_sigmoid_uses_the_kernels_exactly_where_they_apply(compiled_on, monkeypatch, case,
@@ -418,7 +418,7 @@ def test_sigmoid_uses_the_kernels_exactly_where_they_apply(compiled_on, monkeypa
     calls = _spy(monkeypatch, "sigmoid", "sigmoid_grad")
     x = {"float32": _randn(8, 3, 20, 20), "float64": _randn(8, 3, 20, 20, dtype=np.float64),
          "small": _randn(4095), "transposed": _randn(20, 20, 8, 3).transpose(2, 3, 0, 1),
-         "int": (_randn(20, 30) * 9).astype(np.int64),
+         "int": (_randn(80, 60) * 9).astype(np.int64),
          "create_graph": _randn(8, 3, 20, 20)}[case]
     grad = case != "int"
     zx, tx = zg.tensor(x, requires_grad=grad), torch.tensor(x, requires_grad=grad)

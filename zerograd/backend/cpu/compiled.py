@@ -227,4 +227,3 @@ def sigmoid_grad(y, g, out=None):
     new array."""
     out = np.empty_like(g) if out is None else out
     return _on_slices(_kernels().sigmoid_grad, out, y, g, extra=(g.dtype.type(1),))
-
