@@ -3,7 +3,7 @@
     python benchmarks/bench_compiled.py [--threads N] [--rounds R]
 
 For the layers the compiled kernels serve (batch norm, 2x2 max and average pooling,
-sigmoid) on the benchmark models' shapes, batch 256, float32: the forward, and forward +
+sigmoid, a stride-1 convolution's input gradient) on the benchmark models' shapes, batch 256, float32: the forward, and forward +
 ``autograd.grad`` of the input minus that, each a median over ``--rounds`` rounds that
 alternate the NumPy kernels, the compiled ones and torch in this process (wall clock).
 Prints milliseconds and the ratios compiled / NumPy and compiled / torch. Needs numba (the
@@ -31,16 +31,26 @@ CASES = [("BatchNorm2d(32)", lambda nn: nn.BatchNorm2d(32), (256, 32, 28, 28)),
          ("AvgPool2d(2)", lambda nn: nn.AvgPool2d(2), (256, 6, 28, 28)),
          ("AvgPool2d(2)", lambda nn: nn.AvgPool2d(2), (256, 16, 10, 10)),
          ("Sigmoid()", lambda nn: nn.Sigmoid(), (256, 6, 28, 28)),
-         ("Sigmoid()", lambda nn: nn.Sigmoid(), (256, 16, 10, 10))]
+         ("Sigmoid()", lambda nn: nn.Sigmoid(), (256, 16, 10, 10)),
+         # the input gradient's col2im (weights frozen: "backward" is the input gradient
+         # alone; the forward has no compiled kernel)
+         ("Conv2d(6,16,5)", lambda nn: _frozen(nn.Conv2d(6, 16, 5)), (256, 6, 14, 14)),
+         ("Conv2d(1,6,5,p2)", lambda nn: _frozen(nn.Conv2d(1, 6, 5, padding=2)),
+          (256, 1, 28, 28))]
 KINDS = ("numpy", "compiled", "torch")
+
+
+def _frozen(layer):
+    for p in layer.parameters():
+        p.requires_grad_(False)
+    return layer
 
 
 def _times(lib, make, x, repeat):
     """(forward, backward) ms of the layer ``make(lib.nn)`` on ``x``."""
     layer = make(lib.nn)
     t = lib.tensor(x, requires_grad=True)
-    _, _, h, w = layer(t).shape
-    gy = lib.tensor(x[:, :, :h, :w].copy())
+    gy = lib.tensor(layer(t).detach().numpy().copy())  # an upstream gradient of its shape
 
     def backward():
         lib.autograd.grad(layer(t), [t], gy)

@@ -1,5 +1,5 @@
 """The optional compiled CPU kernels (``zerograd.backend.cpu.compiled``, numba): batch norm,
-2x2 pooling and sigmoid through them equal the NumPy path and
+2x2 pooling, sigmoid and a convolution's stride-1 col2im through them equal the NumPy path and
 torch, forward and backward, repeat bit for bit at 1 and 2 threads, and are used exactly
 where their ``..._applies`` says.
 
@@ -469,6 +469,96 @@ def test_sigmoid_any_length_matches_torch(n, scale, seed):
     try:
         x = (np.random.default_rng(seed).standard_normal(n) * scale).astype(np.float32)
         check(F.sigmoid, torch.sigmoid, x, seed=seed)
+    finally:
+        compiled.enable(before)
+
+
+# -- col2im of a convolution's input gradient -------------------------------------------------
+_COL2IM_CASES = [  # (x, w, conv2d keywords): stride 1, fewer than 16 input channels
+    ((3, 6, 14, 14), (16, 6, 5, 5), {}),  # d2l LeNet's second conv
+    ((2, 1, 12, 12), (6, 1, 5, 5), dict(padding=2)),
+    ((2, 3, 9, 8), (4, 3, 3, 2), dict(padding=(1, 0), dilation=(2, 1))),
+    ((2, 4, 7, 7), (6, 2, 3, 3), dict(padding=1, groups=2)),
+    ((2, 3, 6, 6), (5, 3, 4, 4), dict(padding="same")),  # one more row below than above
+]
+
+
+@pytest.mark.parametrize("xs, ws, kwargs", _COL2IM_CASES)
+def test_conv_input_gradient_through_col2im_matches_torch(compiled_on, monkeypatch, xs, ws,
+                                                          kwargs):
+    calls = _spy(monkeypatch, "col2im_wide")
+    check(lambda x, w: F.conv2d(x, w, **kwargs), lambda x, w: TF.conv2d(x, w, **kwargs),
+          _randn(*xs), _randn(*ws), rtol=1e-4, atol=1e-4)
+    assert calls and set(calls) == {"col2im_wide"}
+
+
+@pytest.mark.parametrize("xs, ws, kwargs", _COL2IM_CASES)
+def test_col2im_float64_equals_the_numpy_path(xs, ws, kwargs):
+    x, w = _randn(*xs, dtype=np.float64), _randn(*ws, dtype=np.float64)
+
+    def run():
+        zx, zw = zg.tensor(x, requires_grad=True), zg.tensor(w)
+        y = F.conv2d(zx, zw, **kwargs)
+        y.backward(zg.tensor(np.cos(np.arange(y.numel())).reshape(y.shape)))
+        return zx.grad.numpy()
+    fast, slow = _both_paths(run)
+    np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)
+
+
+def test_conv_transpose_bias_through_col2im_matches_torch(compiled_on, monkeypatch):
+    # a transposed conv's forward is the col2im, with the bias added as it lays out NCHW
+    calls = _spy(monkeypatch, "col2im_wide")
+    check(lambda x, w, b: F.conv_transpose2d(x, w, b, padding=1),
+          lambda x, w, b: TF.conv_transpose2d(x, w, b, padding=1),
+          _randn(2, 6, 5, 7), _randn(6, 3, 3, 3), _randn(3), rtol=1e-4, atol=1e-4)
+    assert "col2im_wide" in calls
+
+
+@pytest.mark.parametrize("kwargs, in_channels", [(dict(stride=2), 3), ({}, 16)])
+def test_col2im_kernel_not_used_off_its_path(compiled_on, monkeypatch, kwargs, in_channels):
+    # stride 2: the strided col2im; 16 input channels: the flipped-kernel GEMM, no col2im
+    calls = _spy(monkeypatch, "col2im_wide")
+    check(lambda x, w: F.conv2d(x, w, **kwargs), lambda x, w: TF.conv2d(x, w, **kwargs),
+          _randn(2, in_channels, 9, 9), _randn(4, in_channels, 3, 3), rtol=1e-4, atol=1e-4)
+    assert calls == []
+
+
+def test_col2im_same_bits_at_one_and_two_threads(compiled_on, restore_threads, monkeypatch):
+    monkeypatch.setattr(compiled.threads, "MIN_WORK", 256)  # split even this batch
+    x, w = _randn(16, 6, 14, 14), _randn(16, 6, 5, 5)
+    gy = _randn(16, 16, 10, 10)
+
+    def run():
+        zx = zg.tensor(x, requires_grad=True)
+        F.conv2d(zx, zg.tensor(w)).backward(zg.tensor(gy))
+        return zx.grad.numpy()
+    zg.set_num_threads(1)
+    one = run()
+    zg.set_num_threads(2)
+    np.testing.assert_array_equal(run(), one)
+    np.testing.assert_array_equal(run(), one)
+
+
+def test_col2im_double_backward(compiled_on):
+    from zerograd.autograd import gradcheck, gradgradcheck
+    x = zg.tensor(_randn(2, 3, 6, 6, dtype=np.float64), requires_grad=True)
+    w = zg.tensor(_randn(4, 3, 3, 3, dtype=np.float64), requires_grad=True)
+    assert gradcheck(lambda x, w: F.conv2d(x, w, padding=1), (x, w))
+    assert gradgradcheck(lambda x, w: F.conv2d(x, w, padding=1), (x, w))
+
+
+@given(n=st.integers(1, 3), c=st.integers(1, 4), o=st.integers(1, 4), h=st.integers(3, 9),
+       w=st.integers(3, 9), k=st.integers(1, 3), pad=st.integers(0, 2),
+       seed=st.integers(0, 2 ** 16))
+def test_col2im_any_shape_matches_torch(n, c, o, h, w, k, pad, seed):
+    before = compiled.enable(True)
+    try:
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+        wt = rng.standard_normal((o, c, k, k)).astype(np.float32)
+        check(lambda x, wt: F.conv2d(x, wt, padding=pad),
+              lambda x, wt: TF.conv2d(x, wt, padding=pad), x, wt, seed=seed,
+              rtol=1e-4, atol=1e-4)
     finally:
         compiled.enable(before)
 

@@ -48,11 +48,12 @@ def test_small_work_runs_inline(restore_threads):
 
 
 def _net(nn):
-    # every threaded kernel: conv (col2im and fused backward), BN, ReLU, sigmoid, pools
+    # every threaded kernel: conv (the input gradient by col2im for 6 channels, by the
+    # fused backward for 16), BN, ReLU, sigmoid, pools
     return nn.Sequential(
-        nn.Conv2d(1, 16, 5, padding=2), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 16, 3, padding=1), nn.Sigmoid(), nn.AvgPool2d(2), nn.Flatten(),
-        nn.Linear(16 * 7 * 7, 10))
+        nn.Conv2d(1, 6, 5, padding=2), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 3, padding=1), nn.Sigmoid(), nn.Conv2d(16, 16, 3, padding=1),
+        nn.AvgPool2d(2), nn.Flatten(), nn.Linear(16 * 7 * 7, 10))
 
 
 def _train(lib, model, x, y, steps=3):
@@ -75,7 +76,7 @@ def _zg_params(n_threads, t_model, x, y):
 
 @pytest.mark.parametrize("kernels", ["numpy", "compiled"])
 def test_lenet_training_matches_torch_at_1_and_2_threads(restore_threads, monkeypatch, kernels):
-    if kernels == "compiled":  # the optional numba kernels: BN, pooling, sigmoid
+    if kernels == "compiled":  # the optional numba kernels: BN, pooling, sigmoid, col2im
         pytest.importorskip("numba")
     monkeypatch.setitem(compiled._state, "on", kernels == "compiled")
     monkeypatch.setattr(threads, "MIN_WORK", 4096)  # small batch, yet the kernels split

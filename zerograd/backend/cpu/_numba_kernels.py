@@ -229,3 +229,34 @@ def sigmoid_grad(y, g, out, one):
     for i in range(y.size):
         v = y[i]
         out[i] = ((one - v) * v) * g[i]
+
+
+@njit(nogil=True, cache=True)
+def col2im_wide(dcols, kh, kw, dh, dw, Ho, Wp, pt, pl, bias, has_bias, plane, x, n0, m):
+    """x[n0 + n] (n < m) = the padded planes that the columns ``dcols`` (C, kh, kw,
+    m*Ho*Wp) of a block on wide rows add up to, cropped to x's H x W, plus ``bias[c]``
+    with ``has_bias``. One (sample, channel) plane at a time, in the scratch ``plane``
+    (Hp*Wp plus the last row's overrun): each kernel offset adds its Ho*Wp run (the rows'
+    discarded columns are zero, so a shift never carries into the next row), in cache."""
+    C = dcols.shape[0]
+    _, _, H, W = x.shape
+    span = Ho * Wp
+    for n in range(m):
+        for c in range(C):
+            plane[:] = 0
+            for i in range(kh):
+                for j in range(kw):
+                    src = dcols[c, i, j, n * span:(n + 1) * span]
+                    dst = plane[i * dh * Wp + j * dw:i * dh * Wp + j * dw + span]
+                    for p in range(span):
+                        dst[p] += src[p]
+            out = x[n0 + n, c]
+            for r in range(H):
+                row = plane[(r + pt) * Wp + pl:(r + pt) * Wp + pl + W]
+                if has_bias:
+                    b = bias[c]
+                    for q in range(W):
+                        out[r, q] = row[q] + b
+                else:
+                    for q in range(W):
+                        out[r, q] = row[q]

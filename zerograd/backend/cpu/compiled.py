@@ -74,7 +74,8 @@ def _kernels():
 
 
 def enabled():
-    """Whether the compiled kernels run (batch norm, 2x2 pooling, sigmoid on the CPU)."""
+    """Whether the compiled kernels run (batch norm, 2x2 pooling, sigmoid, the stride-1
+    col2im of a convolution's input gradient on the CPU)."""
     return _state["on"] and bool(_kernels())
 
 
@@ -227,3 +228,25 @@ def sigmoid_grad(y, g, out=None):
     new array."""
     out = np.empty_like(g) if out is None else out
     return _on_slices(_kernels().sigmoid_grad, out, y, g, extra=(g.dtype.type(1),))
+
+
+def col2im_applies(dcols, x):
+    """Whether ``col2im_wide`` takes the block's columns ``dcols`` and writes NCHW ``x``:
+    kernels on, one dtype, float32 or float64, both C-contiguous."""
+    return (type(dcols) is np.ndarray and type(x) is np.ndarray and dcols.dtype == x.dtype
+            and x.dtype in (np.float32, np.float64) and dcols.flags.c_contiguous and
+            x.flags.c_contiguous and enabled())
+
+
+def col2im_wide(dcols, g, bias, x, n0, m, plane=None):
+    """x[n0:n0 + m] = col2im of ``dcols`` (C, kh, kw, m*Ho*Wp) on the wide rows of the
+    stride-1 geometry ``g`` (``conv_kernels.ConvGeometry``), cropped, plus ``bias`` (C,)
+    when given; ``plane`` is the scratch (Hp*Wp + the last row's overrun) to reuse.
+    Returns the plane."""
+    if plane is None:
+        plane = np.empty(g.Hp * g.Wp + (g.kw - 1) * g.dw, dtype=x.dtype)
+    has_bias = bias is not None
+    bias = np.ascontiguousarray(bias, x.dtype) if has_bias else np.zeros(1, x.dtype)
+    _kernels().col2im_wide(dcols, g.kh, g.kw, g.dh, g.dw, g.Ho, g.Wp, g.pt, g.pl, bias,
+                           has_bias, plane, x, n0, m)
+    return plane

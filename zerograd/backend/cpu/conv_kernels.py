@@ -45,7 +45,7 @@ import copy
 
 import numpy as np
 
-from zerograd.backend.cpu import gemm, threads, winograd
+from zerograd.backend.cpu import compiled, gemm, threads, winograd
 
 _as_strided = np.lib.stride_tricks.as_strided
 # Column-matrix bytes per block of samples: on one thread, what L2 holds (2 MB a core
@@ -283,11 +283,17 @@ def _col2im_transpose(gy, w, b, g):
     bias = None if b is None else b.reshape(C, 1, 1)
 
     def run(s0, s1):
-        gbuf = scratch = None
+        gbuf = scratch = plane = None
         for n0, n1 in _blocks(s1, nb, s0):
             m = n1 - n0
             gbuf = _gy_block(gy, n0, n1, g, gbuf)
             dcols = _matmul(wmat_t, gbuf.reshape(G, O // G, -1))
+            if g.wide and compiled.col2im_applies(dcols, x):
+                # one compiled pass per block, plane by plane in cache (the NumPy path
+                # below: kw + kh strided adds over the block, then the NCHW copy)
+                plane = compiled.col2im_wide(dcols.reshape(C, g.kh, g.kw, -1), g, b, x, n0,
+                                             m, plane)
+                continue
             dcols = dcols.reshape(C, g.kh, g.kw, m, g.Ho, g._cols_w)
             if g.wide:
                 if scratch is None or scratch[0].shape[1] != m:
