@@ -9,11 +9,13 @@ memory once and stay in cache for the next pass, and each thread of ``threads.sp
 takes its own channels. 2x2 pooling at stride 2 (d2l's LeNet, VGG, the conv stack),
 average and max, forward and backward, is one pass instead of NumPy's strided slices
 and masks. Float32 sigmoid is one pass forward (its own vectorized exp: see
-``_numba_kernels``) and one backward, instead of four and three. Each takes 0.2-0.78x its
-NumPy pass's time (``python benchmarks/bench_compiled.py``, BENCHMARKS.md: batch norm on
-(256, 32, 28, 28) forward 8.6 -> 3.1 ms, backward 20.6 -> 8.3 at 1 thread, torch 11.2 /
-8.1); the conv/BatchNorm stack's training step went from 1.42x torch's to 1.10x at 1
-thread, 1.59x to 1.30x at 2, d2l's LeNet from 1.30x to 1.09-1.12x at 1 thread. numba and
+``_numba_kernels``) and one backward, instead of four and three. The col2im of a stride-1
+convolution's input gradient (``conv_kernels._col2im_transpose``) is one call per block
+instead of kw + kh strided adds and a copy. Each takes 0.2-0.78x its NumPy pass's time
+(``python benchmarks/bench_compiled.py``, BENCHMARKS.md: batch norm on (256, 32, 28, 28)
+forward 8.6 -> 3.1 ms, backward 20.6 -> 8.3 at 1 thread, torch 11.2 / 8.1); the
+conv/BatchNorm stack's training step went from 1.42x torch's to 1.10x at 1 thread, 1.59x
+to 1.30x at 2, d2l's LeNet from 1.30x to 1.07x at 1 thread, 1.9x to 1.5x at 2. numba and
 LLVM cost ~115 MB of resident memory.
 
 The NumPy kernels stay the default-tested path: the test suite turns these off and

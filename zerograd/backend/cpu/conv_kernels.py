@@ -25,7 +25,10 @@ Why the code looks the way it does:
   in two copies (``ConvGeometry.for_columns``).
 * **col2im = a loop over the kernel offsets**, each adding one strided slice: no ``add.at``,
   no per-pixel work. On wide rows the ``kw`` shifts along a row are summed first, over the
-  whole block in a few long calls, then the ``kh`` row shifts (``_col2im_wide``).
+  whole block in a few long calls, then the ``kh`` row shifts (``_col2im_wide``). With
+  numba installed, ``compiled.col2im_wide`` does a block's col2im in one call instead, one
+  (sample, channel) plane at a time in cache: 0.63-0.76x the time, and one GIL hand-off
+  where the NumPy path makes a dozen.
 * **Threads.** Large convolutions split the batch into one slice per thread
   (``threads.split``); each slice walks its own blocks with its own scratch buffers, and
   weight-gradient partials are added in slice order (same thread count, same bits).
