@@ -483,6 +483,7 @@ _COL2IM_CASES = [  # (x, w, conv2d keywords): stride 1, fewer than 16 input chan
 ]
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch's note on its own copy
 @pytest.mark.parametrize("xs, ws, kwargs", _COL2IM_CASES)
 def test_conv_input_gradient_through_col2im_matches_torch(compiled_on, monkeypatch, xs, ws,
                                                           kwargs):
