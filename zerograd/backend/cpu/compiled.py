@@ -246,7 +246,7 @@ def col2im_wide(dcols, g, bias, x, n0, m, plane=None):
     when given; ``plane`` is the scratch (Hp*Wp + the last row's overrun) to reuse.
     Returns the plane."""
     if plane is None:
-        plane = np.empty(g.Hp * g.Wp + (g.kw - 1) * g.dw, dtype=x.dtype)
+        plane = np.empty(g.Hp * g.Wp + g._tail, dtype=x.dtype)
     has_bias = bias is not None
     bias = np.ascontiguousarray(bias, x.dtype) if has_bias else np.zeros(1, x.dtype)
     _kernels().col2im_wide(dcols, g.kh, g.kw, g.dh, g.dw, g.Ho, g.Wp, g.pt, g.pl, bias,
