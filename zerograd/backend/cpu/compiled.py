@@ -191,11 +191,18 @@ def batch_norm_backward(g3, x3, mean, invstd, weight, need_x):
     return (gx3 if need_x else None), gw.astype(dtype), gb.astype(dtype)
 
 
+def _arrays_fit(dtypes, *arrays):
+    """Whether ``arrays`` are C-contiguous NumPy arrays of one dtype among ``dtypes``."""
+    first = arrays[0]
+    return first.dtype in dtypes and all(
+        type(a) is np.ndarray and a.flags.c_contiguous and a.dtype == first.dtype
+        for a in arrays)
+
+
 def _pointwise_applies(dtypes, *arrays):
     first = arrays[0]
-    return (all(type(a) is np.ndarray and a.flags.c_contiguous and a.shape == first.shape
-                and a.dtype == first.dtype for a in arrays) and
-            first.dtype in dtypes and first.size >= MIN_POINTWISE and enabled())
+    return (_arrays_fit(dtypes, *arrays) and all(a.shape == first.shape for a in arrays) and
+            first.size >= MIN_POINTWISE and enabled())
 
 
 def sigmoid_applies(x):
@@ -235,9 +242,7 @@ def sigmoid_grad(y, g, out=None):
 def col2im_applies(dcols, x):
     """Whether ``col2im_wide`` takes the block's columns ``dcols`` and writes NCHW ``x``:
     kernels on, one dtype, float32 or float64, both C-contiguous."""
-    return (type(dcols) is np.ndarray and type(x) is np.ndarray and dcols.dtype == x.dtype
-            and x.dtype in (np.float32, np.float64) and dcols.flags.c_contiguous and
-            x.flags.c_contiguous and enabled())
+    return _arrays_fit((np.float32, np.float64), dcols, x) and enabled()
 
 
 def col2im_wide(dcols, g, bias, x, n0, m, plane=None):
