@@ -1,7 +1,7 @@
 """The optional compiled CPU kernels (``zerograd.backend.cpu.compiled``, numba): batch norm,
-2x2 pooling, sigmoid and a convolution's stride-1 col2im through them equal the NumPy path and
-torch, forward and backward, repeat bit for bit at 1 and 2 threads, and are used exactly
-where their ``..._applies`` says.
+2x2 pooling, sigmoid, a convolution's stride-1 col2im and the fused SGD/Adam updates through
+them equal the NumPy path and torch, forward and backward, repeat bit for bit at 1 and 2
+threads, and are used exactly where their ``..._applies`` says.
 
 The suite runs the NumPy path everywhere else (``tests/conftest.py`` switches these off);
 here the ``compiled_on`` fixture switches them on for one test."""
@@ -16,6 +16,8 @@ from hypothesis import given, strategies as st
 
 import zerograd as zg
 from tests.oracle import assert_close, check, check_like_torch, check_module, copy_params
+from tests.optim._problems import assert_params_close
+from tests.optim.test_optimizers import CONFIGS as OPTIM_CONFIGS
 from zerograd.backend.cpu import compiled
 from zerograd.ops.normalization import BatchNorm
 
@@ -562,6 +564,141 @@ def test_col2im_any_shape_matches_torch(n, c, o, h, w, k, pad, seed):
               rtol=1e-4, atol=1e-4)
     finally:
         compiled.enable(before)
+
+
+# -- fused optimizer updates (``optim_kernels``: SGD, Adam, AdamW in one pass) ---------------
+# the torch-checked configurations of tests/optim that the fused updates cover
+UPDATE_CONFIGS = {name: build for name, build in OPTIM_CONFIGS.items()
+                  if name.startswith(("sgd", "adam_", "adamw")) or name == "adam"}
+# all but the last parameter are larger than plain SGD's direct path (64K elements), so
+# every update of them goes through ``_apply_update``; the last one is under MIN_POINTWISE:
+# the NumPy passes
+UPDATE_SHAPES = [(300, 250), (70000,), (400, 180), (40, 30)]
+
+
+def _train_with_grads(lib, build, shapes, dtype=np.float32, steps=3, seed=3, transpose=False):
+    """Parameters of ``shapes`` stepped ``steps`` times by ``build``'s optimizer on fixed
+    random gradients (``transpose``: the first one's gradient a transposed view); returns
+    the parameters and, for zerograd, the optimizer's state, as arrays."""
+    rng = np.random.default_rng(seed)
+    params = [lib.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True)
+              for s in shapes]
+    opt, _ = build(lib, params)
+    for _ in range(steps):
+        for i, (p, s) in enumerate(zip(params, shapes)):
+            g = rng.standard_normal(s[::-1] if transpose and i == 0 else s).astype(dtype)
+            p.grad = lib.tensor(g.T if transpose and i == 0 else g)
+        opt.step()
+    state = [] if lib is torch else [v._data.copy() for p in params
+                                     for v in opt.state[p].values() if v.ndim]
+    return [p.detach().numpy().copy() for p in params], state
+
+
+@pytest.mark.parametrize("name", sorted(UPDATE_CONFIGS))
+def test_fused_updates_follow_torch(compiled_on, monkeypatch, name):
+    calls = _spy(monkeypatch, "sgd_update", "adam_update")
+    z, _ = _train_with_grads(zg, UPDATE_CONFIGS[name], UPDATE_SHAPES)
+    t, _ = _train_with_grads(torch, UPDATE_CONFIGS[name], UPDATE_SHAPES)
+    assert_params_close(z, t, rtol=1e-5, atol=1e-6, what=name)
+    # every parameter but the small one, at each of the 3 steps; plain SGD stays NumPy's
+    assert len(calls) == (0 if name == "sgd" else 3 * 3)
+
+
+@pytest.mark.parametrize("name", sorted(UPDATE_CONFIGS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_updates_same_bits_as_the_numpy_path(name, dtype):
+    (fast, fast_state), (slow, slow_state) = _both_paths(
+        lambda: _train_with_grads(zg, UPDATE_CONFIGS[name], UPDATE_SHAPES, dtype))
+    for a, b in zip(fast + fast_state, slow + slow_state):
+        np.testing.assert_array_equal(a, b)
+    assert len(fast_state) == len(slow_state)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_updates_nan_and_inf_like_the_numpy_path(compiled_on, dtype):
+    # the update functions themselves on states holding NaN and inf (a loaded state can):
+    # np.maximum's NaN wins in amsgrad's running maximum, on either side
+    from zerograd.optim.adam import _adam_update
+    from zerograd.optim.sgd import _sgd_update
+    n = 4096
+    special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e30, 1e-30, 1.0], dtype)
+    rng = np.random.default_rng(7)
+    arrays = [rng.choice(special, n).astype(dtype) for _ in range(5)]
+    arrays[3], arrays[4] = np.abs(arrays[3]), np.abs(arrays[4])  # the squares' averages
+
+    def both(numpy_update, fused, states, **options):
+        """``states``: which of the arrays are passed (None: an absent state)."""
+        slow = [None if i is None else arrays[i].copy() for i in states]
+        fast = [None if i is None else arrays[i].copy() for i in states]
+        numpy_update(*slow, [np.empty(n, dtype), np.empty(n, dtype)], xp=np, **options)
+        fused(*fast, **options)
+        for a, b in zip(fast, slow):
+            if a is not None:
+                np.testing.assert_array_equal(a, b)
+
+    both(_adam_update, compiled.adam_update, range(5), step=3.0, beta1=0.9, beta2=0.999,
+         lr=0.1, weight_decay=0.1, eps=1e-8, maximize=False, decoupled_weight_decay=False)
+    both(_adam_update, compiled.adam_update, [0, 1, 2, 3, None], step=1.0, beta1=0.7,
+         beta2=0.9, lr=0.1, weight_decay=0.1, eps=1e-8, maximize=True,
+         decoupled_weight_decay=True)
+    both(_sgd_update, compiled.sgd_update, range(3), first=False, lr=0.1, momentum=0.9,
+         dampening=0.1, weight_decay=0.01, nesterov=False, maximize=True)
+
+
+@pytest.mark.parametrize("case", ["small", "strided grad", "kernels off", "plain sgd"])
+def test_fused_updates_only_where_they_apply(compiled_on, monkeypatch, case):
+    calls = _spy(monkeypatch, "sgd_update", "adam_update")
+    if case == "kernels off":
+        compiled.enable(False)
+    shapes = [(40, 30)] if case == "small" else [(300, 250)]
+    for name in ("sgd",) if case == "plain sgd" else ("sgd_momentum", "adam"):
+        z, _ = _train_with_grads(zg, UPDATE_CONFIGS[name], shapes,
+                                 transpose=case == "strided grad")
+        t, _ = _train_with_grads(torch, UPDATE_CONFIGS[name], shapes,
+                                 transpose=case == "strided grad")
+        assert_params_close(z, t, rtol=1e-5, atol=1e-6, what=name)
+    assert calls == []
+
+
+def test_fused_updates_same_bits_at_one_and_two_threads(compiled_on, restore_threads,
+                                                        monkeypatch):
+    monkeypatch.setattr(compiled.threads, "MIN_WORK", 1024)  # split even these arrays
+    calls = _spy(monkeypatch, "sgd_update", "adam_update")
+    runs = []
+    for n in (1, 2):
+        zg.set_num_threads(n)
+        runs.append([_train_with_grads(zg, UPDATE_CONFIGS[name], [(300, 250)])
+                     for name in ("sgd_nesterov_wd", "adamw_amsgrad_maximize")])
+    assert compiled.threads.threads_for(75000, 75000 // compiled._POINTWISE_SPLIT) == 2
+    for (p1, s1), (p2, s2) in zip(*runs):
+        for a, b in zip(p1 + s1, p2 + s2):
+            np.testing.assert_array_equal(a, b)
+    assert len(calls) == 2 * 2 * 3
+
+
+@given(n=st.integers(compiled.MIN_POINTWISE - 2, compiled.MIN_POINTWISE + 300),
+       lr=st.floats(1e-4, 1.0), beta1=st.floats(0.0, 0.99), beta2=st.floats(0.0, 0.9999),
+       momentum=st.floats(0.0, 0.99), dampening=st.floats(0.0, 0.9),
+       weight_decay=st.sampled_from([0.0, 1e-3, 0.5]), maximize=st.booleans(),
+       flag=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_any_update_same_bits_as_the_numpy_path(n, lr, beta1, beta2, momentum, dampening,
+                                                weight_decay, maximize, flag, seed):
+    # lengths around the threshold, any hyperparameters: both lerp sides (beta1 >< 0.5),
+    # dampening, Nesterov or amsgrad (``flag``), weight decay coupled and decoupled
+    builds = [
+        lambda lib, ps: (lib.optim.SGD(ps, lr=lr, momentum=momentum,
+                                       dampening=0.0 if flag else dampening, nesterov=flag
+                                       and momentum > 0, weight_decay=weight_decay,
+                                       maximize=maximize), None),
+        lambda lib, ps: (lib.optim.Adam(ps, lr=lr, betas=(beta1, beta2), amsgrad=flag,
+                                        weight_decay=weight_decay, maximize=maximize), None),
+        lambda lib, ps: (lib.optim.AdamW(ps, lr=lr, betas=(beta1, beta2), amsgrad=flag,
+                                         weight_decay=weight_decay, maximize=maximize), None)]
+    for build in builds:
+        (fast, fast_state), (slow, slow_state) = _both_paths(
+            lambda: _train_with_grads(zg, build, [(n,)], seed=seed))
+        for a, b in zip(fast + fast_state, slow + slow_state):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_kernels_that_cannot_be_set_up_warn_once_and_leave_the_numpy_path(monkeypatch):

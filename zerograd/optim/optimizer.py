@@ -248,11 +248,12 @@ class Optimizer:
         Large contiguous arrays go through in blocks of ``_BLOCK_BYTES``: the arrays of
         one block stay in cache across the kernel's ~10 passes, instead of each pass
         streaming the whole parameter through memory. (None entries are absent states.)
-        A backend with fused updates (``kernels.optim``: the GPU's) runs the whole update
-        as one kernel instead, where it covers the case.
+        A backend with fused updates (``kernels.optim``: the GPU's CuPy kernels, the CPU's
+        numba ones when the ``fast`` extra is installed) runs the whole update as one
+        kernel instead, where it covers the case.
         """
         first = arrays[0]
-        fused = getattr(backend_of(first).kernels, "optim", None)  # a GPU's one-kernel update
+        fused = getattr(backend_of(first).kernels, "optim", None)  # one-kernel updates
         fused = fused and fused.FUSED.get(kernel.__name__)
         if fused is not None and fused(*arrays, **kwargs):
             return

@@ -8,8 +8,8 @@ import types
 import numpy
 
 from zerograd.backend._registry import Backend
-from zerograd.backend.cpu import (compiled, conv_kernels, gemm, memory, pool_kernels, rows,
-                                  threads)
+from zerograd.backend.cpu import (compiled, conv_kernels, gemm, memory, optim_kernels,
+                                  pool_kernels, rows, threads)
 
 memory.keep_freed_blocks()  # fewer page faults per training step (see memory.py)
 
@@ -20,7 +20,8 @@ class CPUBackend(Backend):
     array_type = numpy.ndarray
     array_types = (numpy.ndarray, numpy.generic)
     kernels = types.SimpleNamespace(conv=conv_kernels, pool=pool_kernels, threads=threads,
-                                    gemm=gemm, rows=rows, compiled=compiled)
+                                    gemm=gemm, rows=rows, compiled=compiled,
+                                    optim=optim_kernels)
 
     def from_host(self, array, index=None):
         return numpy.asarray(array)
