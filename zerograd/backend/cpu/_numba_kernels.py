@@ -268,6 +268,15 @@ def col2im_wide(dcols, kh, kw, dh, dw, Ho, Wp, pt, pl, bias, has_bias, plane, x,
 # them as NumPy rounds a Python float against an array), and nothing is reassociated or
 # fused, so the results are the NumPy path's bits. ``error_model="numpy"`` lets LLVM
 # vectorize the divisions (no zero-division checks).
+@njit(inline="always")
+def _decayed_grad(p, g, has_decay, decay, maximize):
+    """prepare_grad's gradient: ``p * decay + g`` (``- g`` with maximize), or +-g."""
+    if has_decay:
+        w = p * decay
+        return w - g if maximize else w + g
+    return -g if maximize else g
+
+
 @njit(nogil=True, error_model="numpy", cache=True)
 def sgd_update(param, grad, buf, has_decay, decay, maximize, has_momentum, momentum, first,
                keep_all, damp, nesterov, neg_lr):
@@ -275,23 +284,46 @@ def sgd_update(param, grad, buf, has_decay, decay, maximize, has_momentum, momen
     (``first``: the buffer starts at the gradient; ``keep_all``: dampening 0, else ``damp``
     = 1 - dampening), Nesterov, then ``param += d * neg_lr``. (Whether there is decay or
     momentum is decided on the Python values, as the NumPy path does: a value may round to
-    0 in the dtype.)"""
-    for i in range(param.size):
-        g = grad[i]
-        if has_decay:
-            w = param[i] * decay
-            g = w - g if maximize else w + g
-        elif maximize:
-            g = -g
-        if has_momentum:
-            if first:
-                b = g
-            else:
-                b = buf[i] * momentum
-                b = b + g if keep_all else b + g * damp
+    0 in the dtype.) One loop per case: a store under a condition inside the loop keeps
+    LLVM from vectorizing it."""
+    n = param.size
+    if not has_momentum:
+        for i in range(n):
+            g = _decayed_grad(param[i], grad[i], has_decay, decay, maximize)
+            param[i] = param[i] + g * neg_lr
+    elif first:
+        for i in range(n):
+            g = _decayed_grad(param[i], grad[i], has_decay, decay, maximize)
+            buf[i] = g
+            d = g + g * momentum if nesterov else g
+            param[i] = param[i] + d * neg_lr
+    else:
+        for i in range(n):
+            g = _decayed_grad(param[i], grad[i], has_decay, decay, maximize)
+            b = buf[i] * momentum
+            b = b + g if keep_all else b + g * damp
             buf[i] = b
-            g = g + b * momentum if nesterov else b
-        param[i] = param[i] + g * neg_lr
+            d = g + b * momentum if nesterov else b
+            param[i] = param[i] + d * neg_lr
+
+
+@njit(inline="always")
+def _adam_moments(param, grad, exp_avg, exp_avg_sq, i, maximize, decoupled, decay, coupled,
+                  weight_decay, lerp_low, lerp_weight, beta2, one_minus_beta2):
+    """The parameter (decayed when ``decoupled``) and both moments of element ``i``, the
+    moments stored."""
+    p = param[i]
+    if decoupled:
+        p = p * decay
+    g = _decayed_grad(p, grad[i], coupled, weight_decay, maximize)
+    m = exp_avg[i]
+    diff = g - m
+    m = m + diff * lerp_weight if lerp_low else g - diff * lerp_weight
+    exp_avg[i] = m
+    v = exp_avg_sq[i] * beta2
+    v = v + (g * one_minus_beta2) * g
+    exp_avg_sq[i] = v
+    return p, m, v
 
 
 @njit(nogil=True, error_model="numpy", cache=True)
@@ -302,28 +334,20 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, max_sq, amsgrad, maximize, dec
     ``param *= decay``; ``coupled``: ``g = param * weight_decay + g``), torch's two-sided
     lerp of ``exp_avg`` towards g (``lerp_low``: m + (g - m) w, else g - (g - m) w),
     ``exp_avg_sq * beta2 + (g (1 - beta2)) g``, its running maximum with ``amsgrad``,
-    then ``param += m / (sqrt(v) + eps_term) * scale``."""
-    for i in range(param.size):
-        g = grad[i]
-        p = param[i]
-        if decoupled:
-            p = p * decay
-            if maximize:
-                g = -g
-        elif coupled:
-            w = p * weight_decay
-            g = w - g if maximize else w + g
-        elif maximize:
-            g = -g
-        m = exp_avg[i]
-        diff = g - m
-        m = m + diff * lerp_weight if lerp_low else g - diff * lerp_weight
-        exp_avg[i] = m
-        v = exp_avg_sq[i] * beta2
-        v = v + (g * one_minus_beta2) * g
-        exp_avg_sq[i] = v
-        if amsgrad:
+    then ``param += m / (sqrt(v) + eps_term) * scale``. One loop per case, as
+    ``sgd_update`` (the store of the running maximum made the loop 5x slower)."""
+    if amsgrad:
+        for i in range(param.size):
+            p, m, v = _adam_moments(param, grad, exp_avg, exp_avg_sq, i, maximize, decoupled,
+                                    decay, coupled, weight_decay, lerp_low, lerp_weight,
+                                    beta2, one_minus_beta2)
             top = max_sq[i]
             v = top if top > v or top != top else v  # np.maximum: NaN wins
             max_sq[i] = v
-        param[i] = p + (m / (np.sqrt(v) + eps_term)) * scale
+            param[i] = p + (m / (np.sqrt(v) + eps_term)) * scale
+    else:
+        for i in range(param.size):
+            p, m, v = _adam_moments(param, grad, exp_avg, exp_avg_sq, i, maximize, decoupled,
+                                    decay, coupled, weight_decay, lerp_low, lerp_weight,
+                                    beta2, one_minus_beta2)
+            param[i] = p + (m / (np.sqrt(v) + eps_term)) * scale

@@ -7,9 +7,10 @@ name in ``FUSED`` and runs it as one loop instead (``compiled.sgd_update``,
 ``compiled.adam_update``): the same arithmetic in the same order, so the same bits as the
 NumPy passes. SGD with momentum, weight decay or maximize, Adam, AdamW and amsgrad are
 fused; plain SGD is not (see ``sgd``). Measured (``python benchmarks/bench_optim.py
-[--kernels numpy]``, 1.07M float32 parameters, 1 thread): momentum SGD 0.67-0.83 ms ->
-0.55, Nesterov with weight decay 1.10-1.13 -> 0.57, Adam 1.84-1.86 -> 0.93, AdamW
-1.94-2.00 -> 0.77. A fused update answers False where it does not apply (kernels off or
+[--kernels numpy]``, 1.07M float32 parameters, 1 thread): momentum SGD 0.69 ms -> 0.56,
+Nesterov with weight decay 1.09-1.13 -> 0.57, Adam 1.84-1.91 -> 0.77-0.79, AdamW
+1.94-2.04 -> 0.78-0.82; one 4M-element parameter: momentum SGD 2.58 -> 1.80 ms, Adam
+7.7 -> 2.6, amsgrad 9.6 -> 3.4. A fused update answers False where it does not apply (kernels off or
 missing, fewer than ``compiled.MIN_POINTWISE`` elements, not float32/float64,
 non-contiguous): the NumPy passes run.
 """
