@@ -263,7 +263,8 @@ def col2im_wide(dcols, kh, kw, dh, dw, Ho, Wp, pt, pl, bias, has_bias, plane, x,
 
 
 # -- optimizer updates ----------------------------------------------------------------------
-# One pass over a parameter instead of NumPy's 2 (plain SGD) to ~10 (Adam): each element's
+# One pass over a parameter instead of NumPy's 3-4 (SGD with momentum or weight decay) to
+# ~10 (Adam): each element's
 # update is computed in the NumPy path's order with its dtype's scalars (the caller rounds
 # them as NumPy rounds a Python float against an array), and nothing is reassociated or
 # fused, so the results are the NumPy path's bits. ``error_model="numpy"`` lets LLVM

@@ -10,9 +10,9 @@ fused; plain SGD is not (see ``sgd``). Measured (``python benchmarks/bench_optim
 [--kernels numpy]``, 1.07M float32 parameters, 1 thread): momentum SGD 0.69 ms -> 0.56,
 Nesterov with weight decay 1.09-1.13 -> 0.57, Adam 1.84-1.91 -> 0.77-0.79, AdamW
 1.94-2.04 -> 0.78-0.82; one 4M-element parameter: momentum SGD 2.58 -> 1.80 ms, Adam
-7.7 -> 2.6, amsgrad 9.6 -> 3.4. A fused update answers False where it does not apply (kernels off or
-missing, fewer than ``compiled.MIN_POINTWISE`` elements, not float32/float64,
-non-contiguous): the NumPy passes run.
+7.7 -> 2.6, amsgrad 9.6 -> 3.4. A fused update answers False where it does not apply
+(kernels off or missing, fewer than ``compiled.MIN_POINTWISE`` elements, not
+float32/float64, non-contiguous): the NumPy passes run.
 """
 from zerograd.backend.cpu import compiled
 
@@ -21,7 +21,8 @@ def sgd(param, grad, buf, **options):
     if options["momentum"] == 0 and options["weight_decay"] == 0 and not options["maximize"]:
         # plain SGD is two NumPy passes, cache-blocked: one pass measured 0.60x on a
         # cache-resident 200K-element parameter but 0.85-0.88x from 800K elements on and
-        # 0.89x inside the MLP's training step -- short of the 20% a compiled kernel must win
+        # 0.80-0.89x inside the MLP's training step -- short of the 20% a compiled kernel
+        # must win
         return False
     if not compiled.update_applies(param, grad, buf):
         return False
