@@ -219,26 +219,31 @@ def sigmoid_grad_applies(y, g):
     return _pointwise_applies((np.float32, np.float64), y, g)
 
 
-def _on_slices(kernel, out, *arrays, extra=()):
-    """kernel(*slices, out_slice, *extra) on flat slices of C-contiguous ``arrays`` and
-    ``out``, one per thread for large arrays; returns ``out``."""
-    flat = [a.reshape(-1) for a in arrays + (out,)]
-    threads.split(out.size, out.size // _POINTWISE_SPLIT,
-                  lambda s0, s1: kernel(*[f[s0:s1] for f in flat], *extra))
-    return out
+def _on_slices(kernel, arrays, *scalars):
+    """kernel(*slices of arrays, *scalars) on flat slices of the same-shaped, C-contiguous
+    ``arrays`` (those it writes included), one slice per thread for large arrays. None
+    stands for an unused array: the kernel gets a 1-element array it does not touch."""
+    first = next(a for a in arrays if a is not None)
+    flat = [np.empty(1, first.dtype) if a is None else a.reshape(-1) for a in arrays]
+    present = [a is not None for a in arrays]
+    threads.split(first.size, first.size // _POINTWISE_SPLIT, lambda s0, s1: kernel(
+        *[f[s0:s1] if use else f for f, use in zip(flat, present)], *scalars))
 
 
 def sigmoid(x):
     """1 / (1 + exp(-x)) of float32 ``x`` in one pass (``sigmoid_applies``); within 4 ulp
     of torch's, its 0, 1 and NaN where torch has them."""
-    return _on_slices(_kernels().sigmoid_float32, np.empty_like(x), x)
+    y = np.empty_like(x)
+    _on_slices(_kernels().sigmoid_float32, (x, y))
+    return y
 
 
 def sigmoid_grad(y, g, out=None):
     """(1 - y) y g in one pass, the NumPy path's bits, into ``out`` (may be ``g``) or a
     new array."""
     out = np.empty_like(g) if out is None else out
-    return _on_slices(_kernels().sigmoid_grad, out, y, g, extra=(g.dtype.type(1),))
+    _on_slices(_kernels().sigmoid_grad, (y, g, out), g.dtype.type(1))
+    return out
 
 
 def col2im_applies(dcols, x):
@@ -268,23 +273,12 @@ def update_applies(*arrays):
     return _pointwise_applies((np.float32, np.float64), *[a for a in arrays if a is not None])
 
 
-def _update_on_slices(kernel, arrays, *scalars):
-    """kernel(*slices of arrays, *scalars), the (same-shaped, C-contiguous) arrays updated
-    in place on flat slices, one per thread for large arrays. None stands for an unused
-    state: the kernel gets a 1-element array it does not touch."""
-    first = arrays[0]
-    flat = [np.empty(1, first.dtype) if a is None else a.reshape(-1) for a in arrays]
-    present = [a is not None for a in arrays]
-    threads.split(first.size, first.size // _POINTWISE_SPLIT, lambda s0, s1: kernel(
-        *[f[s0:s1] if use else f for f, use in zip(flat, present)], *scalars))
-
-
 def sgd_update(param, grad, buf, *, first, lr, momentum, dampening, weight_decay, nesterov,
                maximize):
     """``zerograd.optim.sgd._sgd_update`` in one pass (``update_applies``), the NumPy
     path's bits: ``param`` and ``buf`` (None without momentum) updated in place."""
     dt = param.dtype.type
-    _update_on_slices(_kernels().sgd_update, (param, grad, buf), weight_decay != 0,
+    _on_slices(_kernels().sgd_update, (param, grad, buf), weight_decay != 0,
                       dt(weight_decay), bool(maximize), momentum != 0, dt(momentum),
                       bool(first), dampening == 0, dt(1 - dampening), bool(nesterov), dt(-lr))
 
@@ -299,7 +293,7 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, beta1
     bc2_sqrt = (1 - beta2 ** step) ** 0.5
     decoupled = bool(decoupled_weight_decay) and weight_decay != 0
     coupled = not decoupled_weight_decay and weight_decay != 0
-    _update_on_slices(
+    _on_slices(
         _kernels().adam_update, (param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq),
         max_exp_avg_sq is not None, bool(maximize), decoupled, dt(1 - lr * weight_decay),
         coupled, dt(weight_decay), weight < 0.5, dt(weight if weight < 0.5 else 1 - weight),
